@@ -1,0 +1,120 @@
+// Package apitypes holds the JSON wire types of the Portus API (/api/v1) and of
+// the registry token endpoint (/v2/token). The server encodes them and the
+// credential helper decodes them, so both sides share one definition.
+package apitypes
+
+import "time"
+
+// Paths of the API, relative to the server's public URL.
+const (
+	TokensPath        = "/api/v1/tokens"
+	CurrentTokenPath  = "/api/v1/tokens/current"
+	RegistryTokenPath = "/v2/token"
+	// AuthHeader carries "username:token" as an alternative to HTTP Basic.
+	AuthHeader = "Portus-Auth"
+)
+
+// Token scopes, each including the ones before it.
+const (
+	ScopePull   = "pull"
+	ScopePush   = "push"
+	ScopeDelete = "delete"
+)
+
+// Ways a token can be created, recorded as its "created via".
+const (
+	ViaWeb    = "web"
+	ViaAPI    = "api"
+	ViaHelper = "helper"
+	ViaCLI    = "cli"
+)
+
+// Error is the body of every non-2xx API answer.
+type Error struct {
+	Message string `json:"message"`
+}
+
+// CreateTokenRequest is the body of POST /api/v1/tokens.
+type CreateTokenRequest struct {
+	Name      string     `json:"name"`
+	Scope     string     `json:"scope,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Replace revokes the caller's token of the same name in the same
+	// transaction, so repeated logins from one machine do not pile up.
+	Replace bool `json:"replace,omitempty"`
+	// CreatedVia may be "helper"; anything else is recorded as "api".
+	CreatedVia string `json:"created_via,omitempty"`
+}
+
+// Token describes an application token without its secret.
+type Token struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Scope      string     `json:"scope"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	CreatedVia string     `json:"created_via"`
+}
+
+// CreatedToken is the answer to POST /api/v1/tokens: the only time the
+// plaintext token is ever sent.
+type CreatedToken struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Scope     string     `json:"scope"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	Token     string     `json:"token"`
+}
+
+// User describes an account.
+type User struct {
+	Name      string    `json:"name"`
+	Admin     bool      `json:"admin"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CreateUserRequest is the body of POST /api/v1/users.
+type CreateUserRequest struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	Admin    bool   `json:"admin,omitempty"`
+}
+
+// UpdateUserRequest is the body of PATCH /api/v1/users/{name}; nil fields
+// stay as they are.
+type UpdateUserRequest struct {
+	Admin    *bool `json:"admin,omitempty"`
+	Disabled *bool `json:"disabled,omitempty"`
+}
+
+// Activity is one audit-log entry.
+type Activity struct {
+	ID        uint64    `json:"id"`
+	Time      time.Time `json:"time"`
+	Action    string    `json:"action"`
+	Actor     string    `json:"actor"`
+	Subject   string    `json:"subject,omitempty"`
+	TokenName string    `json:"token_name,omitempty"`
+	ClientIP  string    `json:"client_ip,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// ActivityPage is the answer to GET /api/v1/activities.
+type ActivityPage struct {
+	Activities []Activity `json:"activities"`
+	// Next is the "before" cursor of the next (older) page; zero when there is none.
+	Next uint64 `json:"next,omitempty"`
+}
+
+// RegistryToken is the answer of the registry token endpoint (GET and POST
+// /v2/token). Token and AccessToken are equal: Docker reads the first,
+// OAuth2 clients such as containerd the second.
+type RegistryToken struct {
+	Token       string `json:"token"`
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int    `json:"expires_in"`
+	IssuedAt    string `json:"issued_at"`
+}

@@ -1,0 +1,218 @@
+// Package api serves the machine-facing HTTP surface of Portus: the JSON API
+// under /api/v1 and the health check. Every route is in Routes; handlers
+// parse the request, call package account and answer with JSON. Errors
+// always have the body {"message": "..."}.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/portusproject/portus/server/account"
+	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/shared/apitypes"
+)
+
+// Handler holds what the API handlers need.
+type Handler struct {
+	Accounts *account.Service
+	Log      *slog.Logger
+}
+
+// maxBodyBytes bounds JSON request bodies.
+const maxBodyBytes = 64 << 10
+
+// Routes registers the JSON API on r. authenticate establishes the caller
+// (see Authenticate and LocalAdmin); the TCP listener and the admin socket
+// share this one table and differ only in it.
+func (h *Handler) Routes(r gin.IRouter, authenticate gin.HandlerFunc) {
+	v1 := r.Group("/api/v1", authenticate)
+
+	// What an application token may do: list the caller's tokens, revoke
+	// itself, read the caller's activity.
+	v1.GET("/tokens", h.listOwnTokens)
+	v1.DELETE("/tokens/current", h.revokeCurrentToken)
+	v1.DELETE("/tokens/:id", h.revokeOwnToken)
+	v1.GET("/activities", h.listActivities)
+
+	// Everything else needs the password, a web session or the admin socket.
+	pw := v1.Group("", requirePassword)
+	pw.POST("/tokens", h.createOwnToken)
+	pw.GET("/users/:name/tokens", requireSelfOrAdmin, h.listUserTokens)
+	pw.POST("/users/:name/tokens", requireSelfOrAdmin, h.createUserToken)
+	pw.DELETE("/users/:name/tokens/:id", requireSelfOrAdmin, h.revokeUserToken)
+
+	admin := pw.Group("/users", requireAdmin)
+	admin.GET("", h.listUsers)
+	admin.POST("", h.createUser)
+	admin.GET("/:name", h.showUser)
+	admin.PATCH("/:name", h.updateUser)
+}
+
+// Health answers GET /healthz.
+func Health(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+// principalKey is where the authenticated caller is kept in the context.
+const principalKey = "portus.principal"
+
+// SetPrincipal records the authenticated caller.
+func SetPrincipal(c *gin.Context, p account.Principal) { c.Set(principalKey, p) }
+
+// CurrentPrincipal returns the authenticated caller.
+func CurrentPrincipal(c *gin.Context) (account.Principal, bool) {
+	v, ok := c.Get(principalKey)
+	if !ok {
+		return account.Principal{}, false
+	}
+	p, ok := v.(account.Principal)
+	return p, ok
+}
+
+func principal(c *gin.Context) account.Principal {
+	p, _ := CurrentPrincipal(c)
+	return p
+}
+
+func actor(c *gin.Context) account.Actor { return principal(c).Actor(c.ClientIP()) }
+
+// Authenticate is the middleware of the public listener: HTTP Basic with a
+// password or an application token, or the Portus-Auth header
+// "username:token".
+func (h *Handler) Authenticate(c *gin.Context) {
+	name, secret, ok, tokenOnly := Credentials(c.Request)
+	if !ok {
+		h.fail(c, account.ErrAuthFailed)
+		return
+	}
+	var (
+		p   account.Principal
+		err error
+	)
+	if tokenOnly {
+		p, err = h.Accounts.AuthenticateToken(name, secret, c.ClientIP())
+	} else {
+		p, err = h.Accounts.Authenticate(name, secret, c.ClientIP())
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	SetPrincipal(c, p)
+}
+
+// Credentials reads a username and secret from the Portus-Auth header
+// (tokens only) or from HTTP Basic. tokenOnly is set for Portus-Auth.
+func Credentials(r *http.Request) (name, secret string, ok, tokenOnly bool) {
+	if v := r.Header.Get(apitypes.AuthHeader); v != "" {
+		name, secret, ok = strings.Cut(v, ":")
+		return name, secret, ok && name != "" && secret != "", true
+	}
+	name, secret, ok = r.BasicAuth()
+	return name, secret, ok && name != "" && secret != "", false
+}
+
+// LocalAdmin is the middleware of the admin socket: whoever can open the
+// socket (mode 0600 in the data directory) acts as an administrator.
+func LocalAdmin(c *gin.Context) { SetPrincipal(c, account.Principal{Local: true}) }
+
+func requirePassword(c *gin.Context) {
+	if principal(c).Token != nil {
+		abort(c, http.StatusForbidden, "an application token can only list your tokens and revoke itself; this action needs your password")
+	}
+}
+
+func requireAdmin(c *gin.Context) {
+	if !principal(c).Admin() {
+		abort(c, http.StatusForbidden, "only administrators may do this")
+	}
+}
+
+func requireSelfOrAdmin(c *gin.Context) {
+	p := principal(c)
+	if !p.Admin() && p.Name() != c.Param("name") {
+		abort(c, http.StatusForbidden, "you may only manage your own tokens")
+	}
+}
+
+func abort(c *gin.Context, status int, message string) {
+	c.AbortWithStatusJSON(status, apitypes.Error{Message: message})
+}
+
+// fail answers with the status and message that fit err. Detail that could
+// help an attacker or leak a secret stays in the server log.
+func (h *Handler) fail(c *gin.Context, err error) {
+	var (
+		field     *account.FieldError
+		limit     *account.LimitError
+		throttled *account.ThrottledError
+	)
+	switch {
+	case errors.As(err, &field):
+		abort(c, http.StatusBadRequest, field.Error())
+	case errors.Is(err, account.ErrAuthFailed):
+		c.Header("WWW-Authenticate", `Basic realm="portus"`)
+		abort(c, http.StatusUnauthorized, account.ErrAuthFailed.Error())
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", strconv.Itoa(throttled.RetrySeconds()))
+		abort(c, http.StatusTooManyRequests, throttled.Error())
+	case errors.Is(err, account.ErrNotFound):
+		abort(c, http.StatusNotFound, "not found")
+	case errors.Is(err, account.ErrUserExists), errors.Is(err, account.ErrNameTaken):
+		abort(c, http.StatusConflict, err.Error())
+	case errors.As(err, &limit):
+		abort(c, http.StatusUnprocessableEntity, limit.Error()+"; remove one on your profile page or with DELETE /api/v1/tokens/{id} first")
+	case errors.Is(err, store.ErrUnavailable):
+		h.Log.Error("store unavailable", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+		abort(c, http.StatusServiceUnavailable, "the server cannot use its database right now (is the disk full or read-only?); nothing was changed; try again later")
+	default:
+		h.Log.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+		abort(c, http.StatusInternalServerError, "internal server error; the server log has the details")
+	}
+}
+
+// decode reads a JSON body into v. Unknown fields, trailing data and
+// bodies over 64 KiB are refused with a message that says what is wrong.
+func decode(c *gin.Context, v any) bool {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
+	dec := json.NewDecoder(c.Request.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("unexpected data after the JSON object")
+	}
+	if err == nil {
+		if _, rerr := io.Copy(io.Discard, c.Request.Body); rerr != nil {
+			err = rerr
+		}
+	}
+	if err == nil {
+		return true
+	}
+	var (
+		tooBig   *http.MaxBytesError
+		typeErr  *json.UnmarshalTypeError
+		parseErr *time.ParseError
+	)
+	switch {
+	case errors.As(err, &tooBig):
+		abort(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", maxBodyBytes))
+	case errors.As(err, &typeErr):
+		abort(c, http.StatusBadRequest, fmt.Sprintf("%s: must be a JSON %s", typeErr.Field, typeErr.Type))
+	case errors.As(err, &parseErr):
+		abort(c, http.StatusBadRequest, "expires_at: must be an RFC 3339 time such as 2027-01-31T00:00:00Z")
+	case errors.Is(err, io.EOF):
+		abort(c, http.StatusBadRequest, "the request needs a JSON body")
+	default:
+		abort(c, http.StatusBadRequest, "malformed JSON: "+err.Error())
+	}
+	return false
+}

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/portusproject/portus/server/account"
+	"github.com/portusproject/portus/shared/apitypes"
+)
+
+func (h *Handler) listOwnTokens(c *gin.Context) {
+	p := principal(c)
+	if p.Local {
+		abort(c, http.StatusBadRequest, "the admin socket has no tokens of its own; use /api/v1/users/{name}/tokens")
+		return
+	}
+	h.listTokens(c, p.Name())
+}
+
+func (h *Handler) listUserTokens(c *gin.Context) { h.listTokens(c, c.Param("name")) }
+
+func (h *Handler) listTokens(c *gin.Context, owner string) {
+	list, err := h.Accounts.Tokens(owner)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, list)
+}
+
+func (h *Handler) createOwnToken(c *gin.Context) {
+	p := principal(c)
+	if p.Local {
+		abort(c, http.StatusBadRequest, "the admin socket has no user; use /api/v1/users/{name}/tokens")
+		return
+	}
+	h.createToken(c, p.Name())
+}
+
+func (h *Handler) createUserToken(c *gin.Context) { h.createToken(c, c.Param("name")) }
+
+func (h *Handler) createToken(c *gin.Context, owner string) {
+	var req apitypes.CreateTokenRequest
+	if !decode(c, &req) {
+		return
+	}
+	via := apitypes.ViaAPI
+	switch {
+	case principal(c).Local:
+		via = apitypes.ViaCLI
+	case req.CreatedVia == apitypes.ViaHelper:
+		via = apitypes.ViaHelper
+	}
+	created, err := h.Accounts.CreateToken(actor(c), owner, account.NewToken{
+		Name: req.Name, Scope: req.Scope, ExpiresAt: req.ExpiresAt, Replace: req.Replace, Via: via,
+	})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, created)
+}
+
+// revokeCurrentToken revokes the application token that authenticated the
+// request: how the credential helper logs out.
+func (h *Handler) revokeCurrentToken(c *gin.Context) {
+	p := principal(c)
+	if p.Token == nil {
+		abort(c, http.StatusBadRequest, "authenticate with the application token you want to revoke (as the password), or use DELETE /api/v1/tokens/{id}")
+		return
+	}
+	h.revoke(c, p.Name(), p.Token.ID)
+}
+
+func (h *Handler) revokeOwnToken(c *gin.Context) {
+	p := principal(c)
+	id := c.Param("id")
+	if p.Token != nil && p.Token.ID != id {
+		abort(c, http.StatusForbidden, "an application token can only revoke itself; use your password to revoke other tokens")
+		return
+	}
+	if p.Local {
+		abort(c, http.StatusBadRequest, "the admin socket has no tokens of its own; use /api/v1/users/{name}/tokens/{id}")
+		return
+	}
+	h.revoke(c, p.Name(), id)
+}
+
+func (h *Handler) revokeUserToken(c *gin.Context) { h.revoke(c, c.Param("name"), c.Param("id")) }
+
+func (h *Handler) revoke(c *gin.Context, owner, id string) {
+	if err := h.Accounts.RevokeToken(actor(c), owner, id); err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

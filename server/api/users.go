@@ -1,0 +1,63 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/portusproject/portus/server/account"
+	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/shared/apitypes"
+)
+
+func userJSON(u store.User) apitypes.User {
+	return apitypes.User{Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt}
+}
+
+func (h *Handler) listUsers(c *gin.Context) {
+	users, err := h.Accounts.Users()
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := make([]apitypes.User, 0, len(users))
+	for _, u := range users {
+		out = append(out, userJSON(u))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) showUser(c *gin.Context) {
+	u, err := h.Accounts.UserLookup(c.Param("name"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, userJSON(u))
+}
+
+func (h *Handler) createUser(c *gin.Context) {
+	var req apitypes.CreateUserRequest
+	if !decode(c, &req) {
+		return
+	}
+	u, err := h.Accounts.CreateUser(actor(c), req.Name, req.Password, req.Admin, false)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, userJSON(u))
+}
+
+func (h *Handler) updateUser(c *gin.Context) {
+	var req apitypes.UpdateUserRequest
+	if !decode(c, &req) {
+		return
+	}
+	u, err := h.Accounts.UpdateUser(actor(c), c.Param("name"), account.UserChange{Admin: req.Admin, Disabled: req.Disabled})
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, userJSON(u))
+}

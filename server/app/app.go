@@ -1,0 +1,138 @@
+// Package app assembles a running Portus server from its configuration: the
+// data directory (database, pepper, signing key), the account service, the
+// HTTP surfaces on the public listener, the admin socket, and an orderly
+// start and stop. It holds no rules of its own.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/portusproject/portus/server/account"
+	"github.com/portusproject/portus/server/api"
+	"github.com/portusproject/portus/server/config"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish.
+const shutdownTimeout = 30 * time.Second
+
+// PublicHandler returns the handler of the public listener: health check,
+// JSON API (and, as they are added, the token endpoint and the web UI).
+func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
+	e, err := newEngine(log, core.Config.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxy: %w", err)
+	}
+	h := &api.Handler{Accounts: core.Accounts, Log: log}
+	e.GET("/healthz", api.Health)
+	h.Routes(e, h.Authenticate)
+	return e, nil
+}
+
+// Serve runs the server until ctx is cancelled, then stops accepting
+// requests, lets those in flight finish, writes pending last-used times and
+// closes the database. ready, if not nil, is called with the public address
+// once both listeners accept connections.
+func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(addr net.Addr)) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	core, err := OpenCore(c, account.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := core.Close(); err != nil {
+			log.Error("closing the database", "err", err)
+		}
+	}()
+
+	public, err := PublicHandler(core, log)
+	if err != nil {
+		return err
+	}
+	admin, err := AdminHandler(core, log)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w (is another server using the port? choose one with --listen)", c.Listen, err)
+	}
+	// This process holds the database lock, so a socket file left behind is
+	// from a server that died: replace it.
+	sock := c.SocketPath()
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		ln.Close()
+		return fmt.Errorf("removing stale admin socket: %w", err)
+	}
+	adminLn, err := net.Listen("unix", sock)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("creating admin socket %s: %w", sock, err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		adminLn.Close()
+		return fmt.Errorf("setting the mode of the admin socket: %w", err)
+	}
+	defer os.Remove(sock)
+
+	publicSrv := &http.Server{Handler: public, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	adminSrv := &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second}
+
+	flushCtx, stopFlusher := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		core.Accounts.RunFlusher(flushCtx, c.FlushInterval)
+	}()
+
+	errc := make(chan error, 2)
+	go func() {
+		var err error
+		if c.TLSCert != "" {
+			err = publicSrv.ServeTLS(ln, c.TLSCert, c.TLSKey)
+		} else {
+			err = publicSrv.Serve(ln)
+		}
+		errc <- err
+	}()
+	go func() { errc <- adminSrv.Serve(adminLn) }()
+
+	log.Info("portus is serving", "addr", ln.Addr().String(), "url", c.URL, "data", c.Data, "admin_socket", sock, "tls", c.TLSCert != "")
+	if ready != nil {
+		ready(ln.Addr())
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing requests in flight")
+	case serveErr = <-errc:
+		log.Error("listener failed", "err", serveErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	shutErr := errors.Join(publicSrv.Shutdown(sctx), adminSrv.Shutdown(sctx))
+	stopFlusher()
+	wg.Wait()
+	if shutErr != nil {
+		log.Error("requests still running at shutdown", "err", shutErr)
+	}
+	log.Info("stopped")
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}

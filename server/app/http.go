@@ -1,0 +1,69 @@
+package app
+
+import (
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/portusproject/portus/server/api"
+	"github.com/portusproject/portus/shared/apitypes"
+)
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// newEngine returns a gin engine with Portus's logging and recovery.
+func newEngine(log *slog.Logger, trustedProxies []string) (*gin.Engine, error) {
+	e := gin.New()
+	e.ContextWithFallback = true
+	if err := e.SetTrustedProxies(trustedProxies); err != nil {
+		return nil, err
+	}
+	e.Use(accessLog(log), recovery(log))
+	return e, nil
+}
+
+// accessLog logs one line per request. It logs the path without the query
+// string and never a header, so no credential reaches the log.
+func accessLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
+			slog.String("method", c.Request.Method),
+			slog.String("path", c.Request.URL.Path),
+			slog.Int("status", c.Writer.Status()),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("client_ip", c.ClientIP()),
+		)
+	}
+}
+
+// recovery turns a panic into a 500 and logs the stack, not the request:
+// gin's own recovery would dump headers.
+func recovery(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.Error("panic while serving a request", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", r, "stack", string(debug.Stack()))
+				c.AbortWithStatusJSON(http.StatusInternalServerError, apitypes.Error{Message: "internal server error; the server log has the details"})
+			}
+		}()
+		c.Next()
+	}
+}
+
+// AdminHandler is the JSON API as served on the admin socket, where the
+// caller is trusted as an administrator. The offline admin commands serve
+// the same handler in memory, so both paths run the same code.
+func AdminHandler(core *Core, log *slog.Logger) (http.Handler, error) {
+	e, err := newEngine(log, nil)
+	if err != nil {
+		return nil, err
+	}
+	h := &api.Handler{Accounts: core.Accounts, Log: log}
+	h.Routes(e, api.LocalAdmin)
+	return e, nil
+}

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/portusproject/portus/server/account"
+	"github.com/portusproject/portus/server/app"
+	"github.com/portusproject/portus/server/config"
+	"github.com/portusproject/portus/shared/apitypes"
+)
+
+// adminClient calls the JSON API as the local administrator.
+type adminClient struct {
+	http  *http.Client
+	close func() error
+}
+
+// connect reaches the running server over its admin socket or, when no
+// server runs, opens the data directory and serves the API in memory.
+func connect(c config.Config, stderr io.Writer) (*adminClient, error) {
+	sock := c.SocketPath()
+	conn, err := net.DialTimeout("unix", sock, 2*time.Second)
+	if err == nil {
+		conn.Close()
+		dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}
+		return &adminClient{
+			http:  &http.Client{Transport: &http.Transport{DialContext: dial}, Timeout: 30 * time.Second},
+			close: func() error { return nil },
+		}, nil
+	}
+	if errors.Is(err, syscall.EACCES) {
+		return nil, fmt.Errorf("permission denied on the admin socket %s: run this command as the user that runs portus serve", sock)
+	}
+	// No server answers (no socket, or one left by a server that died):
+	// use the database directly. The lock tells us if a server has it
+	// after all.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	core, err := app.OpenCore(c, account.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	h, err := app.AdminHandler(core, log)
+	if err != nil {
+		core.Close()
+		return nil, err
+	}
+	return &adminClient{
+		http:  &http.Client{Transport: handlerTransport{h}},
+		close: core.Close,
+	}, nil
+}
+
+// do sends a request with an optional JSON body and decodes a JSON answer
+// into out. A non-2xx answer becomes an error with the server's message.
+func (a *adminClient) do(method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, "http://portus"+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("talking to the server: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e apitypes.Error
+		if json.Unmarshal(data, &e) == nil && e.Message != "" {
+			return errors.New(e.Message)
+		}
+		return fmt.Errorf("server answered %s", resp.Status)
+	}
+	if out != nil && len(data) > 0 {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// handlerTransport serves requests with an in-process handler.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	w := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	t.h.ServeHTTP(w, req)
+	return &http.Response{
+		StatusCode: w.status,
+		Status:     fmt.Sprintf("%d %s", w.status, http.StatusText(w.status)),
+		Header:     w.header,
+		Body:       io.NopCloser(&w.body),
+		Request:    req,
+		ProtoMajor: 1, ProtoMinor: 1,
+	}, nil
+}
+
+type bufferedResponse struct {
+	header      http.Header
+	status      int
+	wroteHeader bool
+	body        bytes.Buffer
+}
+
+func (w *bufferedResponse) Header() http.Header { return w.header }
+
+func (w *bufferedResponse) WriteHeader(status int) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = status, true
+	}
+}
+
+func (w *bufferedResponse) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(p)
+}

@@ -1,0 +1,278 @@
+// Package config owns the settings of `portus serve` and of the admin
+// commands: their defaults, the YAML file, the PORTUS_* environment
+// variables and the command-line flags, applied in that order so that a
+// flag beats the environment, which beats the file, which beats the default.
+//
+// Every setting has one name: the flag --max-tokens is PORTUS_MAX_TOKENS in
+// the environment and max_tokens in the file. Secrets are never settings:
+// passwords come from stdin, keys from files.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of a Portus server.
+type Config struct {
+	Listen    string `yaml:"listen"`
+	URL       string `yaml:"url"`
+	Data      string `yaml:"data"`
+	TLSCert   string `yaml:"tls_cert"`
+	TLSKey    string `yaml:"tls_key"`
+	MaxTokens int    `yaml:"max_tokens"`
+	AuditKeep int    `yaml:"audit_keep"`
+	LogLevel  string `yaml:"log_level"`
+	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For is
+	// believed. Empty: the client IP is the TCP peer.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// FlushInterval is how often batched last-used times are written.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+
+	// Registry token endpoint.
+	Services   []string      `yaml:"service"`
+	Issuer     string        `yaml:"issuer"`
+	TokenTTL   time.Duration `yaml:"token_ttl"`
+	SigningAlg string        `yaml:"signing_alg"`
+	SigningKey string        `yaml:"signing_key"`
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		Listen:        "localhost:3000",
+		URL:           "http://localhost:3000",
+		Data:          "./portus-data",
+		MaxTokens:     5,
+		AuditKeep:     100_000,
+		LogLevel:      "info",
+		FlushInterval: 60 * time.Second,
+		Services:      []string{"registry"},
+		TokenTTL:      5 * time.Minute,
+		SigningAlg:    "ES256",
+	}
+}
+
+// EnvPrefix starts every environment variable of Portus.
+const EnvPrefix = "PORTUS_"
+
+// DataFlags registers only --data and --config, for admin commands.
+func DataFlags(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.Data, "data", c.Data, "`DIR` holding the database, pepper, keys and admin socket")
+}
+
+// ServeFlags registers every server setting on fs, bound to c.
+func ServeFlags(fs *flag.FlagSet, c *Config) {
+	DataFlags(fs, c)
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (`HOST:PORT`)")
+	fs.StringVar(&c.URL, "url", c.URL, "public URL of this server, as registries and browsers reach it")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve HTTPS with this certificate `FILE` (needs --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "private key `FILE` for --tls-cert")
+	fs.IntVar(&c.MaxTokens, "max-tokens", c.MaxTokens, "most application tokens a user may hold")
+	fs.IntVar(&c.AuditKeep, "audit-keep", c.AuditKeep, "audit log entries to keep (older ones are pruned)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.Var(&listValue{&c.TrustedProxies}, "trusted-proxy", "believe X-Forwarded-For from this `ADDRESS` or CIDR (repeatable)")
+	fs.DurationVar(&c.FlushInterval, "flush-interval", c.FlushInterval, "how often batched last-used times are written")
+	fs.Var(&listValue{&c.Services}, "service", "registry `NAME` (the registry's auth.token.service) to issue tokens for (repeatable)")
+	fs.StringVar(&c.Issuer, "issuer", c.Issuer, "iss of issued JWTs (default: the host of --url)")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of registry JWTs (at least 60s)")
+	fs.StringVar(&c.SigningAlg, "signing-alg", c.SigningAlg, "ES256 or RS256")
+	fs.StringVar(&c.SigningKey, "signing-key", c.SigningKey, "PEM private key `FILE` to sign JWTs with (default: generated in the data directory)")
+}
+
+// Load builds the configuration for a command: defaults, then the YAML file
+// (--config or PORTUS_CONFIG), then PORTUS_* variables, then the flags in
+// args. register binds the command's flags; getenv is os.Getenv in
+// production. It returns the remaining arguments.
+func Load(fs *flag.FlagSet, register func(*flag.FlagSet, *Config), args []string, getenv func(string) string) (Config, []string, error) {
+	c := Defaults()
+	var file string
+	register(fs, &c)
+	fs.StringVar(&file, "config", getenv(EnvPrefix+"CONFIG"), "YAML configuration `FILE`")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return c, nil, err
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+
+	// Start again from the defaults, so that the file, the environment and
+	// the flags apply in order of precedence.
+	fresh := Defaults()
+	c = fresh
+	if file != "" {
+		if err := loadFile(file, &c); err != nil {
+			return c, nil, err
+		}
+	}
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if explicit[f.Name] || !settingNames[f.Name] || envErr != nil {
+			return
+		}
+		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if lv, ok := f.Value.(*listValue); ok {
+				*lv.list = nil
+			}
+			for _, part := range splitEnv(f, v) {
+				if err := f.Value.Set(part); err != nil {
+					envErr = fmt.Errorf("%s=%q: %w", name, v, err)
+					return
+				}
+			}
+		}
+	})
+	if envErr != nil {
+		return c, nil, envErr
+	}
+	for name := range explicit {
+		if lv, ok := fs.Lookup(name).Value.(*listValue); ok {
+			*lv.list = nil
+		}
+	}
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return c, nil, err
+	}
+	return c, rest, nil
+}
+
+// parseInterspersed parses flags wherever they stand among the arguments
+// ("user create alice --admin") and returns the other arguments in order.
+// A "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		remaining := fs.Args()
+		if len(remaining) == 0 {
+			return rest, nil
+		}
+		if n := len(args) - len(remaining); n > 0 && args[n-1] == "--" {
+			return append(rest, remaining...), nil
+		}
+		rest = append(rest, remaining[0])
+		args = remaining[1:]
+	}
+}
+
+// settingNames are the flags that are settings; a command's own flags
+// (such as --user) are not read from the environment.
+var settingNames = func() map[string]bool {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	c := Defaults()
+	ServeFlags(fs, &c)
+	names := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { names[f.Name] = true })
+	return names
+}()
+
+// splitEnv lets a list setting take several comma-separated values.
+func splitEnv(f *flag.Flag, v string) []string {
+	if _, ok := f.Value.(*listValue); ok {
+		return strings.Split(v, ",")
+	}
+	return []string{v}
+}
+
+func loadFile(path string, c *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading configuration file: %w", err)
+	}
+	if err := Parse(data, c); err != nil {
+		return fmt.Errorf("configuration file %s: %w", path, err)
+	}
+	return nil
+}
+
+// Parse applies a YAML document to c. Unknown keys are errors, so that a
+// typo does not silently leave a default in force.
+func Parse(data []byte, c *Config) error {
+	if len(data) > 1<<20 {
+		return errors.New("larger than 1 MiB")
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// Validate checks the settings of `portus serve` and fills in derived ones.
+func (c *Config) Validate() error {
+	u, err := url.Parse(c.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--url %q: must be an absolute http:// or https:// URL such as https://portus.example.com", c.URL)
+	}
+	c.URL = strings.TrimRight(c.URL, "/")
+	if c.Issuer == "" {
+		c.Issuer = u.Host
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither")
+	}
+	if c.MaxTokens < 1 {
+		return fmt.Errorf("--max-tokens %d: must be at least 1", c.MaxTokens)
+	}
+	if c.TokenTTL < 60*time.Second {
+		return fmt.Errorf("--token-ttl %s: must be at least 60s (registries allow 60 s of clock skew)", c.TokenTTL)
+	}
+	if c.FlushInterval <= 0 || c.FlushInterval > 60*time.Second {
+		return fmt.Errorf("--flush-interval %s: must be between 1ns and 60s", c.FlushInterval)
+	}
+	if len(c.Services) == 0 {
+		return errors.New("--service: name at least one registry service")
+	}
+	switch c.SigningAlg {
+	case "ES256", "RS256":
+	default:
+		return fmt.Errorf("--signing-alg %q: must be ES256 or RS256", c.SigningAlg)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.Data == "" {
+		return errors.New("--data: the data directory must not be empty")
+	}
+	return nil
+}
+
+// Paths inside the data directory.
+func (c Config) DBPath() string     { return filepath.Join(c.Data, "portus.db") }
+func (c Config) PepperPath() string { return filepath.Join(c.Data, "pepper") }
+func (c Config) SocketPath() string { return filepath.Join(c.Data, "admin.sock") }
+
+// listValue is a repeatable flag.
+type listValue struct{ list *[]string }
+
+func (l *listValue) String() string {
+	if l.list == nil {
+		return ""
+	}
+	return strings.Join(*l.list, ",")
+}
+
+func (l *listValue) Set(v string) error {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return errors.New("must not be empty")
+	}
+	*l.list = append(*l.list, v)
+	return nil
+}

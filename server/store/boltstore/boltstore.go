@@ -1,0 +1,435 @@
+// Package boltstore is the embedded store of Portus: one bbolt file in the
+// data directory. It is the only package that imports bbolt.
+//
+// Layout (all values JSON):
+//
+//	users             name → store.User
+//	tokens            id → store.Token
+//	token_hashes      HMAC(pepper, token) → id      (the hot-path index)
+//	owner_tokens/NAME token name → id               (one bucket per owner)
+//	activities        big-endian sequence → store.Activity
+//
+// Every store.Store method is a single bbolt transaction, so the token limit
+// and unique names hold even with many concurrent writers.
+package boltstore
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/portusproject/portus/server/store"
+)
+
+var (
+	bucketUsers       = []byte("users")
+	bucketTokens      = []byte("tokens")
+	bucketTokenHashes = []byte("token_hashes")
+	bucketOwnerTokens = []byte("owner_tokens")
+	bucketActivities  = []byte("activities")
+)
+
+// ErrLocked is returned by Open when another process holds the file.
+var ErrLocked = errors.New("database is in use by another process")
+
+// Store is a store.Store on a bbolt file.
+type Store struct {
+	db *bolt.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens or creates the bbolt file at path with mode 0600. If another
+// process holds the file's lock, Open gives up after lockTimeout and returns
+// an error wrapping ErrLocked; bbolt would otherwise wait forever.
+func Open(path string, lockTimeout time.Duration) (*Store, error) {
+	if lockTimeout <= 0 {
+		lockTimeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("opening %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	// bbolt creates the file with the mode given, but an existing file keeps
+	// whatever it had: tighten it, the file holds password hashes.
+	if err := os.Chmod(path, 0o600); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("setting the mode of %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketUsers, bucketTokens, bucketTokenHashes, bucketOwnerTokens, bucketActivities} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("preparing %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) update(op string, fn func(tx *bolt.Tx) error) error {
+	err := s.db.Update(fn)
+	return classify(op, err)
+}
+
+func (s *Store) view(op string, fn func(tx *bolt.Tx) error) error {
+	err := s.db.View(fn)
+	return classify(op, err)
+}
+
+// classify passes domain errors through and marks everything else (I/O
+// errors, a closed database) as the store being unavailable.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, domain := range []error{store.ErrNotFound, store.ErrUserExists, store.ErrNameTaken, store.ErrTokenLimit} {
+		if errors.Is(err, domain) {
+			return err
+		}
+	}
+	var ab *abortError
+	if errors.As(err, &ab) {
+		return ab.err
+	}
+	return store.Unavailable(op, err)
+}
+
+// abortError carries an error from a caller's change function through the
+// transaction unchanged.
+type abortError struct{ err error }
+
+func (e *abortError) Error() string { return e.err.Error() }
+
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return store.ErrNotFound
+	}
+	return json.Unmarshal(data, v)
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+// CreateUser implements store.Store.
+func (s *Store) CreateUser(u store.User, firstIsAdmin bool) (store.User, error) {
+	err := s.update("creating user", func(tx *bolt.Tx) error {
+		users := tx.Bucket(bucketUsers)
+		if users.Get([]byte(u.Name)) != nil {
+			return store.ErrUserExists
+		}
+		if firstIsAdmin {
+			if k, _ := users.Cursor().First(); k == nil {
+				u.Admin = true
+			}
+		}
+		return putJSON(users, []byte(u.Name), u)
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// User implements store.Store.
+func (s *Store) User(name string) (store.User, error) {
+	var u store.User
+	err := s.view("reading user", func(tx *bolt.Tx) error {
+		return getJSON(tx.Bucket(bucketUsers), []byte(name), &u)
+	})
+	return u, err
+}
+
+// Users implements store.Store.
+func (s *Store) Users() ([]store.User, error) {
+	var users []store.User
+	err := s.view("listing users", func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketUsers).ForEach(func(_, v []byte) error {
+			var u store.User
+			if err := json.Unmarshal(v, &u); err != nil {
+				return err
+			}
+			users = append(users, u)
+			return nil
+		})
+	})
+	return users, err
+}
+
+// UpdateUser implements store.Store.
+func (s *Store) UpdateUser(name string, change func(*store.User) error) (store.User, error) {
+	var u store.User
+	err := s.update("updating user", func(tx *bolt.Tx) error {
+		users := tx.Bucket(bucketUsers)
+		if err := getJSON(users, []byte(name), &u); err != nil {
+			return err
+		}
+		if err := change(&u); err != nil {
+			return &abortError{err}
+		}
+		u.Name = name
+		return putJSON(users, []byte(name), u)
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// CreateToken implements store.Store.
+func (s *Store) CreateToken(t store.NewToken) (*store.Token, error) {
+	var replaced *store.Token
+	err := s.update("creating token", func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketUsers).Get([]byte(t.Owner)) == nil {
+			return store.ErrNotFound
+		}
+		owned, err := tx.Bucket(bucketOwnerTokens).CreateBucketIfNotExists([]byte(t.Owner))
+		if err != nil {
+			return err
+		}
+		if id := owned.Get([]byte(t.Name)); id != nil {
+			if !t.Replace {
+				return store.ErrNameTaken
+			}
+			old, err := deleteToken(tx, t.Owner, string(id))
+			if err != nil {
+				return err
+			}
+			replaced = &old
+		}
+		if t.Limit > 0 && owned.Stats().KeyN >= t.Limit {
+			return store.ErrTokenLimit
+		}
+		if err := owned.Put([]byte(t.Name), []byte(t.ID)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketTokenHashes).Put(t.Hash, []byte(t.ID)); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bucketTokens), []byte(t.ID), t.Token)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return replaced, nil
+}
+
+// deleteToken removes a token and its index entries inside tx.
+func deleteToken(tx *bolt.Tx, owner, id string) (store.Token, error) {
+	var t store.Token
+	tokens := tx.Bucket(bucketTokens)
+	if err := getJSON(tokens, []byte(id), &t); err != nil {
+		return t, err
+	}
+	if t.Owner != owner {
+		return t, store.ErrNotFound
+	}
+	if err := tokens.Delete([]byte(id)); err != nil {
+		return t, err
+	}
+	if err := tx.Bucket(bucketTokenHashes).Delete(t.Hash); err != nil {
+		return t, err
+	}
+	if owned := tx.Bucket(bucketOwnerTokens).Bucket([]byte(owner)); owned != nil {
+		if err := owned.Delete([]byte(t.Name)); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
+
+// TokenByHash implements store.Store.
+func (s *Store) TokenByHash(hash []byte) (store.Token, store.User, error) {
+	var (
+		t store.Token
+		u store.User
+	)
+	err := s.view("looking up token", func(tx *bolt.Tx) error {
+		id := tx.Bucket(bucketTokenHashes).Get(hash)
+		if id == nil {
+			return store.ErrNotFound
+		}
+		if err := getJSON(tx.Bucket(bucketTokens), id, &t); err != nil {
+			return err
+		}
+		return getJSON(tx.Bucket(bucketUsers), []byte(t.Owner), &u)
+	})
+	return t, u, err
+}
+
+// Tokens implements store.Store.
+func (s *Store) Tokens(owner string) ([]store.Token, error) {
+	var list []store.Token
+	err := s.view("listing tokens", func(tx *bolt.Tx) error {
+		owned := tx.Bucket(bucketOwnerTokens).Bucket([]byte(owner))
+		if owned == nil {
+			return nil
+		}
+		tokens := tx.Bucket(bucketTokens)
+		return owned.ForEach(func(_, id []byte) error {
+			var t store.Token
+			if err := getJSON(tokens, id, &t); err != nil {
+				return fmt.Errorf("token index of %q names %q: %w", owner, id, err)
+			}
+			list = append(list, t)
+			return nil
+		})
+	})
+	sort.Slice(list, func(i, j int) bool {
+		if !list[i].CreatedAt.Equal(list[j].CreatedAt) {
+			return list[i].CreatedAt.Before(list[j].CreatedAt)
+		}
+		return list[i].ID < list[j].ID
+	})
+	return list, err
+}
+
+// RevokeToken implements store.Store.
+func (s *Store) RevokeToken(owner, id string) (store.Token, error) {
+	var t store.Token
+	err := s.update("revoking token", func(tx *bolt.Tx) error {
+		var err error
+		t, err = deleteToken(tx, owner, id)
+		return err
+	})
+	return t, err
+}
+
+// RecordTokenUse implements store.Store.
+func (s *Store) RecordTokenUse(uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	return s.update("recording token use", func(tx *bolt.Tx) error {
+		tokens := tx.Bucket(bucketTokens)
+		for id, at := range uses {
+			var t store.Token
+			err := getJSON(tokens, []byte(id), &t)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // revoked since it was used
+			}
+			if err != nil {
+				return err
+			}
+			if t.LastUsedAt != nil && !at.After(*t.LastUsedAt) {
+				continue
+			}
+			at := at
+			t.LastUsedAt = &at
+			if err := putJSON(tokens, []byte(id), t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AddActivity implements store.Store.
+func (s *Store) AddActivity(a store.Activity, keep int) error {
+	return s.update("writing audit log", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketActivities)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		a.ID = seq
+		if err := putJSON(b, itob(seq), a); err != nil {
+			return err
+		}
+		if keep <= 0 {
+			return nil
+		}
+		// Entries are only ever removed from the oldest end, so the count is
+		// the distance between the newest and the oldest key.
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && seq-btoi(k)+1 > uint64(keep); k, _ = c.Next() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Activities implements store.Store.
+func (s *Store) Activities(q store.ActivityQuery) ([]store.Activity, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var page []store.Activity
+	err := s.view("reading audit log", func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketActivities).Cursor()
+		var k, v []byte
+		if q.Before > 0 {
+			k, v = c.Seek(itob(q.Before))
+			if k != nil {
+				k, v = c.Prev()
+			} else {
+				k, v = c.Last()
+			}
+		} else {
+			k, v = c.Last()
+		}
+		for ; k != nil && len(page) < limit; k, v = c.Prev() {
+			var a store.Activity
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			if q.User != "" && a.Actor != q.User && a.Subject != q.User {
+				continue
+			}
+			page = append(page, a)
+		}
+		return nil
+	})
+	return page, err
+}
+
+// Backup implements store.Store with bbolt's consistent hot copy.
+func (s *Store) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := s.view("backing up", func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+func itob(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func btoi(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}

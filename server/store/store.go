@@ -1,0 +1,142 @@
+// Package store defines what Portus keeps: users, application tokens and the
+// audit log, and the one interface through which the server reads and
+// writes them.
+//
+// The interface is shaped by the domain, not by a key-value API: each method
+// is one transaction that keeps its invariants inside (a user never holds
+// more tokens than the limit, token names are unique per owner, a replaced
+// token and its successor change together). That lets the same contract run
+// on the embedded bbolt file (package store/boltstore) and, later, on etcd,
+// with one conformance suite (package store/storetest) for both.
+//
+// No package outside a backend sees a database type.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Errors a Store returns. Backends wrap them with detail; callers test with
+// errors.Is.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrUserExists  = errors.New("user already exists")
+	ErrNameTaken   = errors.New("token name already taken")
+	ErrTokenLimit  = errors.New("token limit reached")
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// User is an account.
+type User struct {
+	Name string `json:"name"`
+	// PasswordHash is a PHC-format hash ($argon2id$...), empty for users
+	// without a local password.
+	PasswordHash string    `json:"password_hash,omitempty"`
+	Admin        bool      `json:"admin,omitempty"`
+	Disabled     bool      `json:"disabled,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Token is an application token as stored: its secret only as a keyed hash.
+type Token struct {
+	ID    string `json:"id"`
+	Owner string `json:"owner"`
+	Name  string `json:"name"`
+	// Hash is HMAC-SHA256(pepper, token): the lookup key. The plaintext is
+	// never stored.
+	Hash       []byte     `json:"hash"`
+	Scope      string     `json:"scope"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	CreatedVia string     `json:"created_via"`
+}
+
+// Expired reports whether the token has expired at now.
+func (t Token) Expired(now time.Time) bool {
+	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
+}
+
+// Activity is one audit-log entry. It never holds a secret.
+type Activity struct {
+	// ID is assigned by the store, increasing with time.
+	ID        uint64    `json:"id"`
+	Time      time.Time `json:"time"`
+	Action    string    `json:"action"`
+	Actor     string    `json:"actor"`
+	Subject   string    `json:"subject,omitempty"`
+	TokenName string    `json:"token_name,omitempty"`
+	ClientIP  string    `json:"client_ip,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// ActivityQuery selects a page of the audit log, newest first.
+type ActivityQuery struct {
+	// User, when not empty, keeps entries whose actor or subject is User.
+	User string
+	// Before, when not zero, keeps entries with an ID below it (the next page).
+	Before uint64
+	// Limit is the page size; zero means 50.
+	Limit int
+}
+
+// NewToken is what CreateToken needs to insert a token.
+type NewToken struct {
+	Token
+	// Limit is the most tokens Owner may hold after the insert.
+	Limit int
+	// Replace revokes Owner's token of the same name in the same transaction.
+	Replace bool
+}
+
+// Store is the persistent state of a Portus server. All methods are safe for
+// concurrent use. Errors other than the sentinels above mean the backend
+// failed (disk full, read-only, connection lost) and wrap ErrUnavailable.
+type Store interface {
+	// CreateUser adds u. When firstIsAdmin is true and the store has no user
+	// yet, u is made an administrator in the same transaction. It returns
+	// the user as stored, or ErrUserExists.
+	CreateUser(u User, firstIsAdmin bool) (User, error)
+	// User returns the named user or ErrNotFound.
+	User(name string) (User, error)
+	// Users returns all users ordered by name.
+	Users() ([]User, error)
+	// UpdateUser applies change to the named user inside one transaction and
+	// returns the result. An error from change aborts without writing.
+	UpdateUser(name string, change func(*User) error) (User, error)
+
+	// CreateToken inserts t, keeping the owner at or below t.Limit tokens
+	// and token names unique per owner. With t.Replace, the owner's token of
+	// the same name is revoked first and returned as replaced. Errors:
+	// ErrNotFound (no such owner), ErrNameTaken, ErrTokenLimit.
+	CreateToken(t NewToken) (replaced *Token, err error)
+	// TokenByHash returns the token with this hash and its owner, or
+	// ErrNotFound. It is on the hot path of every docker command.
+	TokenByHash(hash []byte) (Token, User, error)
+	// Tokens returns the owner's tokens ordered by creation time.
+	Tokens(owner string) ([]Token, error)
+	// RevokeToken deletes the owner's token id and returns it, or ErrNotFound.
+	RevokeToken(owner, id string) (Token, error)
+	// RecordTokenUse sets last-used times (token id → time); a time older
+	// than the stored one and ids of revoked tokens are ignored.
+	RecordTokenUse(uses map[string]time.Time) error
+
+	// AddActivity appends a to the audit log and prunes the oldest entries
+	// so that at most keep remain (keep <= 0 keeps everything).
+	AddActivity(a Activity, keep int) error
+	// Activities returns a page of the audit log, newest first.
+	Activities(q ActivityQuery) ([]Activity, error)
+
+	// Backup writes a consistent copy of the whole store to w.
+	Backup(w io.Writer) (int64, error)
+	// Close releases the store. Methods called afterwards fail.
+	Close() error
+}
+
+// Unavailable wraps a backend failure so that callers can answer 503.
+func Unavailable(op string, err error) error {
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}

@@ -22,21 +22,34 @@ import (
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
-// Handler holds what the API handlers need.
+// Handler holds what the handlers need.
 type Handler struct {
 	Accounts *account.Service
+	Registry *Registry
 	Log      *slog.Logger
 }
 
 // maxBodyBytes bounds JSON request bodies.
 const maxBodyBytes = 64 << 10
 
-// Routes registers the JSON API on r. authenticate establishes the caller
-// (see Authenticate and LocalAdmin); the TCP listener and the admin socket
-// share this one table and differ only in it.
-func (h *Handler) Routes(r gin.IRouter, authenticate gin.HandlerFunc) {
-	v1 := r.Group("/api/v1", authenticate)
+// Routes registers the public listener's machine-facing routes.
+func (h *Handler) Routes(r gin.IRouter) {
+	r.GET("/healthz", health)
+	r.GET("/v2/token", h.registryToken)
+	r.POST("/v2/token", h.registryTokenOAuth)
+	r.GET("/.well-known/jwks.json", h.jwks)
+	h.apiRoutes(r.Group("/api/v1", h.Authenticate))
+}
 
+// AdminRoutes registers the JSON API for the admin socket, where the caller
+// is trusted as an administrator.
+func (h *Handler) AdminRoutes(r gin.IRouter) {
+	h.apiRoutes(r.Group("/api/v1", LocalAdmin))
+}
+
+// apiRoutes is the JSON API, the same on the public listener and the
+// admin socket; only the authentication in front of v1 differs.
+func (h *Handler) apiRoutes(v1 *gin.RouterGroup) {
 	// What an application token may do: list the caller's tokens, revoke
 	// itself, read the caller's activity.
 	v1.GET("/tokens", h.listOwnTokens)
@@ -58,8 +71,7 @@ func (h *Handler) Routes(r gin.IRouter, authenticate gin.HandlerFunc) {
 	admin.PATCH("/:name", h.updateUser)
 }
 
-// Health answers GET /healthz.
-func Health(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+func health(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
 
 // principalKey is where the authenticated caller is kept in the context.
 const principalKey = "portus.principal"

@@ -18,22 +18,40 @@ import (
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/api"
 	"github.com/portusproject/portus/server/config"
+	"github.com/portusproject/portus/server/registryauth"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish.
 const shutdownTimeout = 30 * time.Second
 
 // PublicHandler returns the handler of the public listener: health check,
-// JSON API (and, as they are added, the token endpoint and the web UI).
+// registry token endpoint and JSON API (and, as it is added, the web UI).
 func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 	e, err := newEngine(log, core.Config.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxy: %w", err)
 	}
-	h := &api.Handler{Accounts: core.Accounts, Log: log}
-	e.GET("/healthz", api.Health)
-	h.Routes(e, h.Authenticate)
+	issuer, err := LoadIssuer(core.Config)
+	if err != nil {
+		return nil, err
+	}
+	h := &api.Handler{
+		Accounts: core.Accounts,
+		Registry: &api.Registry{Issuer: issuer, Policy: registryauth.DefaultPolicy(), Services: core.Config.Services},
+		Log:      log,
+	}
+	h.Routes(e)
 	return e, nil
+}
+
+// LoadIssuer loads (or on first use creates) the JWT signing key and its
+// certificate in the data directory and returns the token issuer.
+func LoadIssuer(c config.Config) (*registryauth.Issuer, error) {
+	signer, err := registryauth.LoadOrCreateSigner(c.Data, c.SigningAlg, c.SigningKey, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("loading the token signing key: %w", err)
+	}
+	return registryauth.NewIssuer(signer, c.Issuer, c.TokenTTL)
 }
 
 // Serve runs the server until ctx is cancelled, then stops accepting

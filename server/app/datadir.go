@@ -86,6 +86,9 @@ type Core struct {
 // OpenCore prepares the data directory and opens the store and the account
 // service on it.
 func OpenCore(c config.Config, opts account.Options) (*Core, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
 	if err := PrepareDataDir(c.Data); err != nil {
 		return nil, err
 	}

@@ -64,6 +64,6 @@ func AdminHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 		return nil, err
 	}
 	h := &api.Handler{Accounts: core.Accounts, Log: log}
-	h.Routes(e, api.LocalAdmin)
+	h.AdminRoutes(e)
 	return e, nil
 }

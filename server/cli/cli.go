@@ -45,6 +45,7 @@ func init() {
 		{"serve", "run the server", runServe},
 		{"user", "create, list, disable or enable users", runUser},
 		{"token", "create, list or revoke application tokens", runToken},
+		{"registry-config", "write the certificate bundle and print the registry's auth: block", runRegistryConfig},
 		{"version", "print the version", runVersion},
 	}
 }

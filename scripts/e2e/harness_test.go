@@ -1,0 +1,364 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// bin holds the binaries built once for the whole package.
+var bin struct {
+	dir    string
+	portus string
+	helper string
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "portus-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin.dir = dir
+	bin.portus = filepath.Join(dir, "portus")
+	bin.helper = filepath.Join(dir, "docker-credential-portus")
+	args := []string{"build", "-o", dir + "/"}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "../../server/cmd/portus")
+	if _, err := os.Stat("../../helper/cmd/docker-credential-portus/main.go"); err == nil {
+		args = append(args, "../../helper/cmd/docker-credential-portus")
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the binaries under test:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireTool returns the path of an external tool. When it is missing the
+// test skips on a workstation and fails in CI.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not installed; scripts/install-deps installs it", name)
+	}
+	t.Skipf("%s is not installed (run scripts/install-deps)", name)
+	return ""
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer collects a process's output for inspection after the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// portusServer is a running `portus serve`.
+type portusServer struct {
+	URL  string // http://localhost:PORT, the public URL
+	Data string
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan struct{}
+}
+
+// startPortus runs `portus serve` on a fresh data directory and waits until
+// it answers /healthz. Extra flags are appended.
+func startPortus(t *testing.T, extra ...string) *portusServer {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	return startPortusOn(t, data, extra...)
+}
+
+func startPortusOn(t *testing.T, data string, extra ...string) *portusServer {
+	t.Helper()
+	port := freePort(t)
+	s := &portusServer{
+		URL:  fmt.Sprintf("http://localhost:%d", port),
+		Data: data,
+		log:  &syncBuffer{},
+		done: make(chan struct{}),
+	}
+	args := append([]string{"serve", "--data", data, "--listen", fmt.Sprintf("localhost:%d", port), "--url", s.URL}, extra...)
+	s.cmd = exec.Command(bin.portus, args...)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		s.Stop(t)
+		if t.Failed() {
+			t.Logf("portus serve log:\n%s", s.log.String())
+		}
+	})
+	waitFor(t, s.done, func() bool {
+		resp, err := http.Get(s.URL + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, "portus serve to answer /healthz")
+	return s
+}
+
+// Stop sends SIGTERM and waits for the process to exit.
+func (s *portusServer) Stop(t *testing.T) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+		t.Errorf("portus serve did not stop within 20 s of SIGINT")
+	}
+}
+
+// waitFor polls ready until it is true, the process ends, or 15 s pass.
+func waitFor(t *testing.T, exited <-chan struct{}, ready func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if ready() {
+			return
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the process exited while waiting for %s", what)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// portus runs an admin command of the portus binary against s's data
+// directory and returns its stdout. It fails the test on a non-zero exit.
+func (s *portusServer) portus(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, errOut, err := s.try(stdin, args...)
+	if err != nil {
+		t.Fatalf("portus %s: %v\n%s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+func (s *portusServer) try(stdin string, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.Command(bin.portus, args...)
+	// Through the environment, so that commands without --url accept it.
+	cmd.Env = append(os.Environ(), "PORTUS_DATA="+s.Data, "PORTUS_URL="+s.URL)
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// createUser creates a user with the admin CLI.
+func (s *portusServer) createUser(t *testing.T, name, password string, admin bool) {
+	t.Helper()
+	args := []string{"user", "create", name, "--password-stdin"}
+	if admin {
+		args = append(args, "--admin")
+	}
+	s.portus(t, password+"\n", args...)
+}
+
+// createToken creates an application token with the admin CLI.
+func (s *portusServer) createToken(t *testing.T, user, name, scope string) string {
+	t.Helper()
+	return strings.TrimSpace(s.portus(t, "", "token", "create", "--user", user, "--name", name, "--scope", scope))
+}
+
+// apiJSON calls the JSON API with HTTP Basic and decodes the answer into
+// out (when not nil). It returns the status code.
+func (s *portusServer) apiJSON(t *testing.T, method, path, user, secret string, body, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		data, _ := json.Marshal(body)
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(user, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode/100 == 2 {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("%s %s: decoding: %v", method, path, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// registry is a running docker-registry delegating to a Portus server.
+type registry struct {
+	Host string // localhost:PORT
+	log  *syncBuffer
+}
+
+// startRegistry runs Debian's docker-registry configured with the block
+// that `portus registry-config` prints.
+func startRegistry(t *testing.T, p *portusServer) *registry {
+	t.Helper()
+	exe := requireTool(t, "docker-registry")
+	dir := t.TempDir()
+	authBlock := p.portus(t, "", "registry-config", "--bundle", filepath.Join(dir, "bundle.pem"))
+	port := freePort(t)
+	r := &registry{Host: fmt.Sprintf("localhost:%d", port), log: &syncBuffer{}}
+	conf := fmt.Sprintf(`version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+%s`, filepath.Join(dir, "storage"), r.Host, authBlock)
+	confPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, exe, "serve", confPath)
+	cmd.Stdout, cmd.Stderr = r.log, r.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("docker-registry log:\n%s", r.log.String())
+		}
+	})
+	waitFor(t, done, func() bool {
+		resp, err := http.Get("http://" + r.Host + "/v2/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusUnauthorized
+	}, "docker-registry to answer /v2/")
+	return r
+}
+
+// craneClient runs crane with its own DOCKER_CONFIG.
+type craneClient struct {
+	exe    string
+	config string
+}
+
+func newCrane(t *testing.T) *craneClient {
+	t.Helper()
+	return &craneClient{exe: requireTool(t, "crane"), config: t.TempDir()}
+}
+
+func (c *craneClient) run(args ...string) (string, error) {
+	cmd := exec.Command(c.exe, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+c.config)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// login stores credentials for host in the client's config.json.
+func (c *craneClient) login(t *testing.T, host, user, secret string) {
+	t.Helper()
+	cmd := exec.Command(c.exe, "auth", "login", host, "-u", user, "--password-stdin")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+c.config)
+	cmd.Stdin = strings.NewReader(secret)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("crane auth login: %v\n%s", err, out)
+	}
+}
+
+// push uploads a one-layer image whose layer holds content.
+func (c *craneClient) push(ref, content string) (string, error) {
+	layer, err := layerTar(content)
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(layer)
+	return c.run("append", "--new_layer", layer, "--new_tag", ref)
+}
+
+// layerTar writes a tar file with one small file and returns its path.
+func layerTar(content string) (string, error) {
+	f, err := os.CreateTemp("", "portus-layer-*.tar")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	tw := tar.NewWriter(f)
+	if err := tw.WriteHeader(&tar.Header{Name: "hello.txt", Mode: 0o644, Size: int64(len(content))}); err != nil {
+		return "", err
+	}
+	if _, err := tw.Write([]byte(content)); err != nil {
+		return "", err
+	}
+	return f.Name(), tw.Close()
+}

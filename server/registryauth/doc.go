@@ -1,0 +1,31 @@
+// Package registryauth owns the domain logic of the Docker registry token
+// endpoint (/v2/token): parsing the requested scopes, deciding what a subject
+// may do, and issuing the signed JWT that the registry verifies. It knows no
+// HTTP framework and no database; the handler authenticates the caller, then
+// calls, in this order:
+//
+//	scopes, err := registryauth.ParseScopes(query["scope"]) // *ScopeError: answer 400
+//	access := policy.Grant(registryauth.Subject{Name: user, Admin: admin, TokenScope: scope}, scopes)
+//	token, err := issuer.Issue(user, service, access, time.Now())
+//
+// The four core types:
+//
+//   - Scope: one requested resource, "repository:alice/app:pull,push".
+//   - Policy: who may do what; Grant intersects it with what was asked for
+//     and with the application token's own scope.
+//   - Signer: the signing key and its self-signed certificate, kept in the
+//     data directory (LoadOrCreateSigner creates them on first use).
+//   - Issuer: turns granted access into a token for one registry (the
+//     audience).
+//
+// Tokens follow distribution's token format as registry 2.8 and 3.x accept
+// it: ES256 (default) or RS256, a header with "kid" set to the libtrust key
+// ID and "x5c" holding the certificate, "aud" a single JSON string, and an
+// "access" array that is never null.
+//
+// Caveats: the registry trusts the certificate, not just the key, because
+// the token header carries it in "x5c". When LoadOrCreateSigner writes a new
+// certificate (first use, renewal 30 days before expiry, or a different key)
+// the registry's rootcertbundle must be updated and the registry restarted;
+// Signer.CertificateWritten reports when that happened.
+package registryauth

@@ -1,0 +1,450 @@
+package registryauth
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Signing algorithms. Registry 2.8 accepts no EdDSA, PS* or HS* tokens.
+const (
+	AlgES256 = "ES256"
+	AlgRS256 = "RS256"
+)
+
+// Files in the signing directory.
+const (
+	KeyFileName  = "registry-signing.key"
+	CertFileName = "registry-signing.crt"
+)
+
+const (
+	// RSAKeyBits is the size of a generated RS256 key. 2048 bits is what
+	// the registry and the JWS specification ask for at least; 3072 would
+	// make every token about 2.5 times slower to sign for no practical gain
+	// over a key that can be replaced at any time.
+	RSAKeyBits = 2048
+	// CertificateValidity is how long a generated certificate is valid.
+	CertificateValidity = 5 * 365 * 24 * time.Hour
+	// CertificateRenewBefore is how long before its expiry a certificate is
+	// replaced by LoadOrCreateSigner.
+	CertificateRenewBefore = 30 * 24 * time.Hour
+	// CertificateCommonName is the subject of a generated certificate.
+	CertificateCommonName = "portus token signer"
+
+	// certBackdate covers clocks slightly behind ours.
+	certBackdate = time.Hour
+)
+
+// Signer holds the token signing key and its self-signed certificate. It is
+// immutable after LoadOrCreateSigner and safe for concurrent use.
+type Signer struct {
+	alg     string
+	method  jwt.SigningMethod
+	key     crypto.Signer
+	cert    *x509.Certificate
+	certPEM []byte
+	keyID   string
+	jwks    []byte
+	written bool
+
+	// header is the base64url-encoded JOSE header shared by every token.
+	header string
+	// sigLen is the length of a raw signature in bytes.
+	sigLen int
+}
+
+// LoadOrCreateSigner loads the signing key and certificate from dir (files
+// KeyFileName and CertFileName, PEM, mode 0600), creating dir (0700) and
+// them on first use. The key file is never overwritten: a damaged one is an
+// error to fix by hand.
+//
+// alg is AlgES256 (P-256) or AlgRS256 (RSAKeyBits bits). The empty alg
+// takes the algorithm of the key found, or ES256 for a key generated now;
+// an explicit alg that does not fit the key is an error rather than a
+// silently replaced key.
+//
+// keyFile, if not empty, names an operator-supplied PEM private key (PKCS#8,
+// SEC1 EC or PKCS#1 RSA; an EC key must be P-256, an RSA key at least 2048
+// bits) used instead of the one in dir, which is then neither read nor
+// created. The certificate is still kept in dir.
+//
+// The certificate is self-signed, valid CertificateValidity, with common
+// name CertificateCommonName. A certificate that is missing, unreadable, for
+// another key, not yet valid, or expiring within CertificateRenewBefore of
+// now() is replaced by a new one for the same key; see CertificateWritten.
+// A nil now means time.Now.
+func LoadOrCreateSigner(dir, alg, keyFile string, now func() time.Time) (*Signer, error) {
+	if now == nil {
+		now = time.Now
+	}
+	if dir == "" {
+		return nil, errors.New("signing key directory not set")
+	}
+	if alg != "" && alg != AlgES256 && alg != AlgRS256 {
+		return nil, fmt.Errorf("unsupported signing algorithm %q (want %s or %s)", alg, AlgES256, AlgRS256)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating signing key directory: %w", err)
+	}
+
+	var (
+		key crypto.Signer
+		err error
+	)
+	if keyFile != "" {
+		key, err = readPrivateKey(keyFile)
+	} else {
+		key, err = loadOrGenerateKey(filepath.Join(dir, KeyFileName), alg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	keyAlg, err := algorithmFor(key)
+	if err != nil {
+		return nil, err
+	}
+	if alg != "" && alg != keyAlg {
+		name := keyFile
+		if name == "" {
+			name = filepath.Join(dir, KeyFileName)
+		}
+		return nil, fmt.Errorf("signing key %s is for %s, not the configured %s (remove it to generate a new key)", name, keyAlg, alg)
+	}
+
+	cert, certPEM, written, err := loadOrRenewCertificate(filepath.Join(dir, CertFileName), key, now())
+	if err != nil {
+		return nil, err
+	}
+	return newSigner(keyAlg, key, cert, certPEM, written)
+}
+
+func newSigner(alg string, key crypto.Signer, cert *x509.Certificate, certPEM []byte, written bool) (*Signer, error) {
+	kid, err := LibtrustKeyID(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	s := &Signer{alg: alg, key: key, cert: cert, certPEM: certPEM, keyID: kid, written: written}
+	switch k := key.(type) {
+	case *ecdsa.PrivateKey:
+		s.method = jwt.SigningMethodES256
+		s.sigLen = 2 * ((k.Curve.Params().BitSize + 7) / 8)
+	case *rsa.PrivateKey:
+		s.method = jwt.SigningMethodRS256
+		s.sigLen = k.Size()
+	}
+	x5c := base64.StdEncoding.EncodeToString(cert.Raw)
+	header, err := json.Marshal(struct {
+		Typ string   `json:"typ"`
+		Alg string   `json:"alg"`
+		Kid string   `json:"kid"`
+		X5c []string `json:"x5c"`
+	}{"JWT", alg, kid, []string{x5c}})
+	if err != nil {
+		return nil, err
+	}
+	s.header = base64.RawURLEncoding.EncodeToString(header)
+	if s.jwks, err = buildJWKS(alg, key.Public(), kid, x5c); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// KeyID returns the libtrust key ID of the signing key, the tokens' "kid".
+func (s *Signer) KeyID() string { return s.keyID }
+
+// Algorithm returns AlgES256 or AlgRS256.
+func (s *Signer) Algorithm() string { return s.alg }
+
+// CertificatePEM returns the signing certificate, PEM-encoded, for the
+// registry's rootcertbundle. The caller may modify the returned slice.
+func (s *Signer) CertificatePEM() []byte { return bytes.Clone(s.certPEM) }
+
+// CertificateNotAfter returns when the signing certificate expires.
+func (s *Signer) CertificateNotAfter() time.Time { return s.cert.NotAfter }
+
+// CertificateWritten reports whether LoadOrCreateSigner wrote a new
+// certificate (first use, renewal, or a new key). The registry accepts
+// tokens only once its rootcertbundle holds the new certificate, so a
+// server should say so loudly when this is true.
+func (s *Signer) CertificateWritten() bool { return s.written }
+
+// PublicKey returns the public half of the signing key.
+func (s *Signer) PublicKey() crypto.PublicKey { return s.key.Public() }
+
+// JWKS returns the public key as a JSON Web Key Set, for registry 3's
+// "jwks" option:
+//
+//	{"keys":[{"kty":"EC","crv":"P-256","x":…,"y":…,"kid":…,"use":"sig","alg":"ES256","x5c":[…]}]}
+//
+// (an RSA key has "n" and "e" instead of "crv", "x" and "y"). Its "kid" is
+// the libtrust key ID, the same as in every token header, because registry
+// 3 looks JWKS keys up by the token's kid; it is not the RFC 7638
+// thumbprint. The caller may modify the returned slice.
+func (s *Signer) JWKS() ([]byte, error) { return bytes.Clone(s.jwks), nil }
+
+type jwk struct {
+	Kty string   `json:"kty"`
+	Crv string   `json:"crv,omitempty"`
+	X   string   `json:"x,omitempty"`
+	Y   string   `json:"y,omitempty"`
+	N   string   `json:"n,omitempty"`
+	E   string   `json:"e,omitempty"`
+	Kid string   `json:"kid"`
+	Use string   `json:"use"`
+	Alg string   `json:"alg"`
+	X5c []string `json:"x5c"`
+}
+
+func buildJWKS(alg string, pub crypto.PublicKey, kid, x5c string) ([]byte, error) {
+	k := jwk{Kid: kid, Use: "sig", Alg: alg, X5c: []string{x5c}}
+	switch p := pub.(type) {
+	case *ecdsa.PublicKey:
+		point, err := p.Bytes() // 0x04 || X || Y, each coordinate full length
+		if err != nil {
+			return nil, err
+		}
+		n := (len(point) - 1) / 2
+		k.Kty, k.Crv = "EC", "P-256"
+		k.X = base64.RawURLEncoding.EncodeToString(point[1 : 1+n])
+		k.Y = base64.RawURLEncoding.EncodeToString(point[1+n:])
+	case *rsa.PublicKey:
+		k.Kty = "RSA"
+		k.N = base64.RawURLEncoding.EncodeToString(p.N.Bytes())
+		k.E = base64.RawURLEncoding.EncodeToString(big.NewInt(int64(p.E)).Bytes())
+	default:
+		return nil, fmt.Errorf("unsupported public key type %T", pub)
+	}
+	return json.Marshal(struct {
+		Keys []jwk `json:"keys"`
+	}{[]jwk{k}})
+}
+
+// LibtrustKeyID returns the key ID that docker/libtrust, and so registry
+// 2.x, gives pub: the SHA-256 of its DER SubjectPublicKeyInfo, cut to 30
+// bytes (240 bits), base32-encoded (48 characters, no padding) and written
+// as 12 groups of 4 joined by ':'.
+func LibtrustKeyID(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("encoding public key: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	enc := base32.StdEncoding.EncodeToString(sum[:30])
+	var b strings.Builder
+	b.Grow(len(enc) + len(enc)/4)
+	for i := 0; i < len(enc); i += 4 {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(enc[i : i+4])
+	}
+	return b.String(), nil
+}
+
+// algorithmFor returns the token algorithm for key, or an error if the key
+// is of a kind or size the registry cannot use.
+func algorithmFor(key crypto.Signer) (string, error) {
+	switch k := key.(type) {
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() {
+			return "", fmt.Errorf("unsupported EC curve %s (want P-256 for %s)", k.Curve.Params().Name, AlgES256)
+		}
+		return AlgES256, nil
+	case *rsa.PrivateKey:
+		if k.N.BitLen() < 2048 {
+			return "", fmt.Errorf("RSA key of %d bits is too small (want at least 2048)", k.N.BitLen())
+		}
+		return AlgRS256, nil
+	}
+	return "", fmt.Errorf("unsupported signing key type %T (want ECDSA P-256 or RSA)", key)
+}
+
+// loadOrGenerateKey reads the key at name, or generates and stores one for
+// alg. Two processes starting at once agree on one key: the file appears
+// complete or not at all, and the loser reads the winner's.
+func loadOrGenerateKey(name, alg string) (crypto.Signer, error) {
+	key, err := readPrivateKey(name)
+	if err == nil {
+		tightenMode(name)
+		return key, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if alg == AlgRS256 {
+		key, err = rsa.GenerateKey(rand.Reader, RSAKeyBits)
+	} else {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("generating signing key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encoding signing key: %w", err)
+	}
+	tmp, err := writeTemp(name, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	if err != nil {
+		return nil, fmt.Errorf("writing signing key: %w", err)
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, name); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return readPrivateKey(name)
+		}
+		return nil, fmt.Errorf("writing signing key: %w", err)
+	}
+	return key, nil
+}
+
+// readPrivateKey reads the first private key in the PEM file name, skipping
+// other blocks such as the "EC PARAMETERS" that openssl writes first.
+func readPrivateKey(name string) (crypto.Signer, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading signing key: %w", err)
+	}
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			return nil, fmt.Errorf("signing key %s: no PEM private key found", name)
+		}
+		switch block.Type {
+		case "PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY":
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, fmt.Errorf("signing key %s is encrypted; supply it unencrypted", name)
+		default:
+			continue
+		}
+		if block.Headers["Proc-Type"] != "" {
+			return nil, fmt.Errorf("signing key %s is encrypted; supply it unencrypted", name)
+		}
+		var parsed any
+		switch block.Type {
+		case "PRIVATE KEY":
+			parsed, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			parsed, err = x509.ParseECPrivateKey(block.Bytes)
+		default:
+			parsed, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("signing key %s: %w", name, err)
+		}
+		signer, ok := parsed.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("signing key %s: unsupported key type %T", name, parsed)
+		}
+		if _, err := algorithmFor(signer); err != nil {
+			return nil, fmt.Errorf("signing key %s: %w", name, err)
+		}
+		return signer, nil
+	}
+}
+
+// loadOrRenewCertificate returns the certificate at name if it is still good
+// for key at now, or writes a new one and reports written.
+func loadOrRenewCertificate(name string, key crypto.Signer, now time.Time) (cert *x509.Certificate, certPEM []byte, written bool, err error) {
+	if data, err := os.ReadFile(name); err == nil {
+		if block, _ := pem.Decode(data); block != nil && block.Type == "CERTIFICATE" {
+			c, err := x509.ParseCertificate(block.Bytes)
+			if err == nil && certificateUsable(c, key, now) {
+				tightenMode(name)
+				return c, pem.EncodeToMemory(block), false, nil
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, false, fmt.Errorf("reading signing certificate: %w", err)
+	}
+
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, nil, false, err
+	}
+	template := &x509.Certificate{
+		SerialNumber:          serial.Add(serial, big.NewInt(1)),
+		Subject:               pkix.Name{CommonName: CertificateCommonName},
+		NotBefore:             now.Add(-certBackdate),
+		NotAfter:              now.Add(CertificateValidity),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, template, key.Public(), key)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("creating signing certificate: %w", err)
+	}
+	if cert, err = x509.ParseCertificate(der); err != nil {
+		return nil, nil, false, err
+	}
+	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	tmp, err := writeTemp(name, certPEM)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("writing signing certificate: %w", err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return nil, nil, false, fmt.Errorf("writing signing certificate: %w", err)
+	}
+	return cert, certPEM, true, nil
+}
+
+func certificateUsable(c *x509.Certificate, key crypto.Signer, now time.Time) bool {
+	pub, ok := c.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pub.Equal(key.Public()) &&
+		!now.Before(c.NotBefore) &&
+		now.Add(CertificateRenewBefore).Before(c.NotAfter)
+}
+
+// writeTemp writes data to a new file (0600) beside name, synced to disk,
+// and returns its path.
+func writeTemp(name string, data []byte) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o600)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// tightenMode makes a file of ours that others may read private again, for
+// instance after a restore from a backup. Failing to is not fatal.
+func tightenMode(name string) {
+	if fi, err := os.Stat(name); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		_ = os.Chmod(name, 0o600)
+	}
+}

@@ -1,0 +1,344 @@
+package registryauth
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// libtrustID computes the libtrust key ID of a certificate's key the long
+// way, independently of LibtrustKeyID.
+func libtrustID(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	enc := strings.TrimRight(base32.StdEncoding.EncodeToString(sum[:30]), "=")
+	var groups []string
+	for len(enc) > 0 {
+		groups = append(groups, enc[:4])
+		enc = enc[4:]
+	}
+	return strings.Join(groups, ":")
+}
+
+// verify checks token as the registry does (it ignores iat), trusting only
+// the certificate in its x5c header, and returns the claims and the header.
+func verify(t *testing.T, s *Signer, token string, now time.Time) (*Claims, map[string]any) {
+	t.Helper()
+	claims := &Claims{}
+	parsed, err := jwt.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
+		x5c, ok := tok.Header["x5c"].([]any)
+		if !ok || len(x5c) != 1 {
+			return nil, errors.New("no single x5c certificate")
+		}
+		b64, _ := x5c[0].(string)
+		der, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return nil, err
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, err
+		}
+		if kid := tok.Header["kid"]; kid != libtrustID(cert) {
+			t.Errorf("header kid %v, libtrust ID of the x5c key %s", kid, libtrustID(cert))
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(s.CertificatePEM())
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			return nil, err
+		}
+		return cert.PublicKey, nil
+	},
+		jwt.WithValidMethods([]string{s.Algorithm()}),
+		jwt.WithIssuer("portus"),
+		jwt.WithAudience("registry.example"),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	)
+	if err != nil {
+		t.Fatalf("token does not verify: %v", err)
+	}
+	return claims, parsed.Header
+}
+
+// rawSegment decodes segment i of token as a JSON object, keeping raw values.
+func rawSegment(t *testing.T, token string, i int) map[string]json.RawMessage {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token has %d parts", len(parts))
+	}
+	data, err := base64.RawURLEncoding.DecodeString(parts[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("segment %d %s: %v", i, data, err)
+	}
+	return m
+}
+
+func TestIssue(t *testing.T) {
+	for _, alg := range []string{AlgES256, AlgRS256} {
+		t.Run(alg, func(t *testing.T) {
+			s := testSigner(t, alg)
+			iss, err := NewIssuer(s, "portus", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if iss.TTL != DefaultTTL || iss.ExpiresIn() != 300 {
+				t.Errorf("TTL %v, expires in %d", iss.TTL, iss.ExpiresIn())
+			}
+			now := time.Now().Truncate(time.Second)
+			access := []Access{
+				{Type: "repository", Name: "alice/app", Actions: []string{"pull", "push"}},
+				{Type: "repository", Name: "bob/app"},
+			}
+			token, err := iss.Issue("alice", "registry.example", access, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			claims, header := verify(t, s, token, now)
+			if header["typ"] != "JWT" || header["alg"] != alg || header["kid"] != s.KeyID() {
+				t.Errorf("header %v", header)
+			}
+			if claims.Issuer != "portus" || claims.Subject != "alice" || claims.Audience != "registry.example" {
+				t.Errorf("claims %+v", claims)
+			}
+			if claims.IssuedAt != now.Unix() || claims.ExpiresAt-claims.IssuedAt != int64(DefaultTTL/time.Second) {
+				t.Errorf("iat %d, exp %d, now %d", claims.IssuedAt, claims.ExpiresAt, now.Unix())
+			}
+			if !(claims.NotBefore < claims.IssuedAt) || claims.IssuedAt-claims.NotBefore > 60 {
+				t.Errorf("nbf %d, iat %d", claims.NotBefore, claims.IssuedAt)
+			}
+			wantAccess := []Access{access[0], {Type: "repository", Name: "bob/app", Actions: []string{}}}
+			if !reflect.DeepEqual(claims.Access, wantAccess) {
+				t.Errorf("access %#v", claims.Access)
+			}
+
+			// The registry's clock a little behind ours: nbf covers it.
+			verify(t, s, token, now.Add(-3*time.Second))
+
+			raw := rawSegment(t, token, 1)
+			if aud := string(raw["aud"]); aud != `"registry.example"` {
+				t.Errorf("aud is %s, want a JSON string", aud)
+			}
+			if a := string(raw["access"]); !strings.Contains(a, `"actions":[]`) || strings.Contains(a, "null") {
+				t.Errorf("access %s", a)
+			}
+			for _, k := range []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "access"} {
+				if _, ok := raw[k]; !ok {
+					t.Errorf("claim %s missing", k)
+				}
+			}
+			if h := rawSegment(t, token, 0); len(h) != 4 {
+				t.Errorf("header has fields %v", h)
+			}
+		})
+	}
+}
+
+func TestIssueExpiry(t *testing.T) {
+	s := testSigner(t, AlgES256)
+	iss := &Issuer{Signer: s, Name: "portus", TTL: 90 * time.Second}
+	now := time.Unix(1_800_000_000, 0)
+	token, err := iss.Issue("alice", "registry.example", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, _ := verify(t, s, token, now.Add(89*time.Second))
+	if claims.ExpiresAt-claims.IssuedAt != 90 || iss.ExpiresIn() != 90 {
+		t.Errorf("exp - iat = %d", claims.ExpiresAt-claims.IssuedAt)
+	}
+	_, err = jwt.ParseWithClaims(token, &Claims{}, func(*jwt.Token) (any, error) { return s.PublicKey(), nil },
+		jwt.WithTimeFunc(func() time.Time { return now.Add(91 * time.Second) }))
+	if !errors.Is(err, jwt.ErrTokenExpired) {
+		t.Errorf("token still valid after its TTL: %v", err)
+	}
+}
+
+func TestIssueAnonymous(t *testing.T) {
+	s := testSigner(t, AlgES256)
+	iss, err := NewIssuer(s, "portus", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := iss.Issue("", "registry.example", nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := rawSegment(t, token, 1)
+	if string(raw["sub"]) != `""` || string(raw["access"]) != `[]` {
+		t.Errorf("sub %s, access %s", raw["sub"], raw["access"])
+	}
+}
+
+func TestIssueUniqueIDs(t *testing.T) {
+	s := testSigner(t, AlgES256)
+	iss, err := NewIssuer(s, "portus", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	seen := make(map[string]bool)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				token, err := iss.Issue("alice", "registry.example", []Access{{Type: "repository", Name: "alice/app", Actions: []string{"pull"}}}, now)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				claims, _ := verify(t, s, token, now)
+				mu.Lock()
+				if len(claims.ID) != 32 || seen[claims.ID] {
+					t.Errorf("jti %q short or repeated", claims.ID)
+				}
+				seen[claims.ID] = true
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestIssuerErrors(t *testing.T) {
+	s := testSigner(t, AlgES256)
+	if _, err := NewIssuer(s, "portus", 59*time.Second); err == nil || !strings.Contains(err.Error(), "minimum") {
+		t.Errorf("TTL below the minimum: %v", err)
+	}
+	if _, err := NewIssuer(s, "portus", -time.Minute); err == nil {
+		t.Error("negative TTL accepted")
+	}
+	if _, err := NewIssuer(nil, "portus", 0); err == nil {
+		t.Error("nil signer accepted")
+	}
+	if _, err := NewIssuer(s, "", 0); err == nil {
+		t.Error("empty name accepted")
+	}
+	if iss, err := NewIssuer(s, "portus", MinTTL); err != nil || iss.TTL != MinTTL {
+		t.Errorf("MinTTL refused: %v", err)
+	}
+
+	now := time.Now()
+	for name, iss := range map[string]*Issuer{
+		"short TTL": {Signer: s, Name: "portus", TTL: 10 * time.Second},
+		"no signer": {Name: "portus"},
+		"no name":   {Signer: s},
+		"nil":       nil,
+	} {
+		if _, err := iss.Issue("alice", "registry.example", nil, now); err == nil {
+			t.Errorf("%s: Issue succeeded", name)
+		}
+	}
+	if _, err := (&Issuer{Signer: s, Name: "portus"}).Issue("alice", "", nil, now); err == nil {
+		t.Error("empty service accepted")
+	}
+	// The zero TTL of a literal Issuer is the default.
+	token, err := (&Issuer{Signer: s, Name: "portus"}).Issue("alice", "registry.example", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims, _ := verify(t, s, token, now); claims.ExpiresAt-claims.IssuedAt != 300 {
+		t.Errorf("zero TTL gave %d s", claims.ExpiresAt-claims.IssuedAt)
+	}
+}
+
+// claimsMirror has the fields of Claims without its MarshalJSON, so that
+// encoding/json shows what the hand-written encoder must produce.
+type claimsMirror struct {
+	Issuer    string         `json:"iss"`
+	Subject   string         `json:"sub"`
+	Audience  string         `json:"aud"`
+	ExpiresAt int64          `json:"exp"`
+	NotBefore int64          `json:"nbf"`
+	IssuedAt  int64          `json:"iat"`
+	ID        string         `json:"jti"`
+	Access    []accessMirror `json:"access"`
+}
+
+type accessMirror struct {
+	Type    string   `json:"type"`
+	Name    string   `json:"name"`
+	Actions []string `json:"actions"`
+}
+
+func TestClaimsJSONMatchesEncodingJSON(t *testing.T) {
+	nasty := []string{"", "plain", `quote " backslash \ slash /`, "<script>&amp;</script>", "\x00\x01\x08\x0c\x1f\x7f",
+		"tab\there\nnewline\rreturn", "ünïcödé ✓ 😀", "bad \xff utf-8 \xc3", "line\u2028para\u2029end"}
+	for i, s := range nasty {
+		c := Claims{
+			Issuer: s, Subject: nasty[(i+1)%len(nasty)], Audience: nasty[(i+2)%len(nasty)],
+			ExpiresAt: 1_800_000_300, NotBefore: -5, IssuedAt: 0, ID: s,
+			Access: []Access{{Type: "repository", Name: s, Actions: []string{"pull", s}}, {Type: "registry", Name: "catalog"}},
+		}
+		m := claimsMirror{c.Issuer, c.Subject, c.Audience, c.ExpiresAt, c.NotBefore, c.IssuedAt, c.ID, nil}
+		for _, a := range c.Access {
+			actions := a.Actions
+			if actions == nil {
+				actions = []string{}
+			}
+			m.Access = append(m.Access, accessMirror{a.Type, a.Name, actions})
+		}
+		want, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("case %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	if got, _ := json.Marshal(Claims{}); !strings.HasSuffix(string(got), `"access":[]}`) {
+		t.Errorf("zero claims: %s", got)
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "a", `"\`, "<>&", "\x00\x1f\x7f", "\xff", "\u2028\u2029", "é😀", "\xed\xa0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Fatalf("appendJSONString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
+
+func BenchmarkIssueES256(b *testing.B) { benchmarkIssue(b, AlgES256) }
+func BenchmarkIssueRS256(b *testing.B) { benchmarkIssue(b, AlgRS256) }
+
+func benchmarkIssue(b *testing.B, alg string) {
+	iss, err := NewIssuer(testSigner(b, alg), "portus", DefaultTTL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	access := []Access{{Type: "repository", Name: "alice/app", Actions: []string{"pull", "push"}}}
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := iss.Issue("alice", "registry.example", access, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

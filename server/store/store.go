@@ -86,7 +86,8 @@ type ActivityQuery struct {
 // NewToken is what CreateToken needs to insert a token.
 type NewToken struct {
 	Token
-	// Limit is the most tokens Owner may hold after the insert.
+	// Limit is the most tokens Owner may hold after the insert; zero or
+	// less means no limit.
 	Limit int
 	// Replace revokes Owner's token of the same name in the same transaction.
 	Replace bool

@@ -221,7 +221,7 @@ func (s *Store) CreateToken(t store.NewToken) (*store.Token, error) {
 			}
 			replaced = &old
 		}
-		if t.Limit > 0 && owned.Stats().KeyN >= t.Limit {
+		if t.Limit > 0 && countKeys(owned) >= t.Limit {
 			return store.ErrTokenLimit
 		}
 		if err := owned.Put([]byte(t.Name), []byte(t.ID)); err != nil {
@@ -236,6 +236,17 @@ func (s *Store) CreateToken(t store.NewToken) (*store.Token, error) {
 		return nil, err
 	}
 	return replaced, nil
+}
+
+// countKeys counts with a cursor, which sees this transaction's own
+// deletes (Bucket.Stats counts the pages on disk and would not).
+func countKeys(b *bolt.Bucket) int {
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n
 }
 
 // deleteToken removes a token and its index entries inside tx.
@@ -364,9 +375,10 @@ func (s *Store) AddActivity(a store.Activity, keep int) error {
 			return nil
 		}
 		// Entries are only ever removed from the oldest end, so the count is
-		// the distance between the newest and the oldest key.
+		// the distance between the newest and the oldest key. After a
+		// Delete, bbolt's Next may skip a key: seek the first one again.
 		c := b.Cursor()
-		for k, _ := c.First(); k != nil && seq-btoi(k)+1 > uint64(keep); k, _ = c.Next() {
+		for k, _ := c.First(); k != nil && seq-btoi(k)+1 > uint64(keep); k, _ = c.First() {
 			if err := c.Delete(); err != nil {
 				return err
 			}

@@ -189,12 +189,12 @@ func (s *Service) AuthenticateToken(name, token, ip string) (Principal, error) {
 		return Principal{}, &ThrottledError{wait}
 	}
 	if apptoken.Check(token) != nil {
-		return Principal{}, s.failed(name, ip, "malformed token")
+		return Principal{}, s.tokenFailed(name, ip, "malformed token")
 	}
 	hash := s.TokenHash(token)
 	t, u, err := s.store.TokenByHash(hash)
 	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, s.failed(name, ip, "unknown token")
+		return Principal{}, s.tokenFailed(name, ip, "unknown token")
 	}
 	if err != nil {
 		return Principal{}, err
@@ -202,11 +202,11 @@ func (s *Service) AuthenticateToken(name, token, ip string) (Principal, error) {
 	now := s.now()
 	switch {
 	case subtle.ConstantTimeCompare(t.Hash, hash) != 1 || subtle.ConstantTimeCompare([]byte(u.Name), []byte(name)) != 1:
-		return Principal{}, s.failed(name, ip, "token of another user")
+		return Principal{}, s.tokenFailed(name, ip, "token of another user")
 	case u.Disabled:
-		return Principal{}, s.failed(name, ip, "disabled user")
+		return Principal{}, s.tokenFailed(name, ip, "disabled user")
 	case t.Expired(now):
-		return Principal{}, s.failed(name, ip, "expired token")
+		return Principal{}, s.tokenFailed(name, ip, "expired token")
 	}
 	s.noteUse(t.ID, now)
 	s.throttle.Succeed(name, ip)
@@ -244,10 +244,17 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 	return Principal{User: u}, nil
 }
 
-// failed records a failed authentication and returns ErrAuthFailed. The
-// reason goes to the audit log and the server log, never to the client.
+// failed records a failed password authentication and returns
+// ErrAuthFailed. The reason goes to the audit log, never to the client.
 func (s *Service) failed(name, ip, reason string) error {
 	s.throttle.Fail(name, ip)
+	s.audit(store.Activity{Action: "auth.failure", Actor: name, ClientIP: ip, Detail: reason})
+	return ErrAuthFailed
+}
+
+// tokenFailed is failed for an application token.
+func (s *Service) tokenFailed(name, ip, reason string) error {
+	s.throttle.FailToken(ip)
 	s.audit(store.Activity{Action: "auth.failure", Actor: name, ClientIP: ip, Detail: reason})
 	return ErrAuthFailed
 }

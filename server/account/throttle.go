@@ -13,18 +13,23 @@ import (
 //     minutes;
 //   - a client IP, after 5 failures, must wait 1 s, doubling up to 5 minutes.
 //
-// A success resets the username's count. So that an attacker cannot keep a
-// victim out, the username lock applies to passwords only (application
-// tokens are unguessable and keep working), and never to an IP from which
-// that user recently signed in successfully. Entries expire once they have
+// Password failures and application-token failures are counted apart, and
+// each slows down only its own kind: a password-guessing neighbour behind
+// the same NAT does not stop a CI job's token, and a client stuck on a
+// revoked token does not lock anyone's password. A success resets the
+// username's count. So that an attacker cannot keep a victim out, the
+// username lock applies to passwords only (application tokens are
+// unguessable), and never to an IP from which that user recently signed in
+// successfully. Entries expire once they have
 // been quiet for the lock period. One Throttle serves the API, /v2/token and
 // the web sign-in.
 type Throttle struct {
 	now func() time.Time
 
-	mu    sync.Mutex
-	users map[string]*failures
-	ips   map[string]*failures
+	mu       sync.Mutex
+	users    map[string]*failures // password failures per username
+	ips      map[string]*failures // password failures per client IP
+	tokenIPs map[string]*failures // application-token failures per client IP
 }
 
 type failures struct {
@@ -49,7 +54,7 @@ func NewThrottle(now func() time.Time) *Throttle {
 	if now == nil {
 		now = time.Now
 	}
-	return &Throttle{now: now, users: map[string]*failures{}, ips: map[string]*failures{}}
+	return &Throttle{now: now, users: map[string]*failures{}, ips: map[string]*failures{}, tokenIPs: map[string]*failures{}}
 }
 
 // Wait returns how long the client must wait before credentials for user
@@ -59,8 +64,12 @@ func (t *Throttle) Wait(user, ip string, password bool) time.Duration {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	ips := t.tokenIPs
+	if password {
+		ips = t.ips
+	}
 	var wait time.Duration
-	if f := t.ips[ip]; f != nil && f.until.After(now) {
+	if f := ips[ip]; f != nil && f.until.After(now) {
 		wait = f.until.Sub(now)
 	}
 	if f := t.users[user]; password && f != nil && f.until.After(now) && !f.trusts(ip) {
@@ -69,16 +78,15 @@ func (t *Throttle) Wait(user, ip string, password bool) time.Duration {
 	return wait
 }
 
-// Fail records a failed authentication.
+// Fail records a failed password authentication.
 func (t *Throttle) Fail(user, ip string) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.users)+len(t.ips) > throttleSweepLen {
-		t.sweep(now)
-	}
+	t.maybeSweep(now)
 	if user != "" {
 		f := entry(t.users, user)
+		f.forgetIfQuiet(now)
 		f.count++
 		f.last = now
 		switch {
@@ -88,13 +96,28 @@ func (t *Throttle) Fail(user, ip string) {
 			f.until = now.Add(backoff(f.count-userDelayAfter, userLockFor))
 		}
 	}
-	if ip != "" {
-		f := entry(t.ips, ip)
-		f.count++
-		f.last = now
-		if f.count >= ipDelayAfter {
-			f.until = now.Add(backoff(f.count-ipDelayAfter, ipMaxDelay))
-		}
+	failIP(t.ips, ip, now)
+}
+
+// FailToken records a failed application-token authentication from ip.
+func (t *Throttle) FailToken(ip string) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.maybeSweep(now)
+	failIP(t.tokenIPs, ip, now)
+}
+
+func failIP(m map[string]*failures, ip string, now time.Time) {
+	if ip == "" {
+		return
+	}
+	f := entry(m, ip)
+	f.forgetIfQuiet(now)
+	f.count++
+	f.last = now
+	if f.count >= ipDelayAfter {
+		f.until = now.Add(backoff(f.count-ipDelayAfter, ipMaxDelay))
 	}
 }
 
@@ -130,23 +153,39 @@ func (t *Throttle) Throttled() (users, ips int) {
 			users++
 		}
 	}
-	for _, f := range t.ips {
-		if f.until.After(now) {
-			ips++
+	for _, m := range []map[string]*failures{t.ips, t.tokenIPs} {
+		for _, f := range m {
+			if f.until.After(now) {
+				ips++
+			}
 		}
 	}
 	return users, ips
 }
 
+func (t *Throttle) maybeSweep(now time.Time) {
+	if len(t.users)+len(t.ips)+len(t.tokenIPs) > throttleSweepLen {
+		t.sweep(now)
+	}
+}
+
 // sweep forgets entries that have been quiet for the lock period. Trusted
 // IPs are forgotten with them, which only makes the throttle stricter.
 func (t *Throttle) sweep(now time.Time) {
-	for _, m := range []map[string]*failures{t.users, t.ips} {
+	for _, m := range []map[string]*failures{t.users, t.ips, t.tokenIPs} {
 		for k, f := range m {
 			if now.Sub(f.last) > userLockFor && !f.until.After(now) {
 				delete(m, k)
 			}
 		}
+	}
+}
+
+// forgetIfQuiet starts the count again when the last failure is older than
+// the lock period and no wait is pending.
+func (f *failures) forgetIfQuiet(now time.Time) {
+	if now.Sub(f.last) > userLockFor && !f.until.After(now) {
+		f.count = 0
 	}
 }
 

@@ -67,6 +67,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives failures of background work (default slog.Default()).
 	Logger *slog.Logger
+	// OnAuthFailure, if set, is told the reason of every failed
+	// authentication (for metrics); it must be fast and never block.
+	OnAuthFailure func(reason string)
 }
 
 // Service implements the account rules on a store.
@@ -79,6 +82,7 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	throttle *Throttle
+	onFail   func(reason string)
 	// dummyHash is checked for unknown users so that their answer takes as
 	// long as a wrong password.
 	dummyHash string
@@ -101,6 +105,7 @@ func New(st store.Store, opts Options) (*Service, error) {
 		now:    opts.Now,
 		log:    opts.Logger,
 		uses:   map[string]time.Time{},
+		onFail: opts.OnAuthFailure,
 	}
 	if s.max <= 0 {
 		s.max = 5
@@ -248,6 +253,9 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 // ErrAuthFailed. The reason goes to the audit log, never to the client.
 func (s *Service) failed(name, ip, reason string) error {
 	s.throttle.Fail(name, ip)
+	if s.onFail != nil {
+		s.onFail(reason)
+	}
 	s.audit(store.Activity{Action: "auth.failure", Actor: name, ClientIP: ip, Detail: reason})
 	return ErrAuthFailed
 }
@@ -255,6 +263,9 @@ func (s *Service) failed(name, ip, reason string) error {
 // tokenFailed is failed for an application token.
 func (s *Service) tokenFailed(name, ip, reason string) error {
 	s.throttle.FailToken(ip)
+	if s.onFail != nil {
+		s.onFail(reason)
+	}
 	s.audit(store.Activity{Action: "auth.failure", Actor: name, ClientIP: ip, Detail: reason})
 	return ErrAuthFailed
 }
@@ -342,6 +353,9 @@ func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (store.User
 	}
 	if err != nil {
 		return u, err
+	}
+	if c.Disabled != nil && *c.Disabled {
+		s.endUserSessions(name)
 	}
 	for _, e := range events {
 		s.audit(store.Activity{Action: e, Actor: actor.Name, Subject: name, ClientIP: actor.IP})

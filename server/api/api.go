@@ -26,7 +26,9 @@ import (
 type Handler struct {
 	Accounts *account.Service
 	Registry *Registry
-	Log      *slog.Logger
+	// Metrics serves /metrics in the Prometheus format.
+	Metrics http.Handler
+	Log     *slog.Logger
 }
 
 // maxBodyBytes bounds JSON request bodies.
@@ -35,6 +37,7 @@ const maxBodyBytes = 64 << 10
 // Routes registers the public listener's machine-facing routes.
 func (h *Handler) Routes(r gin.IRouter) {
 	r.GET("/healthz", health)
+	r.GET("/metrics", gin.WrapH(h.Metrics))
 	r.GET("/v2/token", h.registryToken)
 	r.POST("/v2/token", h.registryTokenOAuth)
 	r.GET("/.well-known/jwks.json", h.jwks)

@@ -368,3 +368,25 @@ func readAll(resp *http.Response) ([]byte, error) {
 		}
 	}
 }
+
+func TestMetrics(t *testing.T) {
+	f := newRegistryFixture(t)
+	getRegistryToken(t, f.Server, http.StatusOK, tokenPath("repository:alice/app:pull"), testserver.Basic("alice", f.push))
+	getRegistryToken(t, f.Server, http.StatusUnauthorized, tokenPath(), testserver.Basic("alice", "wrong-password"))
+	body := string(f.Expect(http.StatusOK, http.MethodGet, "/metrics", nil).Body)
+	for _, want := range []string{
+		`portus_http_requests_total{code="200",method="GET",route="/v2/token"} 1`,
+		`portus_http_requests_total{code="401",method="GET",route="/v2/token"} 1`,
+		`portus_registry_token_duration_seconds_count 2`,
+		`portus_auth_failures_total{reason="wrong password"} 1`,
+		`portus_active_tokens 3`,
+		`portus_throttled_usernames 0`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "alice") || strings.Contains(body, f.push) {
+		t.Error("/metrics names a user or a token")
+	}
+}

@@ -35,9 +35,12 @@ func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	core.Metrics.Gauges(core.Store.TokenCount, core.Accounts.Throttle().Throttled)
+	e.Use(core.Metrics.Middleware)
 	h := &api.Handler{
 		Accounts: core.Accounts,
 		Registry: &api.Registry{Issuer: issuer, Policy: registryauth.DefaultPolicy(), Services: core.Config.Services},
+		Metrics:  core.Metrics.Handler(),
 		Log:      log,
 	}
 	h.Routes(e)

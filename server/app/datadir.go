@@ -10,6 +10,7 @@ import (
 
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/config"
+	"github.com/portusproject/portus/server/metrics"
 	"github.com/portusproject/portus/server/store/boltstore"
 )
 
@@ -81,6 +82,7 @@ type Core struct {
 	Config   config.Config
 	Store    *boltstore.Store
 	Accounts *account.Service
+	Metrics  *metrics.Metrics
 }
 
 // OpenCore prepares the data directory and opens the store and the account
@@ -100,7 +102,11 @@ func OpenCore(c config.Config, opts account.Options) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
+	m := metrics.New()
 	opts.Pepper = pepper
+	if opts.OnAuthFailure == nil {
+		opts.OnAuthFailure = m.AuthFailed
+	}
 	if opts.MaxTokens == 0 {
 		opts.MaxTokens = c.MaxTokens
 	}
@@ -112,7 +118,7 @@ func OpenCore(c config.Config, opts account.Options) (*Core, error) {
 		st.Close()
 		return nil, err
 	}
-	return &Core{Config: c, Store: st, Accounts: accounts}, nil
+	return &Core{Config: c, Store: st, Accounts: accounts, Metrics: m}, nil
 }
 
 // Close flushes pending last-used times and closes the store.

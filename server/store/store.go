@@ -83,6 +83,19 @@ type ActivityQuery struct {
 	Limit int
 }
 
+// Session is a signed-in browser. Its cookie holds a random secret; the
+// store keeps only the SHA-256 of that secret, as ID, so a copy of the
+// database opens no session.
+type Session struct {
+	// ID is SHA-256(cookie value): the lookup key.
+	ID   []byte `json:"id"`
+	User string `json:"user"`
+	// CSRFToken is the random value every form of the session carries.
+	CSRFToken string    `json:"csrf_token"`
+	CreatedAt time.Time `json:"created_at"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
 // NewToken is what CreateToken needs to insert a token.
 type NewToken struct {
 	Token
@@ -121,6 +134,8 @@ type Store interface {
 	Tokens(owner string) ([]Token, error)
 	// RevokeToken deletes the owner's token id and returns it, or ErrNotFound.
 	RevokeToken(owner, id string) (Token, error)
+	// TokenCount returns the number of tokens in the store, all owners.
+	TokenCount() (int, error)
 	// RecordTokenUse sets last-used times (token id → time); a time older
 	// than the stored one and ids of revoked tokens are ignored.
 	RecordTokenUse(uses map[string]time.Time) error
@@ -130,6 +145,24 @@ type Store interface {
 	AddActivity(a Activity, keep int) error
 	// Activities returns a page of the audit log, newest first.
 	Activities(q ActivityQuery) ([]Activity, error)
+
+	// CreateSession adds a web session of s.User. Errors: ErrNotFound (no
+	// such user).
+	CreateSession(s Session) error
+	// SessionByID returns the session with this id and its user as stored
+	// now, or ErrNotFound. It is read on every web request.
+	SessionByID(id []byte) (Session, User, error)
+	// TouchSession sets the session's LastSeen to at, unless the stored
+	// time is later. Errors: ErrNotFound (no such session).
+	TouchSession(id []byte, at time.Time) error
+	// DeleteSession removes a session; a missing one is not an error.
+	DeleteSession(id []byte) error
+	// DeleteUserSessions removes every session of user and returns how many
+	// there were.
+	DeleteUserSessions(user string) (int, error)
+	// PruneSessions removes the sessions created before createdBefore or
+	// last seen before seenBefore, and returns how many it removed.
+	PruneSessions(createdBefore, seenBefore time.Time) (int, error)
 
 	// Backup writes a consistent copy of the whole store to w.
 	Backup(w io.Writer) (int64, error)

@@ -8,6 +8,8 @@
 //	token_hashes      HMAC(pepper, token) → id      (the hot-path index)
 //	owner_tokens/NAME token name → id               (one bucket per owner)
 //	activities        big-endian sequence → store.Activity
+//	sessions          SHA-256(cookie value) → store.Session
+//	user_sessions/NAME session id → empty          (one bucket per user)
 //
 // Every store.Store method is a single bbolt transaction, so the token limit
 // and unique names hold even with many concurrent writers.
@@ -35,6 +37,8 @@ var (
 	bucketTokenHashes = []byte("token_hashes")
 	bucketOwnerTokens = []byte("owner_tokens")
 	bucketActivities  = []byte("activities")
+	bucketSessions    = []byte("sessions")
+	bucketUserSess    = []byte("user_sessions")
 )
 
 // ErrLocked is returned by Open when another process holds the file.
@@ -68,7 +72,7 @@ func Open(path string, lockTimeout time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("setting the mode of %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketUsers, bucketTokens, bucketTokenHashes, bucketOwnerTokens, bucketActivities} {
+		for _, name := range [][]byte{bucketUsers, bucketTokens, bucketTokenHashes, bucketOwnerTokens, bucketActivities, bucketSessions, bucketUserSess} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -330,6 +334,16 @@ func (s *Store) RevokeToken(owner, id string) (store.Token, error) {
 	return t, err
 }
 
+// TokenCount implements store.Store.
+func (s *Store) TokenCount() (int, error) {
+	var n int
+	err := s.view("counting tokens", func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketTokens).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
 // RecordTokenUse implements store.Store.
 func (s *Store) RecordTokenUse(uses map[string]time.Time) error {
 	if len(uses) == 0 {
@@ -420,6 +434,136 @@ func (s *Store) Activities(q store.ActivityQuery) ([]store.Activity, error) {
 		return nil
 	})
 	return page, err
+}
+
+// CreateSession implements store.Store.
+func (s *Store) CreateSession(sess store.Session) error {
+	return s.update("creating session", func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketUsers).Get([]byte(sess.User)) == nil {
+			return store.ErrNotFound
+		}
+		mine, err := tx.Bucket(bucketUserSess).CreateBucketIfNotExists([]byte(sess.User))
+		if err != nil {
+			return err
+		}
+		if err := mine.Put(sess.ID, []byte{}); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bucketSessions), sess.ID, sess)
+	})
+}
+
+// SessionByID implements store.Store.
+func (s *Store) SessionByID(id []byte) (store.Session, store.User, error) {
+	var (
+		sess store.Session
+		u    store.User
+	)
+	err := s.view("looking up session", func(tx *bolt.Tx) error {
+		if err := getJSON(tx.Bucket(bucketSessions), id, &sess); err != nil {
+			return err
+		}
+		return getJSON(tx.Bucket(bucketUsers), []byte(sess.User), &u)
+	})
+	return sess, u, err
+}
+
+// TouchSession implements store.Store.
+func (s *Store) TouchSession(id []byte, at time.Time) error {
+	return s.update("touching session", func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessions)
+		var sess store.Session
+		if err := getJSON(b, id, &sess); err != nil {
+			return err
+		}
+		if !at.After(sess.LastSeen) {
+			return nil
+		}
+		sess.LastSeen = at
+		return putJSON(b, id, sess)
+	})
+}
+
+// DeleteSession implements store.Store.
+func (s *Store) DeleteSession(id []byte) error {
+	return s.update("deleting session", func(tx *bolt.Tx) error {
+		return deleteSession(tx, id)
+	})
+}
+
+// deleteSession removes a session and its index entry inside tx.
+func deleteSession(tx *bolt.Tx, id []byte) error {
+	b := tx.Bucket(bucketSessions)
+	var sess store.Session
+	err := getJSON(b, id, &sess)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if mine := tx.Bucket(bucketUserSess).Bucket([]byte(sess.User)); mine != nil {
+		if err := mine.Delete(id); err != nil {
+			return err
+		}
+	}
+	return b.Delete(id)
+}
+
+// DeleteUserSessions implements store.Store.
+func (s *Store) DeleteUserSessions(user string) (int, error) {
+	n := 0
+	err := s.update("deleting sessions", func(tx *bolt.Tx) error {
+		n = 0
+		index := tx.Bucket(bucketUserSess)
+		mine := index.Bucket([]byte(user))
+		if mine == nil {
+			return nil
+		}
+		sessions := tx.Bucket(bucketSessions)
+		c := mine.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if sessions.Get(k) != nil {
+				if err := sessions.Delete(k); err != nil {
+					return err
+				}
+				n++
+			}
+		}
+		return index.DeleteBucket([]byte(user))
+	})
+	return n, err
+}
+
+// PruneSessions implements store.Store. It reads every session: call it
+// now and then, not per request.
+func (s *Store) PruneSessions(createdBefore, seenBefore time.Time) (int, error) {
+	n := 0
+	err := s.update("pruning sessions", func(tx *bolt.Tx) error {
+		n = 0
+		var stale [][]byte
+		err := tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+			var sess store.Session
+			if err := json.Unmarshal(v, &sess); err != nil {
+				return err
+			}
+			if sess.CreatedAt.Before(createdBefore) || sess.LastSeen.Before(seenBefore) {
+				stale = append(stale, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range stale {
+			if err := deleteSession(tx, id); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // Backup implements store.Store with bbolt's consistent hot copy.

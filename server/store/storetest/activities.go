@@ -316,6 +316,7 @@ func testMethodsAfterClose(t *testing.T, s store.Store) {
 		}},
 		{"TokenByHash", func() error { _, _, err := s.TokenByHash(tok.Hash); return err }},
 		{"Tokens", func() error { _, err := s.Tokens("alice"); return err }},
+		{"TokenCount", func() error { _, err := s.TokenCount(); return err }},
 		{"RevokeToken", func() error { _, err := s.RevokeToken("alice", tok.ID); return err }},
 		{"RecordTokenUse", func() error { return s.RecordTokenUse(map[string]time.Time{tok.ID: now()}) }},
 		{"AddActivity", func() error { return s.AddActivity(store.Activity{Time: now(), Action: "y"}, 0) }},

@@ -29,6 +29,29 @@ var tokenTests = []subtest{
 	{"TokensOrderedByCreation", testTokensOrderedByCreation},
 	{"RevokeToken", testRevokeToken},
 	{"RecordTokenUse", testRecordTokenUse},
+	{"TokenCount", testTokenCount},
+}
+
+func testTokenCount(t *testing.T, s store.Store) {
+	count := func(want int) {
+		t.Helper()
+		if n, err := s.TokenCount(); err != nil || n != want {
+			t.Errorf("TokenCount = %d, %v; want %d", n, err, want)
+		}
+	}
+	count(0)
+	mustCreateUser(t, s, "alice")
+	mustCreateUser(t, s, "bob")
+	t0 := now()
+	a := newToken("alice", "a", t0)
+	for _, tok := range []store.Token{a, newToken("alice", "b", t0), newToken("bob", "a", t0)} {
+		mustCreateToken(t, s, tok)
+	}
+	count(3)
+	if _, err := s.RevokeToken("alice", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	count(2)
 }
 
 // checkFound fails unless hash finds want and its owner.

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Users", userTests},
 		{"Tokens", tokenTests},
 		{"Activities", activityTests},
+		{"Sessions", sessionTests},
 		{"Backup", backupTests},
 		{"Close", closeTests},
 	}

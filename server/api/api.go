@@ -28,6 +28,8 @@ type Handler struct {
 	Registry *Registry
 	// Metrics serves /metrics in the Prometheus format.
 	Metrics http.Handler
+	// Backup writes a consistent copy of the database (admin socket only).
+	Backup func(io.Writer) (int64, error)
 	Log     *slog.Logger
 }
 
@@ -48,6 +50,8 @@ func (h *Handler) Routes(r gin.IRouter) {
 // is trusted as an administrator.
 func (h *Handler) AdminRoutes(r gin.IRouter) {
 	h.apiRoutes(r.Group("/api/v1", LocalAdmin))
+	// Only on the socket: a copy of the database holds password hashes.
+	r.GET("/admin/backup", h.backup)
 }
 
 // apiRoutes is the JSON API, the same on the public listener and the

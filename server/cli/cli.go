@@ -30,7 +30,9 @@ type Env struct {
 }
 
 // OSEnv is the environment of the running process.
-func OSEnv() Env { return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv} }
+func OSEnv() Env {
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
 
 type command struct {
 	name  string
@@ -45,6 +47,7 @@ func init() {
 		{"serve", "run the server", runServe},
 		{"user", "create, list, disable or enable users", runUser},
 		{"token", "create, list or revoke application tokens", runToken},
+		{"backup", "write a consistent copy of the database to a file, while the server runs", runBackup},
 		{"registry-config", "write the certificate bundle and print the registry's auth: block", runRegistryConfig},
 		{"version", "print the version", runVersion},
 	}

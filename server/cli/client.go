@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 
@@ -109,7 +110,17 @@ type handlerTransport struct{ h http.Handler }
 func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	w := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
 	t.h.ServeHTTP(w, req)
+	// Trailers announced in the header are set after the body, as a
+	// network response would deliver them.
+	trailer := http.Header{}
+	for _, names := range w.header.Values("Trailer") {
+		for _, name := range strings.Split(names, ",") {
+			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
+			trailer[name] = w.header[name]
+		}
+	}
 	return &http.Response{
+		Trailer:    trailer,
 		StatusCode: w.status,
 		Status:     fmt.Sprintf("%d %s", w.status, http.StatusText(w.status)),
 		Header:     w.header,

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/portusproject/portus/server/api"
+)
+
+// runBackup writes a consistent copy of the database to FILE, from the
+// running server (over the admin socket) or, when none runs, from the file.
+func runBackup(env Env, args []string) error {
+	fs := newFlags(env, "backup", "FILE")
+	c, rest, err := loadData(env, fs, args, nil)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	dest := rest[0]
+	client, err := connect(c, env.Stderr)
+	if err != nil {
+		return err
+	}
+	defer client.close()
+
+	req, err := http.NewRequest(http.MethodGet, "http://portus/admin/backup", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("talking to the server: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("server answered %s", resp.Status)
+	}
+	// Write beside the destination and rename at the end, so that FILE is
+	// either the old content or a whole new copy.
+	tmp, err := os.CreateTemp(filepath.Dir(dest), ".portus-backup-*")
+	if err != nil {
+		return fmt.Errorf("creating the backup file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, resp.Body)
+	if err == nil {
+		if status := resp.Trailer.Get(api.BackupStatusTrailer); status != "ok" {
+			err = fmt.Errorf("the server could not finish the copy (%s)", orUnknown(status))
+		}
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing the backup: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), dest); err != nil {
+		return fmt.Errorf("writing the backup: %w", err)
+	}
+	fmt.Fprintf(env.Stderr, "Wrote a consistent copy of the database (%d bytes) to %s.\n", n, dest)
+	fmt.Fprintf(env.Stderr, "To restore, put it as portus.db in a data directory together with a copy of %s\n(without the pepper no application token works) and the registry-signing.* files.\n", filepath.Join(c.Data, "pepper"))
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "no completion status"
+	}
+	return s
+}

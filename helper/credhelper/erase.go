@@ -1,0 +1,79 @@
+package credhelper
+
+import (
+	"context"
+	"errors"
+
+	"github.com/portusproject/portus/helper/config"
+	"github.com/portusproject/portus/helper/keychain"
+	"github.com/portusproject/portus/helper/portusclient"
+	"github.com/portusproject/portus/helper/registryurl"
+	"github.com/portusproject/portus/shared/apptoken"
+)
+
+// Delete erases the credentials of serverURL: the erase action. A token this
+// helper created is revoked on its Portus server first; if that fails it is
+// still deleted here, and stderr says which token remains valid and where to
+// revoke it. Erasing what is not stored succeeds: docker logout calls erase
+// up to four times, with different spellings of one address.
+func (h *Helper) Delete(serverURL string) error {
+	key, err := registryurl.Normalize(serverURL)
+	if err != nil {
+		h.log.Debug("erase: not a registry address", "error", err)
+		return nil
+	}
+	cfg, kc, err := h.setup()
+	if err != nil {
+		return err
+	}
+	rec, err := readRecord(kc, key)
+	switch {
+	case errors.Is(err, keychain.ErrNotFound), errors.Is(err, errBadRecord):
+		rec = nil
+	case err != nil:
+		return err
+	}
+	if rec != nil {
+		switch rec.Kind {
+		case kindCreated:
+			h.revoke(cfg, key, rec)
+		case kindToken:
+			h.notify("the application token %s for %s was given to docker login, not created by this helper: it was removed from this machine but not revoked, and remains valid",
+				apptoken.Redact(rec.Secret), key)
+		}
+	}
+	existed, err := kc.Remove(key)
+	if err != nil {
+		return err
+	}
+	h.log.Debug("erase", "server", key, "existed", existed)
+	return nil
+}
+
+// revoke revokes a token this helper created, at the server that created
+// it; on failure it tells the user which token remains valid and where to
+// revoke it.
+func (h *Helper) revoke(cfg *config.Config, key string, rec *record) {
+	if rec.Portus == "" {
+		return
+	}
+	name := rec.TokenName
+	if name == "" {
+		name = "(unnamed)"
+	}
+	warn := func(err error) {
+		h.notify("warning: could not revoke application token %q (%s) of %q at %s: %v. It was removed from this machine but remains valid until you revoke it on your profile page, %s",
+			name, apptoken.Redact(rec.Secret), rec.Username, rec.Portus, err, portusclient.ProfileURL(rec.Portus))
+	}
+	client, err := portusclient.New(rec.Portus, h.clientOptions(cfg, key))
+	if err != nil {
+		warn(err)
+		return
+	}
+	gone, err := client.RevokeCurrent(context.Background(), rec.Username, rec.Secret)
+	if err != nil {
+		warn(err)
+		return
+	}
+	h.log.Debug("revoked", "server", key, "name", name, "token", apptoken.Redact(rec.Secret), "already_gone", gone)
+}

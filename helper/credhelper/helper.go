@@ -1,0 +1,209 @@
+// Package credhelper is docker-credential-portus: the credentials.Helper
+// that docker calls through credentials.Serve to store, get, erase and list
+// registry credentials.
+//
+// What each action does:
+//
+//   - store: a password is exchanged at the registry's Portus server for a
+//     fresh application token (POST /api/v1/tokens, named
+//     "docker-credential-portus@HOSTNAME", replacing the one of that name),
+//     and only the token is kept in the OS keyring. A secret that already is
+//     an application token, an identity token (username "<token>"), or the
+//     secret already stored is kept as it is, without asking the server. A
+//     registry that does not delegate to Portus gets the password itself
+//     stored, with a notice on stderr, or, with "strict": true in the
+//     configuration, a refusal.
+//   - get: the username and token from the keyring.
+//   - erase: the token is revoked at the Portus server it came from
+//     (DELETE /api/v1/tokens/current, authenticated by the token itself),
+//     then deleted from the keyring. If the server cannot be reached the
+//     local copy is deleted anyway and stderr says which token remains valid
+//     and where to revoke it.
+//   - list: {server: username} for everything stored.
+//
+// Server addresses are normalised (package registryurl) on every action.
+// The protocol owns stdout; messages for the user go to stderr and never
+// hold a password or a whole token.
+package credhelper
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+
+	"github.com/docker/docker-credential-helpers/credentials"
+	"github.com/portusproject/portus/helper/config"
+	"github.com/portusproject/portus/helper/keychain"
+	"github.com/portusproject/portus/helper/portusclient"
+	"github.com/portusproject/portus/helper/registryurl"
+)
+
+const (
+	// Name is the helper's program name; docker finds it as
+	// "docker-credential-" + the credsStore value "portus".
+	Name = "docker-credential-portus"
+	// Module is the Go module the helper is built from.
+	Module = "github.com/portusproject/portus"
+	// EnvDebug names the environment variable that turns on debug output.
+	EnvDebug = "PORTUS_HELPER_DEBUG"
+)
+
+// Identify sets the name, module and version that the "version" action
+// prints. version comes from the linker (-ldflags "-X main.version=v1.2.3");
+// when it is empty the module version recorded in the binary is used (set
+// by "go install module@version"), and failing that "dev".
+func Identify(version string) {
+	credentials.Name = Name
+	credentials.Package = Module
+	credentials.Version = resolveVersion(version)
+}
+
+func resolveVersion(v string) string {
+	if v != "" {
+		return v
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// Options configures a Helper. The zero value is what the binary uses,
+// apart from Debug.
+type Options struct {
+	// Backend is the keyring; nil means the OS keyring (keychain.OSKeyring).
+	Backend keychain.Backend
+	// ConfigPath is the configuration file; "" means config.DefaultPath().
+	ConfigPath string
+	// LockDir holds the keyring index lock; "" means keychain.DefaultLockDir().
+	LockDir string
+	// Stderr receives messages for the user; nil means os.Stderr.
+	Stderr io.Writer
+	// Debug adds details on Stderr (never secrets).
+	Debug bool
+	// Hostname names this machine in token names; "" means os.Hostname().
+	Hostname string
+}
+
+// Helper implements credentials.Helper. A Helper serves one process: it
+// reads the configuration file once, on first use.
+type Helper struct {
+	opts   Options
+	stderr io.Writer
+	log    *slog.Logger
+
+	once sync.Once
+	cfg  *config.Config
+	err  error
+}
+
+var _ credentials.Helper = (*Helper)(nil)
+
+// New returns a Helper. It does no I/O.
+func New(opts Options) *Helper {
+	h := &Helper{opts: opts, stderr: opts.Stderr}
+	if h.stderr == nil {
+		h.stderr = os.Stderr
+	}
+	level := slog.LevelInfo + 100 // nothing
+	if opts.Debug {
+		level = slog.LevelDebug
+	}
+	h.log = slog.New(slog.NewTextHandler(h.stderr, &slog.HandlerOptions{Level: level})).With("helper", Name)
+	return h
+}
+
+// notify tells the user something on stderr.
+func (h *Helper) notify(format string, args ...any) {
+	_, _ = fmt.Fprintf(h.stderr, Name+": "+format+"\n", args...)
+}
+
+// setup loads the configuration and opens the keychain for one action.
+func (h *Helper) setup() (*config.Config, *keychain.Keychain, error) {
+	h.once.Do(func() {
+		path := h.opts.ConfigPath
+		if path == "" {
+			path = config.DefaultPath()
+		}
+		h.cfg, h.err = config.Load(path)
+		if h.err == nil {
+			h.log.Debug("configuration", "path", path, "registries", len(h.cfg.Registries), "strict", h.cfg.Strict)
+		}
+	})
+	if h.err != nil {
+		return nil, nil, h.err
+	}
+	kc := keychain.New(keychain.Options{
+		Backend: h.opts.Backend,
+		Timeout: h.cfg.KeyringTimeout,
+		LockDir: h.opts.LockDir,
+		Log:     h.log,
+	})
+	return h.cfg, kc, nil
+}
+
+// clientOptions are the HTTP options for talking about registry key.
+func (h *Helper) clientOptions(cfg *config.Config, key string) portusclient.Options {
+	return portusclient.Options{
+		Timeout:    cfg.HTTPTimeout,
+		CAFile:     cfg.Registry(key).CAFile,
+		UserAgent:  Name + "/" + credentials.Version,
+		ConfigFile: cfg.Path,
+		Log:        h.log,
+	}
+}
+
+// Get returns the username and secret stored for serverURL, or exactly
+// credentials.NewErrCredentialsNotFound() when there are none.
+func (h *Helper) Get(serverURL string) (string, string, error) {
+	key, err := registryurl.Normalize(serverURL)
+	if err != nil {
+		// Store normalises the same way: nothing can be stored under it.
+		h.log.Debug("get: not a registry address", "error", err)
+		return "", "", credentials.NewErrCredentialsNotFound()
+	}
+	_, kc, err := h.setup()
+	if err != nil {
+		return "", "", err
+	}
+	rec, err := readRecord(kc, key)
+	if errors.Is(err, keychain.ErrNotFound) {
+		h.log.Debug("get: nothing stored", "server", key)
+		return "", "", credentials.NewErrCredentialsNotFound()
+	}
+	if err != nil {
+		return "", "", err
+	}
+	h.log.Debug("get", "server", key, "username", rec.Username, "kind", rec.Kind)
+	return rec.Username, rec.Secret, nil
+}
+
+// List returns {server: username} for every stored server; an empty,
+// non-nil map when there are none.
+func (h *Helper) List() (map[string]string, error) {
+	_, kc, err := h.setup()
+	if err != nil {
+		return nil, err
+	}
+	servers, err := kc.Servers()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(servers))
+	for _, key := range servers {
+		rec, err := readRecord(kc, key)
+		switch {
+		case errors.Is(err, keychain.ErrNotFound), errors.Is(err, errBadRecord):
+			h.log.Debug("list: skipping", "server", key, "error", err)
+		case err != nil:
+			return nil, err
+		default:
+			out[key] = rec.Username
+		}
+	}
+	return out, nil
+}

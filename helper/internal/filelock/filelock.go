@@ -1,0 +1,57 @@
+// Package filelock owns the advisory lock files that let several helper
+// processes (docker runs one per action, and parallel docker logins run
+// several) take turns on a shared resource: the keyring's index item, or the
+// test-only file keyring.
+//
+// Locks are flock(2) on Unix and LockFileEx on Windows: the operating system
+// drops them when the process dies, so a crash never leaves a stale lock.
+// Two Lock calls in one process exclude each other too, since each opens the
+// file afresh.
+package filelock
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ErrTimeout is wrapped by Lock when the lock stays taken for the whole timeout.
+var ErrTimeout = errors.New("lock still held by another process")
+
+// pollInterval is how long Lock sleeps between attempts.
+const pollInterval = 10 * time.Millisecond
+
+// Lock creates path (and its directory, mode 0700) if needed and takes an
+// exclusive lock on it, retrying until timeout; a zero timeout tries once.
+// It returns a function that releases the lock. The file itself is left in
+// place: removing it would race with the next locker.
+func Lock(path string, timeout time.Duration) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating lock directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock file: %w", err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := tryLock(f)
+		if err != nil {
+			_ = f.Close()
+			return nil, fmt.Errorf("locking %s: %w", path, err)
+		}
+		if ok {
+			return func() {
+				_ = unlockFile(f)
+				_ = f.Close()
+			}, nil
+		}
+		if !time.Now().Before(deadline) {
+			_ = f.Close()
+			return nil, fmt.Errorf("locking %s: %w after %s", path, ErrTimeout, timeout)
+		}
+		time.Sleep(pollInterval)
+	}
+}

@@ -256,7 +256,7 @@ func (s *Service) failed(name, ip, reason string) error {
 	if s.onFail != nil {
 		s.onFail(reason)
 	}
-	s.audit(store.Activity{Action: "auth.failure", Actor: name, ClientIP: ip, Detail: reason})
+	s.audit(store.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
 	return ErrAuthFailed
 }
 
@@ -266,8 +266,17 @@ func (s *Service) tokenFailed(name, ip, reason string) error {
 	if s.onFail != nil {
 		s.onFail(reason)
 	}
-	s.audit(store.Activity{Action: "auth.failure", Actor: name, ClientIP: ip, Detail: reason})
+	s.audit(store.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
 	return ErrAuthFailed
+}
+
+// failedName is the claimed username as the audit log may keep it: a
+// secret typed into the username field (it happens) is not stored.
+func failedName(name string) string {
+	if ValidateUsername(name) == nil {
+		return name
+	}
+	return apptoken.Redact(name)
 }
 
 // UserLookup returns the current record of a user, ErrNotFound if none.

@@ -27,6 +27,9 @@ func ValidateUsername(name string) error {
 	if len(name) < 2 || len(name) > 64 || !usernamePattern.MatchString(name) {
 		return &FieldError{"name", "must be 2 to 64 lowercase letters or digits, optionally separated by '.', '_' or '-' (a valid Docker namespace)"}
 	}
+	if name == LocalAdminName {
+		return &FieldError{"name", "is reserved for the admin command line; choose another"}
+	}
 	return nil
 }
 

@@ -30,7 +30,7 @@ type Handler struct {
 	Metrics http.Handler
 	// Backup writes a consistent copy of the database (admin socket only).
 	Backup func(io.Writer) (int64, error)
-	Log     *slog.Logger
+	Log    *slog.Logger
 }
 
 // maxBodyBytes bounds JSON request bodies.
@@ -205,12 +205,16 @@ func decode(c *gin.Context, v any) bool {
 	dec := json.NewDecoder(c.Request.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("unexpected data after the JSON object")
-	}
 	if err == nil {
-		if _, rerr := io.Copy(io.Discard, c.Request.Body); rerr != nil {
-			err = rerr
+		// Anything but the end of the body after the object is refused,
+		// a stray "}" or "]" included.
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			var tooBig *http.MaxBytesError
+			if errors.As(terr, &tooBig) {
+				err = terr
+			} else {
+				err = errors.New("unexpected data after the JSON object")
+			}
 		}
 	}
 	if err == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/portusproject/portus/server/account"
@@ -37,34 +38,49 @@ func PrepareDataDir(dir string) error {
 // 0600) on first use. Losing it invalidates every application token.
 func LoadPepper(path string) ([]byte, error) {
 	pepper, err := os.ReadFile(path)
-	if err == nil {
-		if len(pepper) < pepperLen {
-			return nil, fmt.Errorf("token pepper %s is shorter than %d bytes: restore it from a backup", path, pepperLen)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := createPepper(path); err != nil {
+			return nil, err
 		}
-		return pepper, nil
+		pepper, err = os.ReadFile(path)
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
+	if err != nil {
 		return nil, fmt.Errorf("reading token pepper: %w", err)
 	}
-	pepper = make([]byte, pepperLen)
+	if len(pepper) < pepperLen {
+		return nil, fmt.Errorf("token pepper %s is shorter than %d bytes: restore it from a backup", path, pepperLen)
+	}
+	return pepper, nil
+}
+
+// createPepper writes a new pepper beside path and links it into place, so
+// that two processes starting at once agree on one whole pepper.
+func createPepper(path string) error {
+	pepper := make([]byte, pepperLen)
 	if _, err := rand.Read(pepper); err != nil {
-		return nil, err
+		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), ".pepper-*")
 	if err != nil {
-		return nil, fmt.Errorf("creating token pepper: %w", err)
+		return fmt.Errorf("creating token pepper: %w", err)
 	}
-	if _, err := f.Write(pepper); err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("writing token pepper: %w", err)
+	defer os.Remove(f.Name())
+	_, err = f.Write(pepper)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("writing token pepper: %w", err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return pepper, f.Close()
+	if err != nil {
+		return fmt.Errorf("writing token pepper: %w", err)
+	}
+	// os.CreateTemp makes the file 0600. Link fails if another process
+	// won the race; its pepper is then the one.
+	if err := os.Link(f.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("creating token pepper: %w", err)
+	}
+	return nil
 }
 
 // OpenStore opens the bbolt file of the data directory. If another process

@@ -3,13 +3,16 @@ package app
 import (
 	"log/slog"
 	"net/http"
+	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/portusproject/portus/server/api"
 	"github.com/portusproject/portus/shared/apitypes"
+	"github.com/portusproject/portus/shared/apptoken"
 )
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -33,13 +36,24 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		c.Next()
 		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
 			slog.String("method", c.Request.Method),
-			slog.String("path", c.Request.URL.Path),
+			slog.String("path", redactPath(c.Request.URL.Path)),
 			slog.Int("status", c.Writer.Status()),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("client_ip", c.ClientIP()),
 		)
 	}
 }
+
+// redactPath hides an application token pasted into a URL path, so that
+// it does not reach the log.
+func redactPath(path string) string {
+	if !strings.Contains(path, apptoken.Prefix) {
+		return path
+	}
+	return tokenInPath.ReplaceAllString(path, apptoken.Prefix+"[redacted]")
+}
+
+var tokenInPath = regexp.MustCompile(apptoken.Prefix + `[0-9A-Za-z]*`)
 
 // recovery turns a panic into a 500 and logs the stack, not the request:
 // gin's own recovery would dump headers.

@@ -46,15 +46,21 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// env is the test process's environment without PORTUS_* settings.
+// env is the test process's environment without PORTUS_* settings. A
+// race-enabled binary would sleep 1 s at every exit: tell it not to.
 func env() []string {
+	gorace := "atexit_sleep_ms=0"
 	var out []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PORTUS_") {
+		switch {
+		case strings.HasPrefix(kv, "PORTUS_"):
+		case strings.HasPrefix(kv, "GORACE="):
+			gorace = strings.TrimPrefix(kv, "GORACE=") + " " + gorace
+		default:
 			out = append(out, kv)
 		}
 	}
-	return out
+	return append(out, "GORACE="+gorace)
 }
 
 type result struct {
@@ -65,10 +71,16 @@ type result struct {
 // portus runs an admin command to completion (at most 60 s) with stdin.
 func portus(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return portusEnv(t, nil, stdin, args...)
+}
+
+// portusEnv is portus with extra environment variables.
+func portusEnv(t *testing.T, extraEnv []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, portusBin, args...)
-	cmd.Env = env()
+	cmd.Env = append(env(), extraEnv...)
 	cmd.Dir = t.TempDir()
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer

@@ -37,7 +37,12 @@
 //	    "delete"; empty means the server's default ("push").
 //	  - strict: when true, the helper refuses to store a password for a
 //	    registry that does not delegate to Portus, instead of keeping the
-//	    password itself in the keyring.
+//	    password itself in the keyring; and, for a registry without
+//	    "portus", it sends the password to the Portus server named by the
+//	    registry's WWW-Authenticate realm only when that server's host name
+//	    equals the registry's, or both are the same after dropping their
+//	    first label and what remains has at least two labels
+//	    (registry.example.com and portus.example.com). Ports are not compared.
 //	  - keyring_timeout: bound on each keyring call (Go duration; default 10s).
 //	  - http_timeout: bound on each HTTP request (Go duration; default 30s).
 package config
@@ -77,7 +82,8 @@ type Config struct {
 	Path string
 	// Registries maps a registry key (registryurl.Normalize) to its settings.
 	Registries map[string]Registry
-	// Strict refuses to keep a password for a registry without Portus.
+	// Strict refuses to keep a password for a registry without Portus, and
+	// to send one to a discovered Portus server on an unrelated host.
 	Strict bool
 	// KeyringTimeout bounds each keyring call.
 	KeyringTimeout time.Duration
@@ -147,7 +153,8 @@ func Default() *Config {
 
 // Load reads the configuration file at path. A missing file is the default
 // configuration, not an error; an unreadable or invalid one is an error that
-// names the file and the field.
+// names the file and the field. (The helper's get and list go on with
+// Default after such an error; store and erase fail with it.)
 func Load(path string) (*Config, error) {
 	c := Default()
 	c.Path = path
@@ -156,7 +163,11 @@ func Load(path string) (*Config, error) {
 		return c, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading configuration: %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is named below
+		}
+		return nil, fmt.Errorf("configuration file %s: cannot be read: %w", path, err)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return c, nil

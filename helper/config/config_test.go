@@ -102,3 +102,12 @@ func TestDefaultPath(t *testing.T) {
 		t.Errorf("DefaultPath() = %q with %s set", got, EnvPath)
 	}
 }
+
+func TestLoadUnreadable(t *testing.T) {
+	path := t.TempDir() // a directory: exists, cannot be read as a file
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), "configuration file "+path+": cannot be read") ||
+		strings.Count(err.Error(), path) != 1 {
+		t.Fatalf("Load(directory) = %v, want one mention of the file and what is wrong", err)
+	}
+}

@@ -15,7 +15,8 @@ import (
 // helper created is revoked on its Portus server first; if that fails it is
 // still deleted here, and stderr says which token remains valid and where to
 // revoke it. Erasing what is not stored succeeds: docker logout calls erase
-// up to four times, with different spellings of one address.
+// up to four times, with different spellings of one address. The whole
+// action holds the server's lock (see lockServer).
 func (h *Helper) Delete(serverURL string) error {
 	key, err := registryurl.Normalize(serverURL)
 	if err != nil {
@@ -26,6 +27,11 @@ func (h *Helper) Delete(serverURL string) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := h.lockServer(cfg, kc, key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	rec, err := readRecord(kc, key)
 	switch {
 	case errors.Is(err, keychain.ErrNotFound), errors.Is(err, errBadRecord):

@@ -6,13 +6,21 @@
 //
 //   - store: a password is exchanged at the registry's Portus server for a
 //     fresh application token (POST /api/v1/tokens, named
-//     "docker-credential-portus@HOSTNAME", replacing the one of that name),
-//     and only the token is kept in the OS keyring. A secret that already is
-//     an application token, an identity token (username "<token>"), or the
-//     secret already stored is kept as it is, without asking the server. A
-//     registry that does not delegate to Portus gets the password itself
-//     stored, with a notice on stderr, or, with "strict": true in the
-//     configuration, a refusal.
+//     "docker-credential-portus@HOSTNAME", replacing the one of that name;
+//     a host name too long for the server's 64 characters is shortened,
+//     see tokenName), and only the token is kept in the OS keyring. A
+//     secret that already is an application token, an identity token
+//     (username "<token>"), or the secret already stored is kept as it is,
+//     without asking the server. A registry that does not delegate to
+//     Portus gets the password itself stored, with a notice on stderr, or,
+//     with "strict": true in the configuration, a refusal. A Portus server
+//     found through the registry's WWW-Authenticate realm on another host
+//     than the registry's is named on stderr before the password goes to
+//     it; with "strict": true only the registry's own host or a host with
+//     the same parent domain may receive it (see checkRealm). When the
+//     keyring does not take the new token, the token is revoked again, a
+//     stored token the exchange replaced is removed, and the error says the
+//     login did not complete.
 //   - get: the username and token from the keyring.
 //   - erase: the token is revoked at the Portus server it came from
 //     (DELETE /api/v1/tokens/current, authenticated by the token itself),
@@ -20,6 +28,11 @@
 //     local copy is deleted anyway and stderr says which token remains valid
 //     and where to revoke it.
 //   - list: {server: username} for everything stored.
+//
+// store and erase run whole under a lock per server (see lockServer), so
+// parallel logins to one registry take turns. They fail on a configuration
+// file that cannot be read or parsed; get and list need only its
+// keyring_timeout, so they warn on stderr and use the defaults instead.
 //
 // Server addresses are normalised (package registryurl) on every action.
 // The protocol owns stdout; messages for the user go to stderr and never
@@ -34,6 +47,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/docker/docker-credential-helpers/credentials"
 	"github.com/portusproject/portus/helper/config"
@@ -79,7 +93,7 @@ type Options struct {
 	Backend keychain.Backend
 	// ConfigPath is the configuration file; "" means config.DefaultPath().
 	ConfigPath string
-	// LockDir holds the keyring index lock; "" means keychain.DefaultLockDir().
+	// LockDir holds the keyring index lock and the per-server locks; "" means keychain.DefaultLockDir().
 	LockDir string
 	// Stderr receives messages for the user; nil means os.Stderr.
 	Stderr io.Writer
@@ -90,15 +104,18 @@ type Options struct {
 }
 
 // Helper implements credentials.Helper. A Helper serves one process: it
-// reads the configuration file once, on first use.
+// reads the configuration file once, on first use. store and erase fail on
+// a configuration file that cannot be read or parsed; get and list warn on
+// stderr and go on with the defaults.
 type Helper struct {
 	opts   Options
 	stderr io.Writer
 	log    *slog.Logger
 
-	once sync.Once
-	cfg  *config.Config
-	err  error
+	once     sync.Once
+	cfg      *config.Config
+	err      error
+	warnOnce sync.Once
 }
 
 var _ credentials.Helper = (*Helper)(nil)
@@ -122,8 +139,8 @@ func (h *Helper) notify(format string, args ...any) {
 	_, _ = fmt.Fprintf(h.stderr, Name+": "+format+"\n", args...)
 }
 
-// setup loads the configuration and opens the keychain for one action.
-func (h *Helper) setup() (*config.Config, *keychain.Keychain, error) {
+// loadConfig reads the configuration file, once per Helper.
+func (h *Helper) loadConfig() (*config.Config, error) {
 	h.once.Do(func() {
 		path := h.opts.ConfigPath
 		if path == "" {
@@ -134,16 +151,67 @@ func (h *Helper) setup() (*config.Config, *keychain.Keychain, error) {
 			h.log.Debug("configuration", "path", path, "registries", len(h.cfg.Registries), "strict", h.cfg.Strict)
 		}
 	})
-	if h.err != nil {
-		return nil, nil, h.err
+	return h.cfg, h.err
+}
+
+// setup loads the configuration and opens the keychain for store and
+// erase, which use all of it: a configuration file that cannot be read or
+// parsed is an error naming the file.
+func (h *Helper) setup() (*config.Config, *keychain.Keychain, error) {
+	cfg, err := h.loadConfig()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: fix the file, or remove it to use the defaults; docker login and logout need a valid configuration", err)
 	}
-	kc := keychain.New(keychain.Options{
+	return cfg, h.keychain(cfg), nil
+}
+
+// setupRead opens the keychain for get and list, which need nothing of the
+// configuration but keyring_timeout: a bad configuration file is reported on
+// stderr and the defaults are used, so that a typo in it does not break
+// every docker pull.
+func (h *Helper) setupRead() *keychain.Keychain {
+	cfg, err := h.loadConfig()
+	if err != nil {
+		h.warnOnce.Do(func() {
+			h.notify("warning: %v; reading the keyring with the default settings (keyring_timeout %s). Fix the file: docker login and logout refuse to work until then",
+				err, config.DefaultKeyringTimeout)
+		})
+		cfg = config.Default()
+	}
+	return h.keychain(cfg)
+}
+
+func (h *Helper) keychain(cfg *config.Config) *keychain.Keychain {
+	return keychain.New(keychain.Options{
 		Backend: h.opts.Backend,
-		Timeout: h.cfg.KeyringTimeout,
+		Timeout: cfg.KeyringTimeout,
 		LockDir: h.opts.LockDir,
 		Log:     h.log,
 	})
-	return h.cfg, kc, nil
+}
+
+// lockServer takes the per-server lock of key (see keychain.LockServer)
+// for a whole store or erase action, so that two helpers working on the
+// same registry at once take turns: without it, two parallel logins could
+// each read the old item, each exchange the password, and the one that
+// writes last could keep the token that the other's exchange had already
+// replaced (and so revoked) on the server. The wait is bounded by
+// serverLockWait.
+func (h *Helper) lockServer(cfg *config.Config, kc *keychain.Keychain, key string) (func(), error) {
+	if unlock, err := kc.LockServer(key, 0); err == nil {
+		return unlock, nil
+	}
+	wait := serverLockWait(cfg)
+	h.log.Debug("another helper is working on this server; waiting", "server", key, "path", kc.ServerLockPath(key), "at_most", wait)
+	return kc.LockServer(key, wait)
+}
+
+// serverLockWait bounds the wait for another helper's store or erase of the
+// same server: longer than such an action can take, with its at most four
+// HTTP requests (each within http_timeout) and eight keyring calls or
+// index-lock waits (each within keyring_timeout).
+func serverLockWait(cfg *config.Config) time.Duration {
+	return 4*cfg.HTTPTimeout + 8*cfg.KeyringTimeout
 }
 
 // clientOptions are the HTTP options for talking about registry key.
@@ -166,10 +234,7 @@ func (h *Helper) Get(serverURL string) (string, string, error) {
 		h.log.Debug("get: not a registry address", "error", err)
 		return "", "", credentials.NewErrCredentialsNotFound()
 	}
-	_, kc, err := h.setup()
-	if err != nil {
-		return "", "", err
-	}
+	kc := h.setupRead()
 	rec, err := readRecord(kc, key)
 	if errors.Is(err, keychain.ErrNotFound) {
 		h.log.Debug("get: nothing stored", "server", key)
@@ -185,10 +250,7 @@ func (h *Helper) Get(serverURL string) (string, string, error) {
 // List returns {server: username} for every stored server; an empty,
 // non-nil map when there are none.
 func (h *Helper) List() (map[string]string, error) {
-	_, kc, err := h.setup()
-	if err != nil {
-		return nil, err
-	}
+	kc := h.setupRead()
 	servers, err := kc.Servers()
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/docker/docker-credential-helpers/credentials"
 	"github.com/portusproject/portus/helper/credhelper"
@@ -59,6 +60,7 @@ type env struct {
 	stderr   *syncBuffer
 	debug    bool
 	backend  keychain.Backend
+	hostname string
 }
 
 func newEnv(t *testing.T) *env {
@@ -75,6 +77,7 @@ func newEnv(t *testing.T) *env {
 		lockDir:  t.TempDir(),
 		stderr:   &syncBuffer{},
 		backend:  keychain.OSKeyring{SkipBusCheck: true},
+		hostname: hostname,
 	}
 }
 
@@ -98,7 +101,7 @@ func (e *env) helper() *credhelper.Helper {
 		LockDir:    e.lockDir,
 		Stderr:     e.stderr,
 		Debug:      e.debug,
-		Hostname:   hostname,
+		Hostname:   e.hostname,
 	})
 }
 
@@ -578,7 +581,9 @@ func (failingSet) Set(string, string, string) error {
 func TestValueTooLarge(t *testing.T) {
 	e := newEnv(t)
 	err := e.store(e.registry, "<token>", strings.Repeat("x", 3000))
-	if err == nil || !strings.Contains(err.Error(), "more than the 2500 a keyring item may hold") {
+	// One size check, the keychain's: its error, with the helper's hint.
+	if !errors.Is(err, keychain.ErrTooLarge) || !strings.Contains(err.Error(), "more than the 2500 a keyring item may hold") ||
+		!strings.Contains(err.Error(), "is the username or identity token that long?") {
 		t.Fatalf("store of a 3000-byte identity token: %v", err)
 	}
 	e.notFound(e.registry)
@@ -716,5 +721,285 @@ func TestIdentify(t *testing.T) {
 	credhelper.Identify("")
 	if credentials.Version != "dev" {
 		t.Fatalf("default version = %q, want dev (a test binary has no module version)", credentials.Version)
+	}
+}
+
+func TestLongHostnames(t *testing.T) {
+	e := newEnv(t)
+	// The server takes at most 64 characters; the prefix leaves 39.
+	long := "build-agent-0017.ci-runners.europe-west-1.corp.example.com"
+	twin := "build-agent-0017.ci-runners.europe-west-1.corp.example.org" // the same first 55
+	e.hostname = long
+	e.mustStore(e.registry, "alice", password)
+	toks := e.portus.Tokens("alice")
+	if len(toks) != 1 {
+		t.Fatalf("server tokens after a login from %s: %+v", long, toks)
+	}
+	name := toks[0].Name
+	if n := len([]rune(name)); n > 64 || !strings.HasPrefix(name, "docker-credential-portus@build-agent-0017.") {
+		t.Fatalf("token name %q (%d characters)", name, n)
+	}
+	// The same host gets the same name: the next login replaces the token.
+	e.mustStore(e.registry, "alice", password)
+	toks = e.portus.Tokens("alice")
+	if len(toks) != 1 || toks[0].Name != name {
+		t.Fatalf("second login from the same host: server tokens %+v, want one named %q", toks, name)
+	}
+	_, token := e.mustGet(e.registry)
+	if toks[0].Plain != token {
+		t.Fatal("the keyring does not hold the server's token")
+	}
+	// Another long host name with the same beginning gets another name.
+	e.config(map[string]any{"registries": map[string]any{"registry.example.com": map[string]any{"portus": e.portus.URL()}}})
+	e.hostname = twin
+	e.mustStore("registry.example.com", "alice", password)
+	toks = e.portus.Tokens("alice")
+	if len(toks) != 2 || toks[0].Name == toks[1].Name || len([]rune(toks[1].Name)) > 64 {
+		t.Fatalf("logins from %s and %s: server tokens %+v, want two with different names", long, twin, toks)
+	}
+	// A host name that fits is used as it is.
+	e.hostname = strings.Repeat("h", 39)
+	e.mustStore(e.registry, "alice", password)
+	found := false
+	for _, tok := range e.portus.Tokens("alice") {
+		found = found || tok.Name == "docker-credential-portus@"+strings.Repeat("h", 39)
+	}
+	if !found {
+		t.Fatalf("a 39-character host name was not used as it is: %+v", e.portus.Tokens("alice"))
+	}
+}
+
+// TestConcurrentStoresSameServer: two logins to one registry at once. Login
+// A's token T1 is created, but A sees the answer only after login B has
+// created T2 (which replaced, so revoked, T1) and stored it. Without the
+// per-server lock A then writes the dead T1 over T2.
+func TestConcurrentStoresSameServer(t *testing.T) {
+	e := newEnv(t)
+	firstCreated := make(chan struct{})
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseA := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseA)
+	e.portus.OnCreate(func(n int, _ fakeportus.Token) {
+		if n == 1 { // login A's token: hold its answer
+			close(firstCreated)
+			<-release
+		}
+	})
+	errA := make(chan error, 1)
+	go func() { errA <- e.store(e.registry, "alice", password) }()
+	select {
+	case <-firstCreated:
+	case err := <-errA:
+		t.Fatalf("login A ended before creating a token: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("login A created no token")
+	}
+	errB := make(chan error, 1)
+	go func() { errB <- e.store(e.registry, "alice", password) }()
+	// Without the lock, B completes now. With it, B waits for A.
+	bFirst := false
+	select {
+	case err := <-errB:
+		bFirst = true
+		errB <- err
+	case <-time.After(300 * time.Millisecond):
+	}
+	releaseA()
+	for name, ch := range map[string]chan error{"A": errA, "B": errB} {
+		if err := <-ch; err != nil {
+			t.Errorf("login %s: %v", name, err)
+		}
+	}
+	_, token := e.mustGet(e.registry)
+	toks := e.portus.Tokens("alice")
+	if len(toks) != 1 || toks[0].Plain != token {
+		t.Fatalf("the keyring holds %s, the server %d live tokens (login B finished first: %v): the keyring must end with the token the server still accepts",
+			apptoken.Redact(token), len(toks), bFirst)
+	}
+}
+
+func TestStoreAndEraseHoldServerLock(t *testing.T) {
+	e := newEnv(t)
+	kc := keychain.New(keychain.Options{Backend: e.backend, LockDir: e.lockDir})
+	holdLock := func(action string, f func() error) {
+		t.Helper()
+		unlock, err := kc.LockServer(e.registry, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- f() }()
+		select {
+		case err := <-done:
+			unlock()
+			t.Fatalf("%s ran while another helper held the lock of %s (err %v)", action, e.registry, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		unlock()
+		if err := <-done; err != nil {
+			t.Fatalf("%s after the lock was released: %v", action, err)
+		}
+	}
+	holdLock("store", func() error { return e.store(e.registry, "alice", password) })
+	holdLock("erase", func() error { return e.helper().Delete("https://" + e.registry + "/") })
+	e.notFound(e.registry)
+	// Other servers do not wait for it.
+	unlock, err := kc.LockServer(e.registry, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	e.mustStore("other.example.com", "<token>", "identity")
+}
+
+// registryByIP is the fake registry addressed as 127.0.0.1:PORT, whose
+// realm names the Portus server as localhost: another host name.
+func registryByIP(e *env) string {
+	return strings.TrimPrefix(e.portus.Registry.URL, "http://")
+}
+
+func TestRealmOnAnotherHostIsAnnounced(t *testing.T) {
+	e := newEnv(t)
+	reg := registryByIP(e)
+	portusHost := strings.TrimPrefix(e.portus.URL(), "http://")
+	e.mustStore(reg, "alice", password)
+	msg := e.stderr.String()
+	want := "sending your password to " + portusHost + ", the token server named by " + reg
+	if !strings.Contains(msg, want) {
+		t.Fatalf("stderr %q lacks %q", msg, want)
+	}
+	if strings.Contains(msg, "level=DEBUG") {
+		t.Fatal("debug output without PORTUS_HELPER_DEBUG")
+	}
+	// A configured Portus server is not announced.
+	e.stderr = &syncBuffer{}
+	e.config(map[string]any{"registries": map[string]any{reg: map[string]any{"portus": e.portus.URL()}}})
+	e.mustStore(reg, "alice", password)
+	if got := e.stderr.String(); got != "" {
+		t.Fatalf("login with a configured Portus server printed %q", got)
+	}
+	e.noSecrets()
+}
+
+func TestStrictRefusesRealmOnAnotherHost(t *testing.T) {
+	e := newEnv(t)
+	reg := registryByIP(e)
+	e.config(map[string]any{"strict": true})
+	err := e.store(reg, "alice", password)
+	for _, want := range []string{"refusing to send your password to localhost:", "the token server named by " + reg,
+		`"strict": true`, e.cfgPath, `set it as "portus" for ` + reg} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("strict store with a realm on another host: error %v lacks %q", err, want)
+		}
+	}
+	if e.apiRequests() != 0 {
+		t.Fatal("the password was sent to the realm's host")
+	}
+	e.notFound(reg)
+	// The same host passes (localhost registry, localhost realm).
+	e.mustStore(e.registry, "alice", password)
+	// So does a configured Portus server.
+	e.config(map[string]any{"strict": true, "registries": map[string]any{reg: map[string]any{"portus": e.portus.URL()}}})
+	e.mustStore(reg, "alice", password)
+	e.noSecrets(errText(err))
+}
+
+func TestBadConfigDoesNotBreakGet(t *testing.T) {
+	e := newEnv(t)
+	e.mustStore(e.registry, "alice", password)
+	_, token := e.mustGet(e.registry)
+	e.config(map[string]any{"strikt": true})
+
+	h := e.helper()
+	user, secret, err := h.Get(e.registry)
+	if err != nil || user != "alice" || secret != token {
+		t.Fatalf("get with a bad configuration file: %q, %v", user, err)
+	}
+	if m, err := h.List(); err != nil || !maps.Equal(m, map[string]string{e.registry: "alice"}) {
+		t.Fatalf("list with a bad configuration file: %v, %v", m, err)
+	}
+	msg := e.stderr.String()
+	for _, want := range []string{"warning", e.cfgPath, "strikt", "default settings"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("stderr %q lacks %q", msg, want)
+		}
+	}
+	if strings.Count(msg, "warning") != 1 {
+		t.Errorf("warned %d times in one process: %q", strings.Count(msg, "warning"), msg)
+	}
+	// Through the protocol, as docker pull calls it: credentials, no error.
+	var out bytes.Buffer
+	if err := credentials.HandleCommand(e.helper(), credentials.ActionGet, strings.NewReader(e.registry+"\n"), &out); err != nil ||
+		!strings.Contains(out.String(), `"Username":"alice"`) {
+		t.Fatalf("get via HandleCommand: %v, %q", err, out.String())
+	}
+	// store and erase still refuse, naming the file.
+	for action, err := range map[string]error{
+		"store": e.store(e.registry, "alice", password),
+		"erase": e.helper().Delete(e.registry),
+	} {
+		if err == nil || !strings.Contains(err.Error(), e.cfgPath) || !strings.Contains(err.Error(), "fix the file") {
+			t.Errorf("%s with a bad configuration file: %v", action, err)
+		}
+	}
+	if _, s := e.mustGet(e.registry); s != token {
+		t.Fatal("the stored token changed")
+	}
+}
+
+// failingItemSet is a keyring that refuses to write credential items (but
+// reads, deletes, and keeps its index).
+type failingItemSet struct{ keychain.OSKeyring }
+
+func (f failingItemSet) Set(service, user, secret string) error {
+	if service == keychain.Service {
+		return errors.New("failed to unlock correct collection '/org/freedesktop/secrets/aliases/default'")
+	}
+	return f.OSKeyring.Set(service, user, secret)
+}
+
+func TestFailedWriteAfterExchangeLeavesNoDeadToken(t *testing.T) {
+	e := newEnv(t)
+	e.mustStore(e.registry, "alice", password)
+	e.backend = failingItemSet{keychain.OSKeyring{SkipBusCheck: true}}
+	err := e.store(e.registry, "alice", password)
+	t.Logf("store error: %v", err)
+	if !errors.Is(err, keychain.ErrLocked) {
+		t.Fatalf("store with a keyring refusing writes: %v, want the keyring's cause", err)
+	}
+	for _, want := range []string{"login to " + e.registry + " did not complete", "revoked again", "no longer works",
+		"removed from the keyring", "docker login " + e.registry} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q", want)
+		}
+	}
+	// The server replaced the old token and the new one was revoked: nothing
+	// valid is left, and the keyring does not pretend otherwise.
+	if toks := e.portus.Tokens("alice"); len(toks) != 0 {
+		t.Fatalf("server tokens: %+v", toks)
+	}
+	e.notFound(e.registry)
+	if got := e.list(); len(got) != 0 {
+		t.Fatalf("list = %v", got)
+	}
+	e.noSecrets(err.Error())
+}
+
+func TestFailedWriteKeepsOtherCredentials(t *testing.T) {
+	e := newEnv(t)
+	e.mustStore(e.registry, "bob", "bob's password")
+	_, bobs := e.mustGet(e.registry)
+	e.backend = failingItemSet{keychain.OSKeyring{SkipBusCheck: true}}
+	err := e.store(e.registry, "alice", password)
+	if err == nil || !strings.Contains(err.Error(), "credentials stored before for "+e.registry+" are unchanged") {
+		t.Fatalf("store: %v", err)
+	}
+	// bob's token was not replaced by alice's login: it still works and stays.
+	if u, s := e.mustGet(e.registry); u != "bob" || s != bobs || len(e.portus.Tokens("bob")) != 1 {
+		t.Fatal("bob's valid token was lost")
+	}
+	if len(e.portus.Tokens("alice")) != 0 {
+		t.Fatal("alice's new token was not revoked")
 	}
 }

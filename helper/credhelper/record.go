@@ -63,9 +63,13 @@ func writeRecord(kc *keychain.Keychain, key string, r *record) error {
 	if err != nil {
 		return err
 	}
-	if len(b) > keychain.MaxValueLen {
-		return fmt.Errorf("the credentials of %s take %d bytes, more than the %d a keyring item may hold (is the username or identity token that long?)",
-			key, len(b), keychain.MaxValueLen)
+	// The size limit is the keychain's to check (keychain.MaxValueLen); this
+	// only says what may have made the record too large.
+	if err := kc.Put(key, string(b)); err != nil {
+		if errors.Is(err, keychain.ErrTooLarge) {
+			return fmt.Errorf("the credentials of %s do not fit in a keyring item (is the username or identity token that long?): %w", key, err)
+		}
+		return err
 	}
-	return kc.Put(key, string(b))
+	return nil
 }

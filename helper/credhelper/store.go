@@ -2,10 +2,15 @@ package credhelper
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/docker/docker-credential-helpers/credentials"
 	"github.com/portusproject/portus/helper/config"
@@ -17,7 +22,9 @@ import (
 )
 
 // Add stores credentials: the store action. See the package documentation
-// for what is kept. On failure nothing new is stored.
+// for what is kept. On failure nothing new is stored. The whole action, from
+// reading what is stored to writing its replacement, holds the server's
+// lock (see lockServer).
 func (h *Helper) Add(creds *credentials.Credentials) error {
 	key, err := registryurl.Normalize(creds.ServerURL)
 	if err != nil {
@@ -27,6 +34,11 @@ func (h *Helper) Add(creds *credentials.Credentials) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := h.lockServer(cfg, kc, key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	old, err := readRecord(kc, key)
 	switch {
 	case errors.Is(err, keychain.ErrNotFound):
@@ -80,6 +92,9 @@ func (h *Helper) exchange(cfg *config.Config, kc *keychain.Keychain, key string,
 			return fmt.Errorf("finding the Portus server of %s: %w", key, err)
 		}
 		h.log.Debug("store: discovered", "server", key, "portus", portus)
+		if err := h.checkRealm(cfg, key, portus); err != nil {
+			return err
+		}
 	} else {
 		h.log.Debug("store: configured", "server", key, "portus", portus)
 	}
@@ -89,7 +104,7 @@ func (h *Helper) exchange(cfg *config.Config, kc *keychain.Keychain, key string,
 		return fmt.Errorf("configuration of %s in %s: %w", key, cfg.Path, err)
 	}
 	created, err := client.CreateToken(ctx, creds.Username, creds.Secret, apitypes.CreateTokenRequest{
-		Name:       h.tokenName(),
+		Name:       tokenName(h.hostname()),
 		Scope:      reg.Scope,
 		Replace:    true,
 		CreatedVia: apitypes.ViaHelper,
@@ -106,16 +121,50 @@ func (h *Helper) exchange(cfg *config.Config, kc *keychain.Keychain, key string,
 		TokenID:   created.ID,
 	}
 	if err := writeRecord(kc, key, rec); err != nil {
-		// Do not leave a token on the server that nobody holds.
-		if _, rerr := client.RevokeCurrent(ctx, rec.Username, rec.Secret); rerr != nil {
-			h.notify("warning: application token %q (%s) was created at %s but could not be stored or revoked (%v); revoke it on your profile page, %s",
-				rec.TokenName, apptoken.Redact(rec.Secret), portus, rerr, client.ProfileURL())
-		}
-		return err
+		return h.abandon(ctx, client, kc, key, old, rec, err)
 	}
 	h.log.Debug("store: token stored", "server", key, "name", rec.TokenName, "token", apptoken.Redact(rec.Secret))
 	h.retire(cfg, key, old, rec)
 	return nil
+}
+
+// abandon cleans up after an exchange whose new token the keyring did not
+// take (werr), and returns the error that says so. By then the server has
+// made the new token and, when it has the name of the stored one, revoked
+// that one (Replace). So, as far as it can: it revokes the new token, which
+// nobody holds; it removes the stored record when the server replaced it,
+// rather than leave a dead token in the keyring; and it tells the user that
+// the login did not complete and what to do.
+func (h *Helper) abandon(ctx context.Context, client *portusclient.Client, kc *keychain.Keychain, key string, old, rec *record, werr error) error {
+	var what []string
+	if gone, err := client.RevokeCurrent(ctx, rec.Username, rec.Secret); err != nil {
+		what = append(what, fmt.Sprintf("the new application token %q (%s) could not be revoked either (%v): revoke it on your profile page, %s",
+			rec.TokenName, apptoken.Redact(rec.Secret), err, client.ProfileURL()))
+	} else {
+		h.log.Debug("store: unstorable token revoked", "server", key, "token", apptoken.Redact(rec.Secret), "already_gone", gone)
+		what = append(what, "the new application token was revoked again")
+	}
+	switch {
+	case replacedByServer(old, rec):
+		if _, err := kc.Remove(key); err != nil {
+			what = append(what, fmt.Sprintf("the token stored before for %s was replaced on the server and no longer works, but it could not be removed from the keyring (%v): remove it with `docker logout %s`",
+				key, err, key))
+		} else {
+			what = append(what, fmt.Sprintf("the token stored before for %s was replaced on the server and no longer works, so it was removed from the keyring", key))
+		}
+	case old != nil:
+		what = append(what, fmt.Sprintf("the credentials stored before for %s are unchanged", key))
+	}
+	return fmt.Errorf("the login to %s did not complete: the new application token could not be stored in the keyring: %w; %s. Fix the keyring problem and run `docker login %s` again",
+		key, werr, strings.Join(what, "; "), key)
+}
+
+// replacedByServer reports whether creating rec made the server revoke old:
+// both tokens this helper created at the same server for the same user
+// under the same name, and the creation asked to replace that name.
+func replacedByServer(old, rec *record) bool {
+	return old != nil && old.Kind == kindCreated && rec.Kind == kindCreated &&
+		rec.Portus == old.Portus && rec.Username == old.Username && rec.TokenName == old.TokenName
 }
 
 // keep stores rec in place of old.
@@ -132,10 +181,7 @@ func (h *Helper) keep(cfg *config.Config, kc *keychain.Keychain, key string, old
 // the same server for the same user under the same name, the server's
 // Replace has revoked old already.
 func (h *Helper) retire(cfg *config.Config, key string, old, rec *record) {
-	if old == nil || old.Kind != kindCreated {
-		return
-	}
-	if rec.Kind == kindCreated && rec.Portus == old.Portus && rec.Username == old.Username && rec.TokenName == old.TokenName {
+	if old == nil || old.Kind != kindCreated || replacedByServer(old, rec) {
 		return
 	}
 	h.revoke(cfg, key, old)
@@ -155,8 +201,8 @@ func (h *Helper) storePassword(cfg *config.Config, kc *keychain.Keychain, key st
 	return nil
 }
 
-// tokenName is the name of the tokens this helper creates on this machine.
-func (h *Helper) tokenName() string {
+// hostname names this machine in token names.
+func (h *Helper) hostname() string {
 	host := h.opts.Hostname
 	if host == "" {
 		host, _ = os.Hostname()
@@ -164,5 +210,49 @@ func (h *Helper) tokenName() string {
 	if host == "" {
 		host = "unknown-host"
 	}
-	return Name + "@" + host
+	return host
+}
+
+const (
+	// maxTokenName is the server's limit on token names, in characters.
+	maxTokenName = 64
+	// tokenNamePrefix starts the name of every token this helper creates.
+	tokenNamePrefix = Name + "@"
+	// tokenNameHashLen is how many hex digits of the hostname's SHA-256 a
+	// shortened token name ends with.
+	tokenNameHashLen = 8
+)
+
+// tokenName is the name of the tokens this helper creates on the machine
+// called host: "docker-credential-portus@" + host, within the server's 64
+// printable characters. When host has more than the 39 characters left, or
+// characters that are not printable (replaced by '_'), the name keeps its
+// first 30 characters and ends with "~" and the first 8 hex digits of the
+// SHA-256 of the whole host name: for
+// "build-agent-0017.ci-runners.europe-west-1.corp.example.com",
+// "docker-credential-portus@build-agent-0017.ci-runners.eu~bfe6e92b". The
+// name depends only on host, so every login from one machine replaces the
+// same token, and two long host names that share their first 30
+// characters still get different names.
+func tokenName(host string) string {
+	room := maxTokenName - utf8.RuneCountInString(tokenNamePrefix)
+	var b strings.Builder
+	n, changed := 0, false
+	for _, r := range host { // invalid UTF-8 comes out as U+FFFD: changed
+		if !unicode.IsPrint(r) || r == utf8.RuneError {
+			r, changed = '_', true
+		}
+		b.WriteRune(r)
+		n++
+	}
+	if n <= room && !changed {
+		return tokenNamePrefix + host
+	}
+	sum := sha256.Sum256([]byte(host))
+	suffix := "~" + hex.EncodeToString(sum[:])[:tokenNameHashLen]
+	kept := []rune(b.String())
+	if keep := room - len(suffix); len(kept) > keep {
+		kept = kept[:keep]
+	}
+	return tokenNamePrefix + string(kept) + suffix
 }

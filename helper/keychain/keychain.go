@@ -15,7 +15,12 @@
 //     ErrLocked, ErrTimeout, ErrTooLarge), never a bare exit status;
 //   - an index, because go-keyring cannot enumerate items: Servers lists what
 //     Put stored. Index updates are serialised across processes by a lock
-//     file (see DefaultLockDir), so parallel docker logins lose nothing.
+//     file (see DefaultLockDir), so parallel docker logins lose nothing;
+//   - a lock per server (LockServer), for callers whose read, network
+//     exchange and write of one server's item must not interleave with
+//     another process doing the same;
+//   - the one check of a value's size (MaxValueLen): Put refuses larger
+//     values with an error wrapping ErrTooLarge.
 //
 // # Items
 //
@@ -31,6 +36,8 @@
 package keychain
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +64,8 @@ const (
 	DefaultTimeout = 10 * time.Second
 	// lockFileName is the name of the index lock file in the lock directory.
 	lockFileName = "keyring-index.lock"
+	// serverLockPrefix starts the name of every per-server lock file.
+	serverLockPrefix = "server-"
 )
 
 // Backend is a keyring as go-keyring presents one. Get and Delete report a
@@ -77,7 +86,8 @@ type Options struct {
 	// Timeout bounds each keyring call and the wait for the index lock;
 	// zero means DefaultTimeout.
 	Timeout time.Duration
-	// LockDir holds the index lock file; "" means DefaultLockDir().
+	// LockDir holds the index lock file and the per-server lock files;
+	// "" means DefaultLockDir().
 	LockDir string
 	// Log receives debug details (operations, durations; never values).
 	// nil discards them.
@@ -117,7 +127,7 @@ func New(opts Options) *Keychain {
 	return k
 }
 
-// DefaultLockDir is where the index lock file lives by default:
+// DefaultLockDir is where the lock files (index and per-server) live by default:
 // $XDG_RUNTIME_DIR/docker-credential-portus when XDG_RUNTIME_DIR is set,
 // otherwise the helper's configuration directory (config.Dir).
 func DefaultLockDir() string {
@@ -150,7 +160,7 @@ func (k *Keychain) Put(server, value string) error {
 	what := "storing the credentials of " + server
 	if len(value) > MaxValueLen {
 		return opError(what, &causeError{kind: ErrTooLarge,
-			detail: fmt.Sprintf("%d bytes, at most %d", len(value), MaxValueLen)})
+			detail: fmt.Sprintf("%d bytes, more than the %d a keyring item may hold", len(value), MaxValueLen)})
 	}
 	if err := k.check(); err != nil {
 		return opError(what, err)
@@ -225,6 +235,43 @@ func (k *Keychain) Servers() ([]string, error) {
 		return nil, opError("listing credentials", err)
 	}
 	return servers, nil
+}
+
+// LockServer takes the lock of server (a registry key) for this and every
+// other process, waiting up to wait for it, and returns the function that
+// releases it. The lock file lives in the lock directory beside the index
+// lock; see ServerLockPath. The per-server lock and the index lock are
+// independent: Put and Remove take the index lock while the caller holds a
+// server lock, never the other way round, so they cannot deadlock.
+func (k *Keychain) LockServer(server string, wait time.Duration) (unlock func(), err error) {
+	unlock, err = filelock.Lock(k.ServerLockPath(server), wait)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: waiting for another docker-credential-portus working on %s: %w", server, err)
+	}
+	return unlock, nil
+}
+
+// ServerLockPath is the lock file of server in the lock directory:
+// "server-" + the key with every character other than a letter, digit, '.'
+// or '-' replaced by '_' (at most 64 of them) + "-" + the first 16 hex
+// digits of the key's SHA-256 + ".lock", e.g.
+// "server-localhost_5000-0123456789abcdef.lock". The hash keeps keys that
+// differ only in replaced characters apart; the name is safe on every file
+// system.
+func (k *Keychain) ServerLockPath(server string) string {
+	sum := sha256.Sum256([]byte(server))
+	safe := []byte(server)
+	for i, c := range safe {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '-':
+		default:
+			safe[i] = '_'
+		}
+	}
+	if len(safe) > 64 {
+		safe = safe[:64]
+	}
+	return filepath.Join(k.lockDir, serverLockPrefix+string(safe)+"-"+hex.EncodeToString(sum[:8])+".lock")
 }
 
 // withIndexLock runs f holding the index lock file.

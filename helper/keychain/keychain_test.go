@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -284,5 +285,61 @@ func TestDefaultLockDir(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", "/xdg")
 	if got, want := DefaultLockDir(), "/xdg/"+Service; got != want && runtime.GOOS != "windows" {
 		t.Errorf("DefaultLockDir() = %q, want %q", got, want)
+	}
+}
+
+func TestLockServer(t *testing.T) {
+	k := mocked(t)
+	unlock, err := k.LockServer("registry.example.com", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same server, from another Keychain (another helper), waits.
+	other := New(Options{Backend: OSKeyring{SkipBusCheck: true}, LockDir: k.lockDir})
+	if _, err := other.LockServer("registry.example.com", 50*time.Millisecond); !errors.Is(err, filelock.ErrTimeout) ||
+		!strings.Contains(err.Error(), "registry.example.com") {
+		t.Fatalf("second LockServer of one server: %v, want a timeout naming the server", err)
+	}
+	// Other servers, the index and Put do not.
+	for _, server := range []string{"registry.example.com:5000", "localhost:5000", "https://index.docker.io/v1/", "[::1]:5000"} {
+		u, err := other.LockServer(server, 0)
+		if err != nil {
+			t.Fatalf("LockServer(%s) while registry.example.com is locked: %v", server, err)
+		}
+		u()
+	}
+	if err := other.Put("registry.example.com", "v"); err != nil {
+		t.Fatalf("Put while the server is locked: %v", err)
+	}
+	unlock()
+	u, err := other.LockServer("registry.example.com", 0)
+	if err != nil {
+		t.Fatalf("LockServer after unlock: %v", err)
+	}
+	u()
+}
+
+func TestServerLockPath(t *testing.T) {
+	lockDir := filepath.Join(t.TempDir(), "run")
+	k := New(Options{LockDir: lockDir})
+	seen := map[string]bool{}
+	for _, server := range []string{"registry.example.com", "localhost:5000", "localhost_5000", "[::1]:5000",
+		"https://index.docker.io/v1/", strings.Repeat("a", 250) + ".example.com"} {
+		p := k.ServerLockPath(server)
+		dir, base := filepath.Dir(p), filepath.Base(p)
+		if dir != lockDir || !strings.HasPrefix(base, "server-") || !strings.HasSuffix(base, ".lock") || len(base) > 100 ||
+			strings.ContainsAny(base, `:/\[]`) {
+			t.Errorf("ServerLockPath(%q) = %q", server, p)
+		}
+		if seen[p] {
+			t.Errorf("ServerLockPath(%q) = %q, taken by another server", server, p)
+		}
+		seen[p] = true
+		if k.ServerLockPath(server) != p {
+			t.Errorf("ServerLockPath(%q) is not stable", server)
+		}
+	}
+	if got := k.ServerLockPath("localhost:5000"); !strings.HasPrefix(got, filepath.Join(lockDir, "server-localhost_5000-")) {
+		t.Errorf("ServerLockPath(localhost:5000) = %q", got)
 	}
 }

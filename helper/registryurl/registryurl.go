@@ -97,6 +97,20 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// Hostname returns the host name in host ("host", "host:port", "[v6]:port",
+// a key from Normalize or a URL's Host): lower-case, without the port, the
+// brackets of an IPv6 address or a trailing dot. Docker Hub's key gives
+// "index.docker.io".
+func Hostname(host string) string {
+	if IsDockerHub(host) {
+		return "index.docker.io"
+	}
+	name, _ := splitHostPort(strings.ToLower(host))
+	name = strings.TrimPrefix(name, "[")
+	name = strings.TrimSuffix(name, "]")
+	return strings.TrimSuffix(name, ".")
+}
+
 // splitHostPort splits "host:port", "[v6]:port", "host" and "[v6]" without
 // failing on a missing port, unlike net.SplitHostPort. An IPv6 address keeps
 // its brackets.

@@ -104,3 +104,19 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestHostname(t *testing.T) {
+	for in, want := range map[string]string{
+		"registry.example.com":      "registry.example.com",
+		"Registry.Example.com:5000": "registry.example.com",
+		"registry.example.com.":     "registry.example.com",
+		"[::1]:5000":                "::1",
+		"[::1]":                     "::1",
+		"127.0.0.1:5000":            "127.0.0.1",
+		DockerHub:                   "index.docker.io",
+	} {
+		if got := Hostname(in); got != want {
+			t.Errorf("Hostname(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -297,3 +297,89 @@ func TestReleaseBuild(t *testing.T) {
 		t.Fatalf("get without a session bus: %v, stdout %q", err, out)
 	}
 }
+
+func TestBadConfigGetStillWorks(t *testing.T) {
+	w := newWorld(t)
+	reg := w.portus.RegistryHost()
+	if err := client.Store(w.program(), &credentials.Credentials{ServerURL: reg, Username: "alice", Secret: password}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := w.env["PORTUS_HELPER_CONFIG"]
+	if err := os.WriteFile(cfg, []byte(`{"strict": true,}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := w.run(t, "get", reg+"\n")
+	if code != 0 || !strings.Contains(stdout, `"Username":"alice"`) {
+		t.Fatalf("get with a typo in the configuration: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "warning") || !strings.Contains(stderr, cfg) {
+		t.Fatalf("get with a typo in the configuration: stderr %q, want a warning naming %s", stderr, cfg)
+	}
+	stdout, _, code = w.run(t, "list", "")
+	if code != 0 || !strings.Contains(stdout, reg) {
+		t.Fatalf("list with a typo in the configuration: exit %d, stdout %q", code, stdout)
+	}
+	// docker login fails and says which file is wrong.
+	err := client.Store(w.program(), &credentials.Credentials{ServerURL: reg, Username: "alice", Secret: password})
+	if err == nil || !strings.Contains(err.Error(), cfg) {
+		t.Fatalf("store with a typo in the configuration: %v", err)
+	}
+}
+
+// TestConcurrentProcessesSameServer: two docker logins to one registry at
+// once, as two helper processes. The first one's token is created but its
+// answer held back until the second login has finished (or until it is
+// clear that the second waits for the first): the keyring must end with the
+// token the server still accepts.
+func TestConcurrentProcessesSameServer(t *testing.T) {
+	w := newWorld(t)
+	p := w.program()
+	reg := w.portus.RegistryHost()
+	firstCreated := make(chan struct{})
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseFirst := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseFirst)
+	w.portus.OnCreate(func(n int, _ fakeportus.Token) {
+		if n == 1 {
+			close(firstCreated)
+			<-release
+		}
+	})
+	login := func() chan error {
+		ch := make(chan error, 1)
+		go func() {
+			ch <- client.Store(p, &credentials.Credentials{ServerURL: reg, Username: "alice", Secret: password})
+		}()
+		return ch
+	}
+	first := login()
+	select {
+	case <-firstCreated:
+	case err := <-first:
+		t.Fatalf("first login ended before creating a token: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("first login created no token")
+	}
+	second := login()
+	select {
+	case err := <-second:
+		second <- err
+	case <-time.After(time.Second):
+	}
+	releaseFirst()
+	for _, ch := range []chan error{first, second} {
+		if err := <-ch; err != nil {
+			t.Error(err)
+		}
+	}
+	creds, err := client.Get(p, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := w.portus.Tokens("alice")
+	if len(toks) != 1 || toks[0].Plain != creds.Secret {
+		t.Fatalf("the keyring holds %s, the server %d live tokens: want the keyring to hold the live one",
+			apptoken.Redact(creds.Secret), len(toks))
+	}
+}

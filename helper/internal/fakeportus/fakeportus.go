@@ -3,7 +3,9 @@
 // just what the helper uses:
 //
 //   - POST /api/v1/tokens (Basic username:password): 201 apitypes.CreatedToken;
-//     401 "authentication failed"; 422 at the token limit; 400 without a name.
+//     401 "authentication failed"; 422 at the token limit; 400 without a
+//     name or with one that breaks the server's rule (1 to 64 printable
+//     characters).
 //     Replace revokes the caller's token of the same name first.
 //   - DELETE /api/v1/tokens/current (Basic username:token): 204, or 401 for
 //     an unknown or revoked token.
@@ -30,6 +32,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/portusproject/portus/shared/apitypes"
 	"github.com/portusproject/portus/shared/apptoken"
@@ -67,6 +71,7 @@ type Server struct {
 	revokes  int
 	requests int
 	probes   int
+	onCreate func(n int, tok Token)
 }
 
 // Options configures New.
@@ -210,18 +215,53 @@ func (s *Server) Probes() int {
 	return s.probes
 }
 
+// OnCreate sets a function called after each token is created, before its
+// answer is sent (so the client has not seen it yet), with the number of
+// tokens created so far and the token. It runs without the server's lock:
+// it may block, and other requests go on meanwhile.
+func (s *Server) OnCreate(f func(n int, tok Token)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onCreate = f
+}
+
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	status, body, hook, n, tok := s.create(r)
+	if hook != nil {
+		hook(n, tok)
+	}
+	writeJSON(w, status, body)
+}
+
+// validName applies the real server's rule for token names: 1 to 64
+// printable characters, not all blank.
+func validName(name string) bool {
+	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > 64 || strings.TrimSpace(name) == "" {
+		return false
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// create does the work of createToken under the server's lock and returns
+// the answer, and the OnCreate hook to call for a created token.
+func (s *Server) create(r *http.Request) (status int, body any, hook func(int, Token), n int, created Token) {
 	user, pass, ok := r.BasicAuth()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if want, known := s.users[user]; !ok || !known || want != pass {
-		writeJSON(w, http.StatusUnauthorized, apitypes.Error{Message: "authentication failed"})
-		return
+		return http.StatusUnauthorized, apitypes.Error{Message: "authentication failed"}, nil, 0, Token{}
 	}
 	var req apitypes.CreateTokenRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Name == "" {
-		writeJSON(w, http.StatusBadRequest, apitypes.Error{Message: "name: required"})
-		return
+		return http.StatusBadRequest, apitypes.Error{Message: "name: required"}, nil, 0, Token{}
+	}
+	if !validName(req.Name) {
+		return http.StatusBadRequest, apitypes.Error{Message: "name: must be 1 to 64 printable characters"}, nil, 0, Token{}
 	}
 	if req.Scope == "" {
 		req.Scope = apitypes.ScopePush
@@ -229,20 +269,18 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	if req.Replace {
 		s.drop(func(tok Token) bool { return tok.Owner == user && tok.Name == req.Name })
 	}
-	n := 0
+	owned := 0
 	for _, tok := range s.tokens {
 		if tok.Owner == user {
-			n++
+			owned++
 			if tok.Name == req.Name {
-				writeJSON(w, http.StatusUnprocessableEntity, apitypes.Error{Message: "name has already been taken"})
-				return
+				return http.StatusUnprocessableEntity, apitypes.Error{Message: "name has already been taken"}, nil, 0, Token{}
 			}
 		}
 	}
-	if n >= s.limit {
-		writeJSON(w, http.StatusUnprocessableEntity, apitypes.Error{
-			Message: "users cannot have more than " + strconv.Itoa(s.limit) + " application tokens"})
-		return
+	if owned >= s.limit {
+		return http.StatusUnprocessableEntity, apitypes.Error{
+			Message: "users cannot have more than " + strconv.Itoa(s.limit) + " application tokens"}, nil, 0, Token{}
 	}
 	via := apitypes.ViaAPI
 	if req.CreatedVia == apitypes.ViaHelper {
@@ -250,9 +288,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := s.issue(user, req.Name, req.Scope, via)
 	s.creates++
-	writeJSON(w, http.StatusCreated, apitypes.CreatedToken{
+	return http.StatusCreated, apitypes.CreatedToken{
 		ID: tok.ID, Name: tok.Name, Scope: tok.Scope, CreatedAt: time.Now().UTC(), Token: tok.Plain,
-	})
+	}, s.onCreate, s.creates, tok
 }
 
 func (s *Server) revokeCurrent(w http.ResponseWriter, r *http.Request) {

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/portusproject/portus/shared/apitypes"
 )
@@ -25,25 +24,39 @@ func TestBackupWhileServing(t *testing.T) {
 		stop    atomic.Bool
 		wg      sync.WaitGroup
 		created atomic.Int64
+		first   = make(chan struct{})
+		errc    = make(chan error, 1)
 	)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for i := 0; !stop.Load() && i < 500; i++ {
 			var tok apitypes.CreatedToken
-			if p.apiJSON(t, http.MethodPost, "/api/v1/tokens", "alice", "alice-password",
-				apitypes.CreateTokenRequest{Name: fmt.Sprintf("load-%d", i)}, &tok) == http.StatusCreated {
-				created.Add(1)
+			code, err := p.call(http.MethodPost, "/api/v1/tokens", "alice", "alice-password",
+				apitypes.CreateTokenRequest{Name: fmt.Sprintf("load-%d", i)}, &tok)
+			if err != nil || code != http.StatusCreated {
+				errc <- fmt.Errorf("creating token %d: status %d, %v", i, code, err)
+				return
+			}
+			if created.Add(1) == 1 {
+				close(first)
 			}
 		}
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// Back up once the writes are under way, so the copy races them.
+	select {
+	case <-first:
+	case err := <-errc:
+		t.Fatal(err)
+	}
 	backup := filepath.Join(t.TempDir(), "portus.db")
 	p.portus(t, "", "backup", backup)
 	stop.Store(true)
 	wg.Wait()
-	if created.Load() == 0 {
-		t.Fatal("no token was created during the backup")
+	select {
+	case err := <-errc:
+		t.Fatal(err)
+	default:
 	}
 	if info, err := os.Stat(backup); err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("backup file: %v, mode %v", err, info.Mode().Perm())

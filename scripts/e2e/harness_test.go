@@ -3,8 +3,8 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +26,9 @@ var bin struct {
 }
 
 func TestMain(m *testing.M) {
+	// Race-built binaries otherwise sleep a second at every exit; the
+	// tests run hundreds of short commands.
+	os.Setenv("GORACE", "atexit_sleep_ms=0")
 	dir, err := os.MkdirTemp("", "portus-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -121,6 +124,21 @@ func startPortus(t *testing.T, extra ...string) *portusServer {
 
 func startPortusOn(t *testing.T, data string, extra ...string) *portusServer {
 	t.Helper()
+	// A port picked free can be taken before the server binds it: try
+	// again with another when that happens.
+	for attempt := 1; ; attempt++ {
+		s, err := tryStartPortus(t, data, extra)
+		if err == nil {
+			return s
+		}
+		if attempt == 3 || !strings.Contains(s.log.String(), "address already in use") {
+			t.Fatalf("starting portus serve: %v\n%s", err, s.log.String())
+		}
+	}
+}
+
+func tryStartPortus(t *testing.T, data string, extra []string) (*portusServer, error) {
+	t.Helper()
 	port := freePort(t)
 	s := &portusServer{
 		URL:  fmt.Sprintf("http://localhost:%d", port),
@@ -132,24 +150,35 @@ func startPortusOn(t *testing.T, data string, extra ...string) *portusServer {
 	s.cmd = exec.Command(bin.portus, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return s, err
 	}
 	go func() { s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		s.Stop(t)
-		if t.Failed() {
-			t.Logf("portus serve log:\n%s", s.log.String())
+	// Ready when our own process says so and answers: a /healthz alone
+	// could come from whatever else took the port.
+	serving := fmt.Sprintf("addr=127.0.0.1:%d", port)
+	err := waitReady(s.done, func() bool {
+		if !strings.Contains(s.log.String(), serving) {
+			return false
 		}
-	})
-	waitFor(t, s.done, func() bool {
 		resp, err := http.Get(s.URL + "/healthz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, "portus serve to answer /healthz")
-	return s
+	})
+	if err != nil {
+		s.cmd.Process.Kill()
+		<-s.done
+		return s, err
+	}
+	t.Cleanup(func() {
+		s.Stop(t)
+		if t.Failed() {
+			t.Logf("portus serve log:\n%s", s.log.String())
+		}
+	})
+	return s, nil
 }
 
 // Stop sends SIGTERM and waits for the process to exit.
@@ -169,21 +198,29 @@ func (s *portusServer) Stop(t *testing.T) {
 	}
 }
 
-// waitFor polls ready until it is true, the process ends, or 15 s pass.
+// waitFor polls ready until it is true, and fails the test if the process
+// ends or 15 s pass first.
 func waitFor(t *testing.T, exited <-chan struct{}, ready func() bool, what string) {
 	t.Helper()
+	if err := waitReady(exited, ready); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// waitReady polls ready until it is true, the process ends, or 15 s pass.
+func waitReady(exited <-chan struct{}, ready func() bool) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		if ready() {
-			return
+			return nil
 		}
 		select {
 		case <-exited:
-			t.Fatalf("the process exited while waiting for %s", what)
+			return errors.New("the process exited")
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	t.Fatalf("timed out waiting for %s", what)
+	return errors.New("timed out")
 }
 
 // portus runs an admin command of the portus binary against s's data
@@ -228,27 +265,42 @@ func (s *portusServer) createToken(t *testing.T, user, name, scope string) strin
 // out (when not nil). It returns the status code.
 func (s *portusServer) apiJSON(t *testing.T, method, path, user, secret string, body, out any) int {
 	t.Helper()
+	code, err := s.call(method, path, user, secret, body, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// call is apiJSON for goroutines: it reports errors instead of failing t.
+func (s *portusServer) call(method, path, user, secret string, body, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
-		data, _ := json.Marshal(body)
+		data, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
 		rd = bytes.NewReader(data)
 	}
 	req, err := http.NewRequest(method, s.URL+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.SetBasicAuth(user, secret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer resp.Body.Close()
 	if out != nil && resp.StatusCode/100 == 2 {
 		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			t.Fatalf("%s %s: decoding: %v", method, path, err)
+			return resp.StatusCode, fmt.Errorf("%s %s: decoding: %w", method, path, err)
 		}
 	}
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 // registry is a running docker-registry delegating to a Portus server.
@@ -264,6 +316,19 @@ func startRegistry(t *testing.T, p *portusServer) *registry {
 	exe := requireTool(t, "docker-registry")
 	dir := t.TempDir()
 	authBlock := p.portus(t, "", "registry-config", "--bundle", filepath.Join(dir, "bundle.pem"))
+	for attempt := 1; ; attempt++ {
+		r, err := tryStartRegistry(t, exe, dir, authBlock)
+		if err == nil {
+			return r
+		}
+		if attempt == 3 || !strings.Contains(r.log.String(), "address already in use") {
+			t.Fatalf("starting docker-registry: %v\n%s", err, r.log.String())
+		}
+	}
+}
+
+func tryStartRegistry(t *testing.T, exe, dir, authBlock string) (*registry, error) {
+	t.Helper()
 	port := freePort(t)
 	r := &registry{Host: fmt.Sprintf("localhost:%d", port), log: &syncBuffer{}}
 	conf := fmt.Sprintf(`version: 0.1
@@ -281,30 +346,37 @@ http:
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, exe, "serve", confPath)
+	cmd := exec.Command(exe, "serve", confPath)
 	cmd.Stdout, cmd.Stderr = r.log, r.log
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return r, err
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("docker-registry log:\n%s", r.log.String())
+	listening := fmt.Sprintf("listening on 127.0.0.1:%d", port)
+	err := waitReady(done, func() bool {
+		if !strings.Contains(r.log.String(), listening) {
+			return false
 		}
-	})
-	waitFor(t, done, func() bool {
 		resp, err := http.Get("http://" + r.Host + "/v2/")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusUnauthorized
-	}, "docker-registry to answer /v2/")
-	return r
+	})
+	stop := func() { cmd.Process.Kill(); <-done }
+	if err != nil {
+		stop()
+		return r, err
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("docker-registry log:\n%s", r.log.String())
+		}
+	})
+	return r, nil
 }
 
 // craneClient runs crane with its own DOCKER_CONFIG.

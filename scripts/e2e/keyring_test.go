@@ -98,7 +98,12 @@ func (d *desktop) secrets(t *testing.T) string {
 	for _, service := range []string{"docker-credential-portus", "docker-credential-portus/index"} {
 		cmd := exec.Command("secret-tool", "search", "--all", "--unlock", "service", service)
 		cmd.Env = d.env
-		out, _ := cmd.CombinedOutput()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			// An empty answer from a failed search would pass every
+			// "holds no secret" check.
+			t.Fatalf("secret-tool search: %v\n%s", err, redactTokens(string(out)))
+		}
 		all.Write(out)
 	}
 	return all.String()

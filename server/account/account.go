@@ -67,9 +67,13 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives failures of background work (default slog.Default()).
 	Logger *slog.Logger
-	// OnAuthFailure, if set, is told the reason of every failed
-	// authentication (for metrics); it must be fast and never block.
-	OnAuthFailure func(reason string)
+	// OnAuthFailure, if set, is told the kind of credential ("password" or
+	// "token") of every failed authentication, for metrics. It is never told
+	// the reason: an unauthenticated /metrics must not reveal whether a
+	// username exists. It must be fast and never block.
+	OnAuthFailure func(kind string)
+	// Passwords add an LDAP directory and the docker_login policy (ldap.go).
+	Passwords PasswordOptions
 }
 
 // Service implements the account rules on a store.
@@ -82,13 +86,18 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	throttle *Throttle
-	onFail   func(reason string)
+	onFail   func(kind string)
 	// dummyHash is checked for unknown users so that their answer takes as
 	// long as a wrong password.
 	dummyHash string
 
+	failures failureAudit
+
 	usesMu sync.Mutex
 	uses   map[string]time.Time // token id → last use not yet written
+
+	// passwords: the LDAP directory and the docker_login policy.
+	passwords PasswordOptions
 }
 
 // New returns a Service. It fails only if the pepper is too short.
@@ -106,6 +115,8 @@ func New(st store.Store, opts Options) (*Service, error) {
 		log:    opts.Logger,
 		uses:   map[string]time.Time{},
 		onFail: opts.OnAuthFailure,
+
+		passwords: opts.Passwords,
 	}
 	if s.max <= 0 {
 		s.max = 5
@@ -213,19 +224,28 @@ func (s *Service) AuthenticateToken(name, token, ip string) (Principal, error) {
 	case t.Expired(now):
 		return Principal{}, s.tokenFailed(name, ip, "expired token")
 	}
+	// No throttle.Succeed: a token in use must not reset the password
+	// counters of its owner, or a busy CI job would lift a lock an
+	// attacker earned.
 	s.noteUse(t.ID, now)
-	s.throttle.Succeed(name, ip)
 	return Principal{User: u, Token: &t}, nil
 }
 
-// AuthenticatePassword checks a password for name with the password hash.
+// AuthenticatePassword checks a password for name with the password hash
+// or, for LDAP accounts, the directory (see ldap.go for the order).
 func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, error) {
-	if wait := s.throttle.Wait(name, ip, true); wait > 0 {
+	if wait := s.throttle.BeginPassword(name, ip); wait > 0 {
 		return Principal{}, &ThrottledError{wait}
 	}
+	defer s.throttle.EndPassword(name, ip)
 	u, err := s.store.User(name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Principal{}, err
+	}
+	if s.askDirectory(u, password) {
+		if p, err, decided := s.authenticateDirectory(name, password, ip, u, err == nil); decided {
+			return p, err
+		}
 	}
 	hash := u.PasswordHash
 	if hash == "" {
@@ -254,9 +274,9 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 func (s *Service) failed(name, ip, reason string) error {
 	s.throttle.Fail(name, ip)
 	if s.onFail != nil {
-		s.onFail(reason)
+		s.onFail("password")
 	}
-	s.audit(store.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
+	s.auditFailure(store.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
 	return ErrAuthFailed
 }
 
@@ -264,9 +284,9 @@ func (s *Service) failed(name, ip, reason string) error {
 func (s *Service) tokenFailed(name, ip, reason string) error {
 	s.throttle.FailToken(ip)
 	if s.onFail != nil {
-		s.onFail(reason)
+		s.onFail("token")
 	}
-	s.audit(store.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
+	s.auditFailure(store.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
 	return ErrAuthFailed
 }
 
@@ -325,18 +345,34 @@ type UserChange struct {
 	Disabled *bool
 	// Password, when not nil, is a new password to hash and set.
 	Password *string
+	// DockerLogin, when not nil, sets the user's docker_login policy
+	// ("" for the server's).
+	DockerLogin *string
+	// Unlock lifts the throttle's password lock on the user: the way back
+	// in for a victim of someone else's guessing.
+	Unlock bool
 }
 
 // UpdateUser changes an account. Disabling takes effect at once: the next
 // request with any of the user's tokens or sessions fails.
 func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (store.User, error) {
 	var hash string
+	if c.DockerLogin != nil {
+		if err := ValidateDockerLogin(*c.DockerLogin, true); err != nil {
+			return store.User{}, err
+		}
+	}
 	if c.Password != nil {
 		if err := ValidatePassword(*c.Password); err != nil {
 			return store.User{}, err
 		}
 		var err error
 		if hash, err = HashPassword(*c.Password, s.params); err != nil {
+			return store.User{}, err
+		}
+	}
+	if (c.Admin != nil && !*c.Admin) || (c.Disabled != nil && *c.Disabled) {
+		if err := s.keepAnAdmin(name); err != nil {
 			return store.User{}, err
 		}
 	}
@@ -352,8 +388,15 @@ func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (store.User
 			events = append(events, map[bool]string{true: "user.disable", false: "user.enable"}[u.Disabled])
 		}
 		if hash != "" {
+			if u.Source == store.SourceLDAP {
+				return errDirectoryPassword
+			}
 			u.PasswordHash = hash
 			events = append(events, "user.password.change")
+		}
+		if c.DockerLogin != nil && *c.DockerLogin != u.DockerLogin {
+			u.DockerLogin = *c.DockerLogin
+			events = append(events, "user.docker_login."+map[bool]string{true: "default", false: *c.DockerLogin}[u.DockerLogin == ""])
 		}
 		return nil
 	})
@@ -366,10 +409,40 @@ func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (store.User
 	if c.Disabled != nil && *c.Disabled {
 		s.endUserSessions(name)
 	}
+	if c.Unlock {
+		s.throttle.Unlock(name)
+		events = append(events, "user.unlock")
+	}
 	for _, e := range events {
 		s.audit(store.Activity{Action: e, Actor: actor.Name, Subject: name, ClientIP: actor.IP})
 	}
 	return u, nil
+}
+
+// ErrLastAdmin refuses to demote or disable the only active administrator.
+var ErrLastAdmin = errors.New("this is the only active administrator; make another user an administrator first (or use the admin CLI on the server)")
+
+// keepAnAdmin refuses a change that would leave no active administrator
+// besides name. Two administrators demoting each other at the same moment
+// could still both succeed; the admin CLI on the server recovers from that.
+func (s *Service) keepAnAdmin(name string) error {
+	users, err := s.store.Users()
+	if err != nil {
+		return err
+	}
+	target := false
+	for _, u := range users {
+		if u.Admin && !u.Disabled {
+			if u.Name != name {
+				return nil
+			}
+			target = true
+		}
+	}
+	if target {
+		return ErrLastAdmin
+	}
+	return nil
 }
 
 // NewToken is a request for an application token.
@@ -473,7 +546,9 @@ func (s *Service) RevokeToken(actor Actor, owner, id string) error {
 // Activities returns a page of the audit log as viewer may see it: their
 // own entries, or everybody's for an administrator (optionally one user's).
 func (s *Service) Activities(viewer Principal, user string, before uint64, limit int) ([]store.Activity, error) {
-	if !viewer.Admin() {
+	// An application token never has admin reach, even an admin's: it
+	// sees its owner's entries only.
+	if !viewer.Admin() || viewer.Token != nil {
 		user = viewer.Name()
 	}
 	if limit <= 0 || limit > 500 {

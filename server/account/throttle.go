@@ -1,6 +1,7 @@
 package account
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -26,17 +27,21 @@ import (
 type Throttle struct {
 	now func() time.Time
 
-	mu       sync.Mutex
-	users    map[string]*failures // password failures per username
-	ips      map[string]*failures // password failures per client IP
-	tokenIPs map[string]*failures // application-token failures per client IP
+	mu        sync.Mutex
+	lastSweep time.Time
+	users     map[string]*failures // password failures per username
+	ips       map[string]*failures // password failures per client IP
+	tokenIPs  map[string]*failures // application-token failures per client IP
 }
 
 type failures struct {
-	count   int
-	last    time.Time
-	until   time.Time
-	trusted []string // IPs this user signed in from successfully, newest last
+	count    int
+	last     time.Time
+	until    time.Time
+	inflight int // password checks running or waiting for their turn
+	turnOnce sync.Once
+	turnCh   chan struct{} // one password check at a time
+	trusted  []string      // IPs this user signed in from successfully, newest last
 }
 
 const (
@@ -47,6 +52,10 @@ const (
 	ipMaxDelay       = 5 * time.Minute
 	maxTrustedIPs    = 8
 	throttleSweepLen = 10000
+	// How long a password check waits for its turn before the client is
+	// told to come back.
+	turnTimeout   = 5 * time.Second
+	inflightRetry = time.Second
 )
 
 // NewThrottle returns an empty throttle; now may be nil for time.Now.
@@ -61,6 +70,7 @@ func NewThrottle(now func() time.Time) *Throttle {
 // from ip are checked; zero means go ahead. password says whether the
 // credential is a password (username locks apply only to passwords).
 func (t *Throttle) Wait(user, ip string, password bool) time.Duration {
+	ip = clientKey(ip)
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -78,8 +88,81 @@ func (t *Throttle) Wait(user, ip string, password bool) time.Duration {
 	return wait
 }
 
+// BeginPassword takes the turn of user and of ip for one password check
+// and returns zero, or returns how long the client must wait instead. Each
+// username and each client IP has one check running at a time, and the
+// next waits for its outcome: a burst of concurrent guesses is checked one
+// by one, so it meets the delays its own failures earn, while a script
+// that creates tokens in parallel with the right password is only
+// serialised. A caller that got zero calls EndPassword after recording the
+// outcome with Fail or Succeed.
+func (t *Throttle) BeginPassword(user, ip string) time.Duration {
+	ip = clientKey(ip)
+	if wait := t.Wait(user, ip, true); wait > 0 {
+		return wait
+	}
+	t.mu.Lock()
+	u, i := entry(t.users, user), entry(t.ips, ip)
+	u.inflight++
+	i.inflight++
+	t.mu.Unlock()
+
+	timeout := time.NewTimer(turnTimeout)
+	defer timeout.Stop()
+	select {
+	case u.turn() <- struct{}{}:
+	case <-timeout.C:
+		t.release(user, ip, false, false)
+		return inflightRetry
+	}
+	select {
+	case i.turn() <- struct{}{}:
+	case <-timeout.C:
+		t.release(user, ip, true, false)
+		return inflightRetry
+	}
+	if wait := t.Wait(user, ip, true); wait > 0 {
+		t.release(user, ip, true, true)
+		return wait
+	}
+	return 0
+}
+
+// EndPassword gives back the turns taken by BeginPassword.
+func (t *Throttle) EndPassword(user, ip string) { t.release(user, clientKey(ip), true, true) }
+
+func (t *Throttle) release(user, ip string, userTurn, ipTurn bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, x := range []struct {
+		m    map[string]*failures
+		key  string
+		turn bool
+	}{{t.users, user, userTurn}, {t.ips, ip, ipTurn}} {
+		f := x.m[x.key]
+		if f == nil {
+			continue
+		}
+		if x.turn {
+			<-f.turnCh
+		}
+		f.inflight--
+		if f.inflight <= 0 && f.count == 0 && len(f.trusted) == 0 {
+			delete(x.m, x.key) // nothing to remember
+		}
+	}
+}
+
+// turn returns the entry's one-slot turn, made on first use. Called with
+// t.mu not held, after inflight was raised under it (so the entry stays).
+func (f *failures) turn() chan struct{} {
+	f.turnOnce.Do(func() { f.turnCh = make(chan struct{}, 1) })
+	return f.turnCh
+}
+
 // Fail records a failed password authentication.
 func (t *Throttle) Fail(user, ip string) {
+	ip = clientKey(ip)
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -101,6 +184,7 @@ func (t *Throttle) Fail(user, ip string) {
 
 // FailToken records a failed application-token authentication from ip.
 func (t *Throttle) FailToken(ip string) {
+	ip = clientKey(ip)
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -124,6 +208,7 @@ func failIP(m map[string]*failures, ip string, now time.Time) {
 // Succeed records a successful authentication: the username's count starts
 // again and ip becomes one the username lock does not apply to.
 func (t *Throttle) Succeed(user, ip string) {
+	ip = clientKey(ip)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	f := t.users[user]
@@ -141,6 +226,15 @@ func (t *Throttle) Succeed(user, ip string) {
 		}
 	}
 	f.last = t.now()
+}
+
+// Unlock forgets the username's failures, lifting a delay or lock.
+func (t *Throttle) Unlock(user string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f := t.users[user]; f != nil {
+		f.count, f.until = 0, time.Time{}
+	}
 }
 
 // Throttled returns how many usernames and client IPs must wait right now.
@@ -163,10 +257,28 @@ func (t *Throttle) Throttled() (users, ips int) {
 	return users, ips
 }
 
+// maybeSweep sweeps a large table, at most every 30 s: sweeping on every
+// failure would make a flood of failures quadratic under the lock.
 func (t *Throttle) maybeSweep(now time.Time) {
-	if len(t.users)+len(t.ips)+len(t.tokenIPs) > throttleSweepLen {
+	if len(t.users)+len(t.ips)+len(t.tokenIPs) > throttleSweepLen && now.Sub(t.lastSweep) > 30*time.Second {
+		t.lastSweep = now
 		t.sweep(now)
 	}
+}
+
+// clientKey is the throttle's key for a client address: the address, or
+// for IPv6 its /64, since one subscriber usually holds a whole /64 and
+// could otherwise rotate through it for free.
+func clientKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is6() || addr.Is4In6() {
+		return ip
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 // sweep forgets entries that have been quiet for the lock period. Trusted
@@ -174,7 +286,7 @@ func (t *Throttle) maybeSweep(now time.Time) {
 func (t *Throttle) sweep(now time.Time) {
 	for _, m := range []map[string]*failures{t.users, t.ips, t.tokenIPs} {
 		for k, f := range m {
-			if now.Sub(f.last) > userLockFor && !f.until.After(now) {
+			if now.Sub(f.last) > userLockFor && !f.until.After(now) && f.inflight == 0 {
 				delete(m, k)
 			}
 		}

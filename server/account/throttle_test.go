@@ -3,6 +3,8 @@ package account
 import (
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -268,5 +270,76 @@ func TestServiceIPBackoff(t *testing.T) {
 	}
 	if _, err := f.svc.Authenticate("alice", "right-password", "198.51.100.99"); err != nil {
 		t.Errorf("password after many bad tokens: %v", err)
+	}
+}
+
+// A burst of concurrent wrong passwords is checked one by one, so it meets
+// the delay its own first failures earn: 3 checks, not 60.
+func TestConcurrentGuessesAreCheckedOneByOne(t *testing.T) {
+	var checks atomic.Int64
+	f := newFixture(t, Options{OnAuthFailure: func(string) { checks.Add(1) }})
+	if _, err := f.svc.CreateUser(Actor{Name: "test"}, "alice", "alice-password", false, false); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var throttled atomic.Int64
+	for i := 0; i < 60; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.svc.AuthenticatePassword("alice", "wrong-password", fmt.Sprintf("10.0.%d.1", i))
+			var te *ThrottledError
+			if errors.As(err, &te) {
+				throttled.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := checks.Load(); n != userDelayAfter {
+		t.Fatalf("%d concurrent guesses led to %d password checks, want %d", 60, n, userDelayAfter)
+	}
+	if throttled.Load() != 60-userDelayAfter {
+		t.Fatalf("%d throttled, want %d", throttled.Load(), 60-userDelayAfter)
+	}
+}
+
+// A busy CI token must not lift the password lock an attacker earned.
+func TestTokenUseDoesNotLiftThePasswordLock(t *testing.T) {
+	f := newFixture(t, Options{})
+	if _, err := f.svc.CreateUser(Actor{Name: "test"}, "alice", "alice-password", false, false); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.svc.CreateToken(Actor{Name: "alice"}, "alice", NewToken{Name: "ci", Via: "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < userLockAfter; i++ {
+		f.svc.AuthenticatePassword("alice", "wrong-password", "203.0.113.9")
+		f.clock.Advance(2 * time.Minute) // let each delay pass; the lock is what we want
+	}
+	if _, err := f.svc.AuthenticateToken("alice", tok.Token, "198.51.100.7"); err != nil {
+		t.Fatalf("the token stopped working under a password lock: %v", err)
+	}
+	var te *ThrottledError
+	if _, err := f.svc.AuthenticatePassword("alice", "alice-password", "203.0.113.10"); !errors.As(err, &te) {
+		t.Fatalf("after a token use the password lock was lifted: %v", err)
+	}
+}
+
+// Addresses of one IPv6 /64 count as one client.
+func TestThrottleGroupsIPv6Slash64(t *testing.T) {
+	c := newClock()
+	th := NewThrottle(c.Now)
+	for i := 0; i < ipDelayAfter; i++ {
+		th.Fail(fmt.Sprintf("user%d", i), fmt.Sprintf("2001:db8:1:2::%x", i+1))
+	}
+	if th.Wait("someone", "2001:db8:1:2:ffff::1", true) == 0 {
+		t.Fatal("a fresh address of the same /64 is not held back")
+	}
+	if th.Wait("someone", "2001:db8:1:3::1", true) != 0 {
+		t.Fatal("another /64 is held back")
+	}
+	if got := clientKey("192.0.2.7"); got != "192.0.2.7" {
+		t.Fatalf("IPv4 key %q", got)
 	}
 }

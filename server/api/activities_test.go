@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -162,5 +163,24 @@ func TestCLIActorNameIsNotAUser(t *testing.T) {
 	}
 	if strings.Contains(raw, "bob-ci") {
 		t.Error("the impostor sees bob's token created by the admin CLI")
+	}
+}
+
+// An admin's application token is not an admin session: it reads only its
+// owner's activity.
+func TestAdminTokenSeesOnlyOwnActivity(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{})
+	s.AddUser("root", "root-password", true)
+	s.AddUser("alice", "alice-password", false)
+	s.CreateToken("alice", "alice-password", apitypes.CreateTokenRequest{Name: "alices"})
+	tok := s.CreateToken("root", "root-password", apitypes.CreateTokenRequest{Name: "ci", Scope: "pull"}).Token
+	for _, path := range []string{"/api/v1/activities", "/api/v1/activities?user=alice"} {
+		var page apitypes.ActivityPage
+		testserver.Decode(t, s.Expect(http.StatusOK, http.MethodGet, path, nil, testserver.Basic("root", tok)), &page)
+		for _, a := range page.Activities {
+			if a.Actor != "root" && a.Subject != "root" {
+				t.Fatalf("%s with an admin's token shows %+v", path, a)
+			}
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -178,20 +179,23 @@ func (h *Handler) fail(c *gin.Context, err error) {
 	case errors.As(err, &field):
 		abort(c, http.StatusBadRequest, field.Error())
 	case errors.Is(err, account.ErrAuthFailed):
-		c.Header("WWW-Authenticate", `Basic realm="portus"`)
+		// No WWW-Authenticate: a Basic challenge would make browsers ask
+		// for and then replay credentials on cross-site requests.
 		abort(c, http.StatusUnauthorized, account.ErrAuthFailed.Error())
 	case errors.As(err, &throttled):
 		c.Header("Retry-After", strconv.Itoa(throttled.RetrySeconds()))
 		abort(c, http.StatusTooManyRequests, throttled.Error())
 	case errors.Is(err, account.ErrNotFound):
 		abort(c, http.StatusNotFound, "not found")
-	case errors.Is(err, account.ErrUserExists), errors.Is(err, account.ErrNameTaken):
+	case errors.Is(err, account.ErrUserExists), errors.Is(err, account.ErrNameTaken), errors.Is(err, account.ErrLastAdmin):
 		abort(c, http.StatusConflict, err.Error())
 	case errors.As(err, &limit):
 		abort(c, http.StatusUnprocessableEntity, limit.Error()+"; remove one on your profile page or with DELETE /api/v1/tokens/{id} first")
+	case errors.Is(err, account.ErrDirectoryUnavailable):
+		abort(c, http.StatusServiceUnavailable, account.ErrDirectoryUnavailable.Error())
 	case errors.Is(err, store.ErrUnavailable):
 		h.Log.Error("store unavailable", "method", c.Request.Method, "path", c.FullPath(), "err", err)
-		abort(c, http.StatusServiceUnavailable, "the server cannot use its database right now (is the disk full or read-only?); nothing was changed; try again later")
+		abort(c, http.StatusServiceUnavailable, "the server cannot use its database right now (disk full or read-only, or etcd unreachable); the change may not have been saved: check, then try again later")
 	default:
 		h.Log.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
 		abort(c, http.StatusInternalServerError, "internal server error; the server log has the details")
@@ -201,6 +205,12 @@ func (h *Handler) fail(c *gin.Context, err error) {
 // decode reads a JSON body into v. Unknown fields, trailing data and
 // bodies over 64 KiB are refused with a message that says what is wrong.
 func decode(c *gin.Context, v any) bool {
+	// Only JSON: a cross-site HTML form can send text/plain or form bodies
+	// that happen to parse as JSON, but never application/json.
+	if mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")); mt != "application/json" && c.Request.ContentLength != 0 {
+		abort(c, http.StatusUnsupportedMediaType, "send the body as JSON with Content-Type: application/json")
+		return false
+	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 	dec := json.NewDecoder(c.Request.Body)
 	dec.DisallowUnknownFields()

@@ -221,3 +221,27 @@ func TestTrailingDataRefused(t *testing.T) {
 	// Trailing white space is fine.
 	s.Expect(201, "POST", "/api/v1/tokens", "{\"name\":\"e\"}\n\t ", basic("alice", alicePW))
 }
+
+// A cross-site HTML form can post text/plain that parses as JSON; the API
+// takes only application/json, so such a form cannot create an admin.
+func TestCrossSiteFormBodiesRefused(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{})
+	s.AddUser("root", "root-password", true)
+	body := `{"name":"evil","admin":true,"password":"=attacker-password"}`
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""} {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/api/v1/users", strings.NewReader(body))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		req.SetBasicAuth("root", "root-password")
+		resp, err := s.HTTP.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnsupportedMediaType {
+			t.Errorf("Content-Type %q: %d, want 415", ct, resp.StatusCode)
+		}
+	}
+	s.Expect(http.StatusNotFound, http.MethodGet, "/api/v1/users/evil", nil, testserver.Basic("root", "root-password"))
+}

@@ -68,7 +68,7 @@ func (h *Handler) issueRegistryToken(c *gin.Context, service string, rawScopes [
 	}
 	var sub registryauth.Subject
 	if hasCredentials {
-		p, err := h.Accounts.Authenticate(name, secret, c.ClientIP())
+		p, err := h.Accounts.AuthenticateRegistry(name, secret, c.ClientIP())
 		if err != nil {
 			h.registryAuthFailed(c, err)
 			return
@@ -101,11 +101,20 @@ func (h *Handler) issueRegistryToken(c *gin.Context, service string, rawScopes [
 }
 
 func (h *Handler) registryAuthFailed(c *gin.Context, err error) {
-	var throttled *account.ThrottledError
+	var (
+		throttled      *account.ThrottledError
+		tokensRequired *account.TokensRequiredError
+	)
 	switch {
 	case errors.Is(err, account.ErrAuthFailed):
 		c.Header("WWW-Authenticate", `Basic realm="portus"`)
 		registryError(c, http.StatusUnauthorized, "authentication failed: use your username with your password or an application token")
+	case errors.As(err, &tokensRequired):
+		// docker login prints "details": the user learns what to do.
+		c.Header("WWW-Authenticate", `Basic realm="portus"`)
+		registryError(c, http.StatusUnauthorized, tokensRequired.Error())
+	case errors.Is(err, account.ErrDirectoryUnavailable):
+		registryError(c, http.StatusServiceUnavailable, account.ErrDirectoryUnavailable.Error())
 	case errors.As(err, &throttled):
 		c.Header("Retry-After", strconv.Itoa(throttled.RetrySeconds()))
 		registryError(c, http.StatusTooManyRequests, throttled.Error())

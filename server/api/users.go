@@ -11,7 +11,8 @@ import (
 )
 
 func userJSON(u store.User) apitypes.User {
-	return apitypes.User{Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt}
+	return apitypes.User{Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt,
+		Source: u.Source, Email: u.Email, DisplayName: u.DisplayName, DockerLogin: u.DockerLogin}
 }
 
 func (h *Handler) listUsers(c *gin.Context) {
@@ -54,7 +55,7 @@ func (h *Handler) updateUser(c *gin.Context) {
 	if !decode(c, &req) {
 		return
 	}
-	u, err := h.Accounts.UpdateUser(actor(c), c.Param("name"), account.UserChange{Admin: req.Admin, Disabled: req.Disabled})
+	u, err := h.Accounts.UpdateUser(actor(c), c.Param("name"), account.UserChange{Admin: req.Admin, Disabled: req.Disabled, DockerLogin: req.DockerLogin, Unlock: req.Unlock})
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portusproject/portus/server/internal/testserver"
 	"github.com/portusproject/portus/shared/apitypes"
@@ -50,4 +52,18 @@ func TestAdminUserEndpoints(t *testing.T) {
 	if !actions["user.admin.grant"] || !actions["user.admin.revoke"] {
 		t.Errorf("admin changes not in the audit log: %v", actions)
 	}
+}
+
+// An administrator lifts the lock someone else's guessing put on a user.
+func TestUnlockLiftsThePasswordLock(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{})
+	s.AddUser("root", "root-password", true)
+	s.AddUser("alice", "alice-password", false)
+	for i := 0; i < 10; i++ {
+		s.Do(http.MethodGet, "/api/v1/tokens", nil, testserver.Basic("alice", "wrong-password"), testserver.FromIP("203.0.113.1"))
+		s.Clock.Advance(2 * time.Minute)
+	}
+	s.Expect(http.StatusTooManyRequests, http.MethodGet, "/api/v1/tokens", nil, testserver.Basic("alice", "alice-password"))
+	s.Expect(http.StatusOK, http.MethodPatch, "/api/v1/users/alice", map[string]bool{"unlock": true}, testserver.Basic("root", "root-password"))
+	s.Expect(http.StatusOK, http.MethodGet, "/api/v1/tokens", nil, testserver.Basic("alice", "alice-password"))
 }

@@ -19,37 +19,61 @@ import (
 	"github.com/portusproject/portus/server/api"
 	"github.com/portusproject/portus/server/config"
 	"github.com/portusproject/portus/server/registryauth"
+	"github.com/portusproject/portus/server/web"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish.
 const shutdownTimeout = 30 * time.Second
 
 // PublicHandler returns the handler of the public listener: health check,
-// registry token endpoint and JSON API (and, as it is added, the web UI).
+// registry token endpoint, JSON API and the web UI.
 func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 	e, err := newEngine(log, core.Config.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxy: %w", err)
 	}
-	issuer, err := LoadIssuer(core.Config)
+	issuer, err := core.Issuer()
 	if err != nil {
 		return nil, err
+	}
+	policy := registryauth.Policy{
+		UserNamespaces:            core.Config.UserNamespaces,
+		AuthenticatedPullTopLevel: core.Config.AuthenticatedPull,
+		AnonymousPull:             core.Config.AnonymousPull,
+	}
+	if err := policy.Validate(); err != nil {
+		return nil, fmt.Errorf("registry policy: %w", err)
 	}
 	core.Metrics.Gauges(core.Store.TokenCount, core.Accounts.Throttle().Throttled)
 	e.Use(core.Metrics.Middleware)
 	h := &api.Handler{
 		Accounts: core.Accounts,
-		Registry: &api.Registry{Issuer: issuer, Policy: registryauth.DefaultPolicy(), Services: core.Config.Services},
+		Registry: &api.Registry{Issuer: issuer, Policy: policy, Services: core.Config.Services},
 		Metrics:  core.Metrics.Handler(),
 		Log:      log,
 	}
 	h.Routes(e)
+	ui, err := web.New(core.Accounts, core.Config, log)
+	if err != nil {
+		return nil, err
+	}
+	ui.Routes(e)
 	return e, nil
 }
 
 // LoadIssuer loads (or on first use creates) the JWT signing key and its
-// certificate in the data directory and returns the token issuer.
+// certificate in the data directory and returns the token issuer. With
+// --store etcd://… they are shared secrets in the cluster, which it opens
+// for the purpose (a running server uses Core.Issuer instead).
 func LoadIssuer(c config.Config) (*registryauth.Issuer, error) {
+	if c.UsesEtcd() {
+		st, err := OpenStore(c)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		return sharedIssuer(c, st)
+	}
 	signer, err := registryauth.LoadOrCreateSigner(c.Data, c.SigningAlg, c.SigningKey, time.Now)
 	if err != nil {
 		return nil, fmt.Errorf("loading the token signing key: %w", err)
@@ -64,6 +88,14 @@ func LoadIssuer(c config.Config) (*registryauth.Issuer, error) {
 func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(addr net.Addr)) error {
 	if err := c.Validate(); err != nil {
 		return err
+	}
+	if c.UsesEtcd() {
+		// No database lock guards the data directory of a replica: an
+		// admin socket that answers belongs to another one using it.
+		if conn, err := net.DialTimeout("unix", c.SocketPath(), time.Second); err == nil {
+			conn.Close()
+			return fmt.Errorf("another portus serve answers on %s: give each replica its own --data", c.SocketPath())
+		}
 	}
 	core, err := OpenCore(c, account.Options{Logger: log})
 	if err != nil {
@@ -88,7 +120,8 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w (is another server using the port? choose one with --listen)", c.Listen, err)
 	}
-	// This process holds the database lock, so a socket file left behind is
+	// This process holds the database lock (with etcd: it checked above
+	// that no server answers), so a socket file left behind is
 	// from a server that died: replace it.
 	sock := c.SocketPath()
 	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -107,7 +140,11 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 	}
 	defer os.Remove(sock)
 
-	publicSrv := &http.Server{Handler: public, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10,
+	// Bodies are at most 64 KiB and answers small: generous timeouts still
+	// keep a slow client from holding a connection for ever.
+	publicSrv := &http.Server{Handler: public, MaxHeaderBytes: 16 << 10,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	adminSrv := &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second}
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,7 +13,10 @@ import (
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/config"
 	"github.com/portusproject/portus/server/metrics"
+	"github.com/portusproject/portus/server/registryauth"
+	"github.com/portusproject/portus/server/store"
 	"github.com/portusproject/portus/server/store/boltstore"
+	"github.com/portusproject/portus/server/store/etcdstore"
 )
 
 // pepperLen is the size of the token pepper in bytes.
@@ -83,9 +87,25 @@ func createPepper(path string) error {
 	return nil
 }
 
-// OpenStore opens the bbolt file of the data directory. If another process
-// holds it, the error says so instead of waiting.
-func OpenStore(c config.Config) (*boltstore.Store, error) {
+// OpenStore opens the store that c names (--store): the bbolt file of the
+// data directory, or the etcd cluster. If another process holds the bbolt
+// file, the error says so instead of waiting.
+func OpenStore(c config.Config) (store.Store, error) {
+	return openStore(c, slog.Default())
+}
+
+func openStore(c config.Config, log *slog.Logger) (store.Store, error) {
+	if c.UsesEtcd() {
+		o := etcdstore.Options{Endpoints: c.EtcdEndpoints(), Prefix: c.EtcdPrefix, Logger: log}
+		if c.EtcdTLS() {
+			tlsConfig, err := etcdstore.TLSConfig(c.EtcdCA, c.EtcdCert, c.EtcdKey)
+			if err != nil {
+				return nil, err
+			}
+			o.TLS = tlsConfig
+		}
+		return etcdstore.Open(o)
+	}
 	st, err := boltstore.Open(c.DBPath(), lockTimeout)
 	if errors.Is(err, boltstore.ErrLocked) {
 		return nil, fmt.Errorf("the data directory %s is in use by another portus process (its database is locked); stop that process or use another --data", c.Data)
@@ -93,10 +113,48 @@ func OpenStore(c config.Config) (*boltstore.Store, error) {
 	return st, err
 }
 
+// SharedPepper returns the token pepper of st, creating it with 32 random
+// bytes on first use: with bbolt the data directory's pepper file (0600),
+// with etcd a secret that the first replica creates for all. Losing it
+// invalidates every application token.
+func SharedPepper(st store.Store) ([]byte, error) {
+	pepper, err := st.SharedSecret(store.SecretPepper, func() ([]byte, error) {
+		p := make([]byte, pepperLen)
+		_, err := rand.Read(p)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading token pepper: %w", err)
+	}
+	if len(pepper) < pepperLen {
+		return nil, fmt.Errorf("the token pepper is shorter than %d bytes: restore it from a backup", pepperLen)
+	}
+	return pepper, nil
+}
+
+// Issuer loads (or on first use creates) the JWT signing key and its
+// certificate and returns the token issuer: from the data directory with
+// bbolt (LoadIssuer), from the store with etcd, so that every replica signs
+// with the same key.
+func (c *Core) Issuer() (*registryauth.Issuer, error) {
+	if !c.Config.UsesEtcd() {
+		return LoadIssuer(c.Config)
+	}
+	return sharedIssuer(c.Config, c.Store)
+}
+
+func sharedIssuer(c config.Config, st store.Store) (*registryauth.Issuer, error) {
+	signer, err := registryauth.LoadOrCreateSharedSigner(st, c.SigningAlg, c.SigningKey, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("loading the shared token signing key: %w", err)
+	}
+	return registryauth.NewIssuer(signer, c.Issuer, c.TokenTTL)
+}
+
 // Core is the state shared by the server and the offline admin commands.
 type Core struct {
 	Config   config.Config
-	Store    *boltstore.Store
+	Store    store.Store
 	Accounts *account.Service
 	Metrics  *metrics.Metrics
 }
@@ -110,12 +168,16 @@ func OpenCore(c config.Config, opts account.Options) (*Core, error) {
 	if err := PrepareDataDir(c.Data); err != nil {
 		return nil, err
 	}
-	pepper, err := LoadPepper(c.PepperPath())
+	if err := passwordOptions(c, &opts); err != nil {
+		return nil, err
+	}
+	st, err := openStore(c, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
-	st, err := OpenStore(c)
+	pepper, err := SharedPepper(st)
 	if err != nil {
+		st.Close()
 		return nil, err
 	}
 	m := metrics.New()

@@ -23,7 +23,7 @@ func runBackup(env Env, args []string) error {
 		return errUsage
 	}
 	dest := rest[0]
-	client, err := connect(c, env.Stderr)
+	client, err := connect(c, env.Stderr, false)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,7 @@ func init() {
 		{"token", "create, list or revoke application tokens", runToken},
 		{"backup", "write a consistent copy of the database to a file, while the server runs", runBackup},
 		{"registry-config", "write the certificate bundle and print the registry's auth: block", runRegistryConfig},
+		{"migrate", "copy everything from one store to another (bbolt:PATH ↔ etcd://…)", runMigrate},
 		{"version", "print the version", runVersion},
 	}
 }

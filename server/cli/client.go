@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -28,7 +29,10 @@ type adminClient struct {
 
 // connect reaches the running server over its admin socket or, when no
 // server runs, opens the data directory and serves the API in memory.
-func connect(c config.Config, stderr io.Writer) (*adminClient, error) {
+// Only init may create a new data directory (the first `user create` of an
+// installation); for any other command a missing database means a wrong
+// --data, which must not silently produce an empty one.
+func connect(c config.Config, stderr io.Writer, init bool) (*adminClient, error) {
 	sock := c.SocketPath()
 	conn, err := net.DialTimeout("unix", sock, 2*time.Second)
 	if err == nil {
@@ -48,6 +52,9 @@ func connect(c config.Config, stderr io.Writer) (*adminClient, error) {
 	// No server answers (no socket, or one left by a server that died):
 	// use the database directly. The lock tells us if a server has it
 	// after all.
+	if _, err := os.Stat(c.DBPath()); err != nil && !init && !c.UsesEtcd() {
+		return nil, fmt.Errorf("no Portus database in %s (%v): give --data (or PORTUS_DATA) the directory that portus serve uses", c.Data, err)
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	core, err := app.OpenCore(c, account.Options{Logger: log})
 	if err != nil {

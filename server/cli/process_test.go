@@ -502,3 +502,21 @@ func TestUsageAndVersion(t *testing.T) {
 		}
 	}
 }
+
+// A mistyped --data must not silently create an empty installation.
+func TestWrongDataDirIsAnError(t *testing.T) {
+	typo := filepath.Join(t.TempDir(), "portus-dta")
+	for _, args := range [][]string{
+		{"token", "list", "--user", "alice"},
+		{"user", "list"},
+		{"backup", filepath.Join(t.TempDir(), "b.db")},
+	} {
+		r := portus(t, "", append(args, "--data", typo)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "no Portus database in "+typo) {
+			t.Errorf("portus %v with a wrong --data: exit %d, %s", args, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(typo); err == nil {
+		t.Error("the mistyped data directory was created")
+	}
+}

@@ -50,7 +50,7 @@ func runToken(env Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	client, err := connect(c, env.Stderr)
+	client, err := connect(c, env.Stderr, false)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 func runUser(env Env, args []string) error {
-	verb, args, err := subcommand(env, "user", []string{"create", "list", "disable", "enable"}, args)
+	verb, args, err := subcommand(env, "user", []string{"create", "list", "disable", "enable", "unlock", "set-docker-login"}, args)
 	if err != nil {
 		return err
 	}
@@ -25,6 +25,9 @@ func runUser(env Env, args []string) error {
 		"list":    "[-o json]",
 		"disable": "NAME",
 		"enable":  "NAME",
+		"unlock":  "NAME",
+		// The user's docker_login policy; "default" follows the server's.
+		"set-docker-login": "NAME tokens_only|passwords_allowed|default",
 	}[verb])
 	c, rest, err := loadData(env, fs, args, func(fs *flag.FlagSet) {
 		switch verb {
@@ -39,8 +42,11 @@ func runUser(env Env, args []string) error {
 		return err
 	}
 	wantArgs := 1
-	if verb == "list" {
+	switch verb {
+	case "list":
 		wantArgs = 0
+	case "set-docker-login":
+		wantArgs = 2
 	}
 	if len(rest) != wantArgs {
 		fs.Usage()
@@ -55,7 +61,7 @@ func runUser(env Env, args []string) error {
 			return err
 		}
 	}
-	client, err := connect(c, env.Stderr)
+	client, err := connect(c, env.Stderr, verb == "create")
 	if err != nil {
 		return err
 	}
@@ -96,6 +102,34 @@ func runUser(env Env, args []string) error {
 		} else {
 			fmt.Fprintf(env.Stderr, "Enabled %q.\n", rest[0])
 		}
+	case "unlock":
+		// The lock lives in the running server's memory: this reaches it
+		// over the admin socket (offline there is nothing to lift).
+		if err := client.do(http.MethodPatch, "/api/v1/users/"+url.PathEscape(rest[0]), apitypes.UpdateUserRequest{Unlock: true}, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stderr, "Lifted the sign-in lock of %q: their password is checked again.\n", rest[0])
+	case "set-docker-login":
+		return setDockerLogin(env, client, rest[0], rest[1])
+	}
+	return nil
+}
+
+// setDockerLogin sets a user's docker_login policy: whether `docker login`
+// (the registry token endpoint) accepts their password or only tokens.
+func setDockerLogin(env Env, client *adminClient, name, policy string) error {
+	value := policy
+	if policy == "default" {
+		value = ""
+	}
+	var u apitypes.User
+	if err := client.do(http.MethodPatch, "/api/v1/users/"+url.PathEscape(name), apitypes.UpdateUserRequest{DockerLogin: &value}, &u); err != nil {
+		return err
+	}
+	if u.DockerLogin == "" {
+		fmt.Fprintf(env.Stderr, "%q follows the server's docker_login policy.\n", u.Name)
+	} else {
+		fmt.Fprintf(env.Stderr, "docker_login of %q is now %s.\n", u.Name, u.DockerLogin)
 	}
 	return nil
 }

@@ -39,27 +39,58 @@ type Config struct {
 	// FlushInterval is how often batched last-used times are written.
 	FlushInterval time.Duration `yaml:"flush_interval"`
 
+	// Web UI.
+	Signup        bool          `yaml:"signup"`
+	SessionIdle   time.Duration `yaml:"session_idle"`
+	SessionMaxAge time.Duration `yaml:"session_max_age"`
+
 	// Registry token endpoint.
-	Services   []string      `yaml:"service"`
-	Issuer     string        `yaml:"issuer"`
-	TokenTTL   time.Duration `yaml:"token_ttl"`
-	SigningAlg string        `yaml:"signing_alg"`
-	SigningKey string        `yaml:"signing_key"`
+	Services []string `yaml:"service"`
+	Issuer   string   `yaml:"issuer"`
+	// Registry policy (see registryauth.Policy).
+	UserNamespaces    bool          `yaml:"user_namespaces"`
+	AuthenticatedPull bool          `yaml:"authenticated_pull"`
+	AnonymousPull     []string      `yaml:"anonymous_pull"`
+	TokenTTL          time.Duration `yaml:"token_ttl"`
+	SigningAlg        string        `yaml:"signing_alg"`
+	SigningKey        string        `yaml:"signing_key"`
+
+	// Passwords: an LDAP directory (ldap.go) and whether docker login may
+	// use them ("passwords_allowed" or "tokens_only").
+	LDAP        LDAPConfig `yaml:"ldap"`
+	DockerLogin string     `yaml:"docker_login"`
+
+	// Where the state lives (store.go): the data directory's bbolt file
+	// or an etcd cluster shared by several replicas.
+	Store      string `yaml:"store"`
+	EtcdPrefix string `yaml:"etcd_prefix"`
+	EtcdCA     string `yaml:"etcd_ca"`
+	EtcdCert   string `yaml:"etcd_cert"`
+	EtcdKey    string `yaml:"etcd_key"`
 }
 
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
 	return Config{
-		Listen:        "localhost:3000",
-		URL:           "http://localhost:3000",
-		Data:          "./portus-data",
-		MaxTokens:     5,
-		AuditKeep:     100_000,
-		LogLevel:      "info",
-		FlushInterval: 60 * time.Second,
-		Services:      []string{"registry"},
-		TokenTTL:      5 * time.Minute,
-		SigningAlg:    "ES256",
+		Listen:            "localhost:3000",
+		URL:               "http://localhost:3000",
+		Data:              "./portus-data",
+		MaxTokens:         5,
+		AuditKeep:         100_000,
+		LogLevel:          "info",
+		FlushInterval:     60 * time.Second,
+		Signup:            true,
+		SessionIdle:       12 * time.Hour,
+		SessionMaxAge:     7 * 24 * time.Hour,
+		Services:          []string{"registry"},
+		UserNamespaces:    true,
+		AuthenticatedPull: true,
+		TokenTTL:          5 * time.Minute,
+		SigningAlg:        "",
+		LDAP:              DefaultLDAP(),
+		DockerLogin:       DockerLoginPasswordsAllowed,
+		Store:             StoreBolt,
+		EtcdPrefix:        DefaultEtcdPrefix,
 	}
 }
 
@@ -69,6 +100,7 @@ const EnvPrefix = "PORTUS_"
 // DataFlags registers only --data and --config, for admin commands.
 func DataFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Data, "data", c.Data, "`DIR` holding the database, pepper, keys and admin socket")
+	StoreFlags(fs, c)
 }
 
 // ServeFlags registers every server setting on fs, bound to c.
@@ -83,11 +115,18 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.Var(&listValue{&c.TrustedProxies}, "trusted-proxy", "believe X-Forwarded-For from this `ADDRESS` or CIDR (repeatable)")
 	fs.DurationVar(&c.FlushInterval, "flush-interval", c.FlushInterval, "how often batched last-used times are written")
+	fs.BoolVar(&c.Signup, "signup", c.Signup, "let people create accounts on the web sign-up page (--signup=false: only administrators create accounts)")
+	fs.DurationVar(&c.SessionIdle, "session-idle", c.SessionIdle, "end a web session after this long without a request")
+	fs.DurationVar(&c.SessionMaxAge, "session-max-age", c.SessionMaxAge, "end a web session this long after sign-in, however active")
 	fs.Var(&listValue{&c.Services}, "service", "registry `NAME` (the registry's auth.token.service) to issue tokens for (repeatable)")
 	fs.StringVar(&c.Issuer, "issuer", c.Issuer, "iss of issued JWTs (default: the host of --url)")
+	fs.BoolVar(&c.UserNamespaces, "user-namespaces", c.UserNamespaces, "users may pull, push and delete below their own name (NAME/...)")
+	fs.BoolVar(&c.AuthenticatedPull, "authenticated-pull", c.AuthenticatedPull, "signed-in users may pull repositories without a / in their name")
+	fs.Var(&listValue{&c.AnonymousPull}, "anonymous-pull", "anyone may pull repositories matching this `PATTERN` (path.Match, e.g. library/*; repeatable)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of registry JWTs (at least 60s)")
-	fs.StringVar(&c.SigningAlg, "signing-alg", c.SigningAlg, "ES256 or RS256")
+	fs.StringVar(&c.SigningAlg, "signing-alg", c.SigningAlg, "ES256 or RS256 for a new signing key (default: the existing key's, or ES256)")
 	fs.StringVar(&c.SigningKey, "signing-key", c.SigningKey, "PEM private key `FILE` to sign JWTs with (default: generated in the data directory)")
+	ldapFlags(fs, c)
 }
 
 // Load builds the configuration for a command: defaults, then the YAML file
@@ -234,11 +273,17 @@ func (c *Config) Validate() error {
 	if c.FlushInterval <= 0 || c.FlushInterval > 60*time.Second {
 		return fmt.Errorf("--flush-interval %s: must be between 1ns and 60s", c.FlushInterval)
 	}
+	if c.SessionIdle < time.Minute {
+		return fmt.Errorf("--session-idle %s: must be at least 1m", c.SessionIdle)
+	}
+	if c.SessionMaxAge < c.SessionIdle {
+		return fmt.Errorf("--session-max-age %s: must be at least --session-idle (%s)", c.SessionMaxAge, c.SessionIdle)
+	}
 	if len(c.Services) == 0 {
 		return errors.New("--service: name at least one registry service")
 	}
 	switch c.SigningAlg {
-	case "ES256", "RS256":
+	case "", "ES256", "RS256":
 	default:
 		return fmt.Errorf("--signing-alg %q: must be ES256 or RS256", c.SigningAlg)
 	}
@@ -247,10 +292,13 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("--log-level %q: must be debug, info, warn or error", c.LogLevel)
 	}
+	if err := c.validateLDAP(); err != nil {
+		return err
+	}
 	if c.Data == "" {
 		return errors.New("--data: the data directory must not be empty")
 	}
-	return nil
+	return c.validateStore()
 }
 
 // Paths inside the data directory.

@@ -39,8 +39,8 @@ func New() *Metrics {
 		}),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "portus_auth_failures_total",
-			Help: "Failed authentications by reason (never by user).",
-		}, []string{"reason"}),
+			Help: "Failed authentications by kind of credential (password or token); never by user or reason, which would tell whether a username exists.",
+		}, []string{"kind"}),
 	}
 	m.registry.MustRegister(m.requests, m.tokenLatency, m.authFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -62,8 +62,8 @@ func (m *Metrics) Middleware(c *gin.Context) {
 	m.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Inc()
 }
 
-// AuthFailed counts a failed authentication.
-func (m *Metrics) AuthFailed(reason string) { m.authFailures.WithLabelValues(reason).Inc() }
+// AuthFailed counts a failed authentication of a kind of credential.
+func (m *Metrics) AuthFailed(kind string) { m.authFailures.WithLabelValues(kind).Inc() }
 
 // Gauges registers the gauges computed at scrape time: tokens in the store
 // and clients the throttle is holding back.

@@ -68,10 +68,8 @@ type Signer struct {
 	jwks    []byte
 	written bool
 
-	// header is the base64url-encoded JOSE header shared by every token.
-	header string
-	// sigLen is the length of a raw signature in bytes.
-	sigLen int
+	// x5c is the certificate as the tokens' x5c header carries it.
+	x5c string
 }
 
 // LoadOrCreateSigner loads the signing key and certificate from dir (files
@@ -129,7 +127,7 @@ func LoadOrCreateSigner(dir, alg, keyFile string, now func() time.Time) (*Signer
 		if name == "" {
 			name = filepath.Join(dir, KeyFileName)
 		}
-		return nil, fmt.Errorf("signing key %s is for %s, not the configured %s (remove it to generate a new key)", name, keyAlg, alg)
+		return nil, fmt.Errorf("signing key %s is for %s, not the configured %s: drop --signing-alg (the key's algorithm is used), or see README \"Connect a registry\" to rotate the key", name, keyAlg, alg)
 	}
 
 	cert, certPEM, written, err := loadOrRenewCertificate(filepath.Join(dir, CertFileName), key, now())
@@ -144,27 +142,15 @@ func newSigner(alg string, key crypto.Signer, cert *x509.Certificate, certPEM []
 	if err != nil {
 		return nil, err
 	}
-	s := &Signer{alg: alg, key: key, cert: cert, certPEM: certPEM, keyID: kid, written: written}
-	switch k := key.(type) {
+	s := &Signer{alg: alg, key: key, cert: cert, certPEM: certPEM, keyID: kid, written: written,
+		x5c: base64.StdEncoding.EncodeToString(cert.Raw)}
+	switch key.(type) {
 	case *ecdsa.PrivateKey:
 		s.method = jwt.SigningMethodES256
-		s.sigLen = 2 * ((k.Curve.Params().BitSize + 7) / 8)
 	case *rsa.PrivateKey:
 		s.method = jwt.SigningMethodRS256
-		s.sigLen = k.Size()
 	}
-	x5c := base64.StdEncoding.EncodeToString(cert.Raw)
-	header, err := json.Marshal(struct {
-		Typ string   `json:"typ"`
-		Alg string   `json:"alg"`
-		Kid string   `json:"kid"`
-		X5c []string `json:"x5c"`
-	}{"JWT", alg, kid, []string{x5c}})
-	if err != nil {
-		return nil, err
-	}
-	s.header = base64.RawURLEncoding.EncodeToString(header)
-	if s.jwks, err = buildJWKS(alg, key.Public(), kid, x5c); err != nil {
+	if s.jwks, err = buildJWKS(alg, key.Public(), kid, s.x5c); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -292,19 +278,11 @@ func loadOrGenerateKey(name, alg string) (crypto.Signer, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	if alg == AlgRS256 {
-		key, err = rsa.GenerateKey(rand.Reader, RSAKeyBits)
-	} else {
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
+	key, keyPEM, err := generateKey(alg)
 	if err != nil {
-		return nil, fmt.Errorf("generating signing key: %w", err)
+		return nil, err
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("encoding signing key: %w", err)
-	}
-	tmp, err := writeTemp(name, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	tmp, err := writeTemp(name, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("writing signing key: %w", err)
 	}
@@ -318,6 +296,28 @@ func loadOrGenerateKey(name, alg string) (crypto.Signer, error) {
 	return key, nil
 }
 
+// generateKey generates a key for alg (empty: ES256) and returns it with
+// its PKCS#8 PEM encoding.
+func generateKey(alg string) (crypto.Signer, []byte, error) {
+	var (
+		key crypto.Signer
+		err error
+	)
+	if alg == AlgRS256 {
+		key, err = rsa.GenerateKey(rand.Reader, RSAKeyBits)
+	} else {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating signing key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding signing key: %w", err)
+	}
+	return key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
 // readPrivateKey reads the first private key in the PEM file name, skipping
 // other blocks such as the "EC PARAMETERS" that openssl writes first.
 func readPrivateKey(name string) (crypto.Signer, error) {
@@ -325,6 +325,13 @@ func readPrivateKey(name string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading signing key: %w", err)
 	}
+	return parsePrivateKey(data, name)
+}
+
+// parsePrivateKey parses the first private key in PEM data; name says
+// where it came from in errors.
+func parsePrivateKey(data []byte, name string) (crypto.Signer, error) {
+	var err error
 	for {
 		var block *pem.Block
 		block, data = pem.Decode(data)
@@ -379,9 +386,27 @@ func loadOrRenewCertificate(name string, key crypto.Signer, now time.Time) (cert
 		return nil, nil, false, fmt.Errorf("reading signing certificate: %w", err)
 	}
 
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	cert, certPEM, err = newCertificate(key, now)
 	if err != nil {
 		return nil, nil, false, err
+	}
+	tmp, err := writeTemp(name, certPEM)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("writing signing certificate: %w", err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return nil, nil, false, fmt.Errorf("writing signing certificate: %w", err)
+	}
+	return cert, certPEM, true, nil
+}
+
+// newCertificate creates a self-signed certificate for key, valid from
+// now (backdated by certBackdate) for CertificateValidity.
+func newCertificate(key crypto.Signer, now time.Time) (*x509.Certificate, []byte, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, nil, err
 	}
 	template := &x509.Certificate{
 		SerialNumber:          serial.Add(serial, big.NewInt(1)),
@@ -393,21 +418,13 @@ func loadOrRenewCertificate(name string, key crypto.Signer, now time.Time) (cert
 	}
 	der, err := x509.CreateCertificate(rand.Reader, template, template, key.Public(), key)
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("creating signing certificate: %w", err)
+		return nil, nil, fmt.Errorf("creating signing certificate: %w", err)
 	}
-	if cert, err = x509.ParseCertificate(der); err != nil {
-		return nil, nil, false, err
-	}
-	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	tmp, err := writeTemp(name, certPEM)
+	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, nil, false, fmt.Errorf("writing signing certificate: %w", err)
+		return nil, nil, err
 	}
-	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
-		return nil, nil, false, fmt.Errorf("writing signing certificate: %w", err)
-	}
-	return cert, certPEM, true, nil
+	return cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
 }
 
 func certificateUsable(c *x509.Certificate, key crypto.Signer, now time.Time) bool {

@@ -88,7 +88,7 @@ func TestSignerPersistence(t *testing.T) {
 			}
 
 			other := map[string]string{AlgES256: AlgRS256, AlgRS256: AlgES256}[alg]
-			if _, err := LoadOrCreateSigner(dir, other, "", nil); err == nil || !strings.Contains(err.Error(), "remove it") {
+			if _, err := LoadOrCreateSigner(dir, other, "", nil); err == nil || !strings.Contains(err.Error(), "drop --signing-alg") {
 				t.Errorf("key for %s loaded as %s: %v", alg, other, err)
 			}
 

@@ -1,6 +1,7 @@
 package registryauth
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
 	"strings"
@@ -36,9 +37,13 @@ type Access struct {
 	Actions []string `json:"actions"`
 }
 
-// MarshalJSON encodes a as the token does, with nil Actions as [].
+// MarshalJSON encodes a with nil Actions as [], which registries expect.
 func (a Access) MarshalJSON() ([]byte, error) {
-	return appendAccess(make([]byte, 0, 64+len(a.Name)), a), nil
+	type plain Access // without this method
+	if a.Actions == nil {
+		a.Actions = []string{}
+	}
+	return json.Marshal(plain(a))
 }
 
 // Policy decides what a signed-in or anonymous subject may do. Admins may

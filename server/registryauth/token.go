@@ -2,15 +2,10 @@ package registryauth
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -44,10 +39,6 @@ type Claims struct {
 	ID        string   `json:"jti"`
 	Access    []Access `json:"access"`
 }
-
-// MarshalJSON encodes c exactly as Issue does: fields in the order above,
-// a nil Access or Actions as [].
-func (c Claims) MarshalJSON() ([]byte, error) { return c.appendJSON(nil), nil }
 
 // GetExpirationTime implements jwt.Claims.
 func (c Claims) GetExpirationTime() (*jwt.NumericDate, error) { return numericDate(c.ExpiresAt), nil }
@@ -126,12 +117,6 @@ func (i *Issuer) ExpiresIn() int {
 	return int(ttl / time.Second)
 }
 
-// bufPool holds scratch buffers for the payload and signature encodings.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// maxPooledBuf keeps a rare huge token from pinning its buffer in the pool.
-const maxPooledBuf = 64 << 10
-
 // Issue signs a token for subject ("" for anonymous) and service, the
 // registry's auth.token.service, which becomes "aud". The token is valid
 // from NotBeforeSkew before now until now plus the TTL, carries a fresh
@@ -165,132 +150,17 @@ func (i *Issuer) Issue(subject, service string, access []Access, now time.Time) 
 		Access:    access,
 	}
 
-	bp := bufPool.Get().(*[]byte)
-	buf := c.appendJSON((*bp)[:0])
-	n := len(buf)
-	buf = base64.RawURLEncoding.AppendEncode(buf, buf[:n])
-	payload := buf[n:]
-
-	// One builder holds the whole token: the signing input is a prefix of
-	// it, and a strings.Builder never rewrites what it has handed out.
-	var b strings.Builder
-	b.Grow(len(s.header) + 1 + len(payload) + 1 + base64.RawURLEncoding.EncodedLen(s.sigLen))
-	b.WriteString(s.header)
-	b.WriteByte('.')
-	b.Write(payload)
-	sig, err := s.method.Sign(b.String(), s.key)
+	if c.Access == nil {
+		c.Access = []Access{}
+	}
+	// golang-jwt encodes and signs; the header gets the key ID of registry
+	// 2.8 (libtrust kid) and the certificate chain of registry 3 (x5c).
+	t := jwt.NewWithClaims(s.method, c)
+	t.Header["kid"] = s.keyID
+	t.Header["x5c"] = []string{s.x5c}
+	token, err := t.SignedString(s.key)
 	if err != nil {
-		putBuf(bp, buf)
 		return "", fmt.Errorf("signing token: %w", err)
 	}
-	b.WriteByte('.')
-	buf = base64.RawURLEncoding.AppendEncode(buf[:0], sig)
-	b.Write(buf)
-	putBuf(bp, buf)
-	return b.String(), nil
-}
-
-func putBuf(bp *[]byte, buf []byte) {
-	if cap(buf) > maxPooledBuf {
-		return
-	}
-	*bp = buf[:0]
-	bufPool.Put(bp)
-}
-
-// appendJSON appends c as JSON, byte for byte what encoding/json makes of
-// the struct, except that nil slices are [].
-func (c *Claims) appendJSON(dst []byte) []byte {
-	dst = append(dst, `{"iss":`...)
-	dst = appendJSONString(dst, c.Issuer)
-	dst = append(dst, `,"sub":`...)
-	dst = appendJSONString(dst, c.Subject)
-	dst = append(dst, `,"aud":`...)
-	dst = appendJSONString(dst, c.Audience)
-	dst = append(dst, `,"exp":`...)
-	dst = strconv.AppendInt(dst, c.ExpiresAt, 10)
-	dst = append(dst, `,"nbf":`...)
-	dst = strconv.AppendInt(dst, c.NotBefore, 10)
-	dst = append(dst, `,"iat":`...)
-	dst = strconv.AppendInt(dst, c.IssuedAt, 10)
-	dst = append(dst, `,"jti":`...)
-	dst = appendJSONString(dst, c.ID)
-	dst = append(dst, `,"access":[`...)
-	for k, a := range c.Access {
-		if k > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendAccess(dst, a)
-	}
-	return append(dst, "]}"...)
-}
-
-func appendAccess(dst []byte, a Access) []byte {
-	dst = append(dst, `{"type":`...)
-	dst = appendJSONString(dst, a.Type)
-	dst = append(dst, `,"name":`...)
-	dst = appendJSONString(dst, a.Name)
-	dst = append(dst, `,"actions":[`...)
-	for k, action := range a.Actions {
-		if k > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendJSONString(dst, action)
-	}
-	return append(dst, "]}"...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string the way encoding/json does:
-// HTML-safe (<, > and & escaped), invalid UTF-8 as U+FFFD, U+2028 and
-// U+2029 escaped.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return token, nil
 }

@@ -6,8 +6,9 @@
 // is one transaction that keeps its invariants inside (a user never holds
 // more tokens than the limit, token names are unique per owner, a replaced
 // token and its successor change together). That lets the same contract run
-// on the embedded bbolt file (package store/boltstore) and, later, on etcd,
-// with one conformance suite (package store/storetest) for both.
+// on the embedded bbolt file (package store/boltstore) and on etcd (package
+// store/etcdstore), with one conformance suite (package store/storetest) for
+// both.
 //
 // No package outside a backend sees a database type.
 package store
@@ -38,7 +39,19 @@ type User struct {
 	Admin        bool      `json:"admin,omitempty"`
 	Disabled     bool      `json:"disabled,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
+	// Source is where the password is checked: "" for a local account,
+	// SourceLDAP for one created at its first LDAP sign-in.
+	Source string `json:"source,omitempty"`
+	// Email and DisplayName come from the directory for LDAP accounts.
+	Email       string `json:"email,omitempty"`
+	DisplayName string `json:"display_name,omitempty"`
+	// DockerLogin overrides the server's docker_login policy for this
+	// user: "tokens_only", "passwords_allowed", or "" for the server's.
+	DockerLogin string `json:"docker_login,omitempty"`
 }
+
+// SourceLDAP is User.Source of accounts whose password is in the directory.
+const SourceLDAP = "ldap"
 
 // Token is an application token as stored: its secret only as a keyed hash.
 type Token struct {
@@ -164,11 +177,40 @@ type Store interface {
 	// last seen before seenBefore, and returns how many it removed.
 	PruneSessions(createdBefore, seenBefore time.Time) (int, error)
 
-	// Backup writes a consistent copy of the whole store to w.
+	// SharedSecret returns the secret called name, one of the Secret*
+	// names: key material that every process of a deployment must share.
+	// When the store has none yet it stores what create returns, in one
+	// transaction that fails if another process stored one first; that
+	// process's secret is then returned, so all callers get the same bytes.
+	// A nil create makes a missing secret ErrNotFound.
+	SharedSecret(name string, create func() ([]byte, error)) ([]byte, error)
+	// ReplaceSharedSecret stores next as the secret called name if the
+	// stored one is still old (nil old: if there is none), and returns the
+	// secret as stored afterwards: next, or what another process stored
+	// in between, which the caller should then use instead.
+	ReplaceSharedSecret(name string, old, next []byte) ([]byte, error)
+
+	// Backup writes a consistent copy of the whole store to w. Shared
+	// secrets are not part of it.
 	Backup(w io.Writer) (int64, error)
 	// Close releases the store. Methods called afterwards fail.
 	Close() error
 }
+
+// Names of the shared secrets.
+const (
+	// SecretPepper keys the HMAC under which application tokens are
+	// stored: without it no stored token can be checked.
+	SecretPepper = "pepper"
+	// SecretSigningKey is the PEM private key that signs registry JWTs.
+	SecretSigningKey = "registry-signing.key"
+	// SecretSigningCert is the PEM self-signed certificate of that key.
+	SecretSigningCert = "registry-signing.crt"
+)
+
+// SecretNames are the shared secrets a deployment may hold, in the order
+// a copy should write them.
+var SecretNames = []string{SecretPepper, SecretSigningKey, SecretSigningCert}
 
 // Unavailable wraps a backend failure so that callers can answer 503.
 func Unavailable(op string, err error) error {

@@ -74,6 +74,13 @@ type User struct {
 	Admin     bool      `json:"admin"`
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
+	// Source is "ldap" for accounts whose password is in the directory.
+	Source      string `json:"source,omitempty"`
+	Email       string `json:"email,omitempty"`
+	DisplayName string `json:"display_name,omitempty"`
+	// DockerLogin is the user's override of the server's docker_login
+	// policy, empty when the server's applies.
+	DockerLogin string `json:"docker_login,omitempty"`
 }
 
 // CreateUserRequest is the body of POST /api/v1/users.
@@ -88,6 +95,11 @@ type CreateUserRequest struct {
 type UpdateUserRequest struct {
 	Admin    *bool `json:"admin,omitempty"`
 	Disabled *bool `json:"disabled,omitempty"`
+	// DockerLogin sets the user's docker_login policy: "tokens_only",
+	// "passwords_allowed", or "" for the server's.
+	DockerLogin *string `json:"docker_login,omitempty"`
+	// Unlock lifts a password lock the sign-in throttle put on the user.
+	Unlock bool `json:"unlock,omitempty"`
 }
 
 // Activity is one audit-log entry.

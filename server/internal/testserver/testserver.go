@@ -92,6 +92,9 @@ type Options struct {
 	TrustedProxies []string
 	// Dir is the data directory; empty means a new temporary one.
 	Dir string
+	// Configure, if set, changes the configuration before it is
+	// validated (LDAP settings, docker_login …).
+	Configure func(*config.Config)
 }
 
 // Server is a running public handler over a real bbolt file.
@@ -145,6 +148,9 @@ func Start(t testing.TB, o Options) *Server {
 	c.TrustedProxies = o.TrustedProxies
 	if o.MaxTokens > 0 {
 		c.MaxTokens = o.MaxTokens
+	}
+	if o.Configure != nil {
+		o.Configure(&c)
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("config: %v", err)

@@ -11,6 +11,11 @@
 //	sessions          SHA-256(cookie value) → store.Session
 //	user_sessions/NAME session id → empty          (one bucket per user)
 //
+// The shared secrets (store.SharedSecret) are not in the database but in
+// files of the same names beside it, mode 0600 — the data directory's
+// "pepper" and "registry-signing.*" files of every installation — so that
+// a copy of the database alone checks no token.
+//
 // Every store.Store method is a single bbolt transaction, so the token limit
 // and unique names hold even with many concurrent writers.
 package boltstore
@@ -22,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -47,6 +53,8 @@ var ErrLocked = errors.New("database is in use by another process")
 // Store is a store.Store on a bbolt file.
 type Store struct {
 	db *bolt.DB
+	// dir holds the database file and the shared secrets.
+	dir string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -83,7 +91,7 @@ func Open(path string, lockTimeout time.Duration) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("preparing %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, dir: filepath.Dir(path)}, nil
 }
 
 // Close closes the file.

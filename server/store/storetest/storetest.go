@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tokens", tokenTests},
 		{"Activities", activityTests},
 		{"Sessions", sessionTests},
+		{"Secrets", secretTests},
 		{"Backup", backupTests},
 		{"Close", closeTests},
 	}

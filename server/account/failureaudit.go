@@ -1,0 +1,63 @@
+package account
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/portusproject/portus/server/store"
+)
+
+// failureAudit keeps failed authentications from flooding the audit log:
+// each is a synchronous write, and the log is capped, so an unthrottled
+// stream of failures from many addresses would cost an fsync each and push
+// real history (token and user events) out. At most one entry per claimed
+// name and address per failureAuditEvery, and at most failureAuditBurst per
+// second in all, are written; the next written entry counts the others.
+type failureAudit struct {
+	mu         sync.Mutex
+	last       map[string]time.Time
+	second     time.Time
+	inSecond   int
+	suppressed int
+}
+
+const (
+	failureAuditEvery = 10 * time.Second
+	failureAuditBurst = 20
+	failureAuditKeys  = 10000
+)
+
+// admit reports whether a failure of name from ip at now is written, and
+// how many were left out since the last one that was.
+func (f *failureAudit) admit(name, ip string, now time.Time) (bool, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.last == nil || len(f.last) > failureAuditKeys {
+		f.last = map[string]time.Time{}
+	}
+	if now.Sub(f.second) >= time.Second {
+		f.second, f.inSecond = now, 0
+	}
+	key := name + "\x00" + ip
+	if t, ok := f.last[key]; (ok && now.Sub(t) < failureAuditEvery) || f.inSecond >= failureAuditBurst {
+		f.suppressed++
+		return false, 0
+	}
+	f.last[key] = now
+	f.inSecond++
+	n := f.suppressed
+	f.suppressed = 0
+	return true, n
+}
+
+func (s *Service) auditFailure(a store.Activity) {
+	ok, left := s.failures.admit(a.Actor, a.ClientIP, s.now())
+	if !ok {
+		return
+	}
+	if left > 0 {
+		a.Detail += fmt.Sprintf(" (%d similar failures since the last entry were not recorded)", left)
+	}
+	s.audit(a)
+}

@@ -1,0 +1,251 @@
+package account
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/portusproject/portus/server/ldapauth"
+	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/shared/apptoken"
+)
+
+// Passwords may live in two places: the account's own hash (local
+// accounts) and an LDAP directory. AuthenticatePassword asks them in the
+// configured order, and the first one that knows the name decides:
+//
+//   - local first (the default): an account with a local password is
+//     checked against it and the directory is never asked; a name without
+//     a local password (an LDAP account, or a name the server has not seen)
+//     goes to the directory.
+//   - directory first: the directory is asked; if it has the name, its
+//     answer decides and a local password of the same name is not tried;
+//     if it does not, the local password is checked. While the directory is
+//     not answering, accounts with a local password sign in with it.
+//
+// A string in the application-token format is never sent to the directory
+// (it is a mistyped token, not a password), nor is an empty password or a
+// name that is not a valid username. Each attempt is at most one bind as
+// the user and counts once in the throttle, whichever backend decided.
+//
+// The first successful directory sign-in creates the account (source
+// "ldap", no local password, email and display name from the directory);
+// every later one refreshes those and, when an admin group is configured,
+// the administrator flag. Local accounts signed in by the directory (only
+// possible with directory first) keep their own administrator flag.
+
+// Directory checks passwords in an external directory; *ldapauth.Client
+// is one. Errors are those of ldapauth (test with errors.Is).
+type Directory interface {
+	Authenticate(name, password string) (ldapauth.Entry, error)
+}
+
+// DockerLogin policies: whether /v2/token accepts passwords or only
+// application tokens.
+const (
+	DockerLoginPasswordsAllowed = "passwords_allowed"
+	DockerLoginTokensOnly       = "tokens_only"
+)
+
+// PasswordOptions say where passwords are checked and where they are
+// accepted. The zero value checks local passwords only and accepts them
+// everywhere.
+type PasswordOptions struct {
+	// Directory, when not nil, checks the passwords of LDAP accounts.
+	Directory Directory
+	// DirectoryFirst asks the directory before the local password.
+	DirectoryFirst bool
+	// DockerLogin is the server's policy for /v2/token (empty means
+	// DockerLoginPasswordsAllowed); a user's DockerLogin overrides it.
+	DockerLogin string
+	// ProfileURL is where users create application tokens, named in the
+	// message that refuses a password under tokens_only.
+	ProfileURL string
+}
+
+// ErrDirectoryUnavailable is returned for a password that only the
+// directory could check while it is not answering. Application tokens
+// keep working.
+var ErrDirectoryUnavailable = errors.New("the directory server is not answering; try again later or use an application token")
+
+// TokensRequiredError refuses a password at the registry token endpoint
+// for a user whose docker_login policy is tokens_only.
+type TokensRequiredError struct{ ProfileURL string }
+
+func (e *TokensRequiredError) Error() string {
+	where := "on your profile page"
+	if e.ProfileURL != "" {
+		where += " " + e.ProfileURL
+	}
+	return "this server does not accept passwords for docker login: create an application token " + where + " and use it as the password"
+}
+
+// ValidateDockerLogin checks a docker_login value; empty is allowed when
+// allowEmpty (a user's "use the server's policy").
+func ValidateDockerLogin(v string, allowEmpty bool) error {
+	switch v {
+	case DockerLoginPasswordsAllowed, DockerLoginTokensOnly:
+		return nil
+	case "":
+		if allowEmpty {
+			return nil
+		}
+	}
+	return &FieldError{"docker_login", `must be "tokens_only", "passwords_allowed" or "" (the server's policy)`}
+}
+
+// AuthenticateRegistry is Authenticate for the registry token endpoint:
+// it also enforces the docker_login policy. Under tokens_only a password
+// is refused with a *TokensRequiredError before it is checked anywhere, so
+// that it is neither sent to the directory nor counted by the throttle.
+func (s *Service) AuthenticateRegistry(name, secret, ip string) (Principal, error) {
+	if !apptoken.LooksLike(secret) {
+		policy, err := s.dockerLogin(name)
+		if err != nil {
+			return Principal{}, err
+		}
+		if policy == DockerLoginTokensOnly {
+			s.audit(store.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip,
+				Detail: "password refused at the registry token endpoint: docker_login is tokens_only"})
+			return Principal{}, &TokensRequiredError{s.passwords.ProfileURL}
+		}
+	}
+	return s.Authenticate(name, secret, ip)
+}
+
+// dockerLogin is the policy in force for name: the user's override, else
+// the server's.
+func (s *Service) dockerLogin(name string) (string, error) {
+	u, err := s.store.User(name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	if u.DockerLogin != "" {
+		return u.DockerLogin, nil
+	}
+	if s.passwords.DockerLogin != "" {
+		return s.passwords.DockerLogin, nil
+	}
+	return DockerLoginPasswordsAllowed, nil
+}
+
+// askDirectory reports whether AuthenticatePassword should ask the
+// directory about this password for the account u (the zero User when the
+// name is unknown).
+func (s *Service) askDirectory(u store.User, password string) bool {
+	if s.passwords.Directory == nil || apptoken.LooksLike(password) {
+		return false
+	}
+	return s.passwords.DirectoryFirst || u.PasswordHash == ""
+}
+
+// authenticateDirectory checks a password with the directory. decided is
+// false when the local password should be checked instead: the directory
+// does not know the name, or is not answering, and the account has a
+// local password.
+func (s *Service) authenticateDirectory(name, password, ip string, u store.User, found bool) (p Principal, err error, decided bool) {
+	local := u.PasswordHash != ""
+	if password == "" {
+		return Principal{}, s.failed(name, ip, "empty password"), true
+	}
+	if ValidateUsername(name) != nil {
+		if local {
+			return Principal{}, nil, false
+		}
+		return Principal{}, s.failed(name, ip, "unknown user"), true
+	}
+	e, err := s.passwords.Directory.Authenticate(name, password)
+	switch {
+	case err == nil:
+	case errors.Is(err, ldapauth.ErrNoSuchUser):
+		if local {
+			return Principal{}, nil, false
+		}
+		return Principal{}, s.failed(name, ip, "unknown user (not in the directory)"), true
+	case errors.Is(err, ldapauth.ErrInvalidCredentials):
+		return Principal{}, s.failed(name, ip, "wrong directory password"), true
+	case errors.Is(err, ldapauth.ErrRefused):
+		s.log.Info("the directory refused a sign-in", "user", name, "err", err)
+		return Principal{}, s.failed(name, ip, "directory refused the bind"), true
+	case errors.Is(err, ldapauth.ErrAmbiguous):
+		s.log.Warn("the LDAP filter does not identify one entry with this username; check ldap.filter and ldap.uid_attribute", "user", name)
+		return Principal{}, s.failed(name, ip, "ambiguous directory entry"), true
+	default:
+		// Not the user's fault: not counted by the throttle.
+		s.log.Warn("the directory server is not answering", "user", name, "err", err)
+		if local {
+			return Principal{}, nil, false
+		}
+		return Principal{}, fmt.Errorf("%w: %w", ErrDirectoryUnavailable, err), true
+	}
+	u, err = s.directorySignedIn(name, e, u, found, ip)
+	if err != nil {
+		return Principal{}, err, true
+	}
+	if u.Disabled {
+		return Principal{}, s.failed(name, ip, "disabled user"), true
+	}
+	s.throttle.Succeed(name, ip)
+	return Principal{User: u}, nil, true
+}
+
+// directorySignedIn creates or refreshes the account of a user whose
+// password the directory accepted, and returns it.
+func (s *Service) directorySignedIn(name string, e ldapauth.Entry, u store.User, found bool, ip string) (store.User, error) {
+	actor := Actor{Name: name, IP: ip}
+	if !found {
+		nu := store.User{
+			Name: name, Source: store.SourceLDAP, Email: e.Email, DisplayName: e.DisplayName,
+			Admin: e.AdminGroupChecked && e.Admin, CreatedAt: s.now().UTC(),
+		}
+		created, err := s.store.CreateUser(nu, false)
+		if err == nil {
+			detail := "first sign-in with the LDAP directory"
+			if created.Admin {
+				detail += "; administrator (admin group)"
+			}
+			s.audit(store.Activity{Action: "user.create", Actor: actor.Name, Subject: name, ClientIP: ip, Detail: detail})
+			return created, nil
+		}
+		if !errors.Is(err, store.ErrUserExists) {
+			return store.User{}, err
+		}
+		// Created by a concurrent sign-in: refresh it as below.
+		if u, err = s.store.User(name); err != nil {
+			return store.User{}, err
+		}
+	}
+	if u.Source != store.SourceLDAP {
+		// A local account whose name the directory also has (directory
+		// first): signed in, but its own settings stay as they are.
+		s.log.Info("a local account signed in with its directory password", "user", name)
+		return u, nil
+	}
+	admin := u.Admin
+	if e.AdminGroupChecked {
+		admin = e.Admin
+	}
+	if u.Email == e.Email && u.DisplayName == e.DisplayName && u.Admin == admin {
+		return u, nil
+	}
+	var event string
+	u, err := s.store.UpdateUser(name, func(u *store.User) error {
+		event = ""
+		if u.Admin != admin {
+			u.Admin = admin
+			event = map[bool]string{true: "user.admin.grant", false: "user.admin.revoke"}[admin]
+		}
+		u.Email, u.DisplayName = e.Email, e.DisplayName
+		return nil
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	if event != "" {
+		s.audit(store.Activity{Action: event, Actor: name, Subject: name, ClientIP: ip, Detail: "LDAP admin group membership at sign-in"})
+	}
+	return u, nil
+}
+
+// errDirectoryPassword refuses to set a local password on an LDAP account:
+// its password is the directory's.
+var errDirectoryPassword = &FieldError{"new_password", "cannot be set here: this account's password is the one in the LDAP directory; change it there"}

@@ -1,0 +1,335 @@
+// Package etcdstore is the replicated store of Portus: the store.Store
+// contract on an etcd cluster, so that several `portus serve` processes
+// share one state. It is the only package that imports the etcd client.
+//
+// Layout under the prefix P (default "/portus/"); names in keys are
+// path-escaped, values are JSON unless said otherwise:
+//
+//	P auth/users/NAME           store.User
+//	P auth/tokens/OWNER/NAME    store.Token (one key per owner and name:
+//	                            unique names are CreateRevision == 0)
+//	P auth/epoch                empty; rewritten by every write under auth/
+//	P counts/OWNER              decimal count of OWNER's tokens
+//	P meta/first-user           exists once a user does
+//	P audit/seq                 {"last":N,"oldest":M}: the newest ID and
+//	                            the oldest ID that may still exist
+//	P audit/log/%020d           store.Activity
+//	P sessions/HEX(ID)          store.Session
+//	P user-sessions/USER/HEX    empty (the index of a user's sessions)
+//	P secrets/NAME              the raw secret
+//
+// Every store.Store method is one etcd transaction (Txn with If/Then/Else)
+// whose comparisons carry its invariants: a write that read something
+// compares that key's ModRevision, so no read-modify-write happens outside
+// a transaction; on a lost race it reads again and retries. The per-owner
+// token limit compares the count key in the same Txn as the insert.
+//
+// Each Store keeps an in-memory cache of everything under P auth/ (users
+// and tokens), loaded with one read at a revision and kept current by a
+// Watch from the next revision, so TokenByHash — every docker command —
+// makes no round trip when the cache is warm. A revocation or a disabled
+// user written by any replica reaches every replica's cache within
+// milliseconds. When the watch breaks (compaction, a closed stream) or
+// falls behind what etcd confirms, the cache is known to be stale: reads
+// that depend on it fail with store.ErrUnavailable until a full reload has
+// resynchronised it. While etcd cannot be reached at all (an election, a
+// lost quorum) nothing is known to be stale and the cache keeps serving.
+//
+// Every etcd call has a timeout. A write whose outcome is unknown (timeout,
+// leader lost mid-call) is an error wrapping store.ErrUnavailable, never a
+// success.
+package etcdstore
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+
+	"github.com/portusproject/portus/server/store"
+)
+
+// DefaultPrefix is where a Portus deployment keeps its keys.
+const DefaultPrefix = "/portus/"
+
+// Options configure Open.
+type Options struct {
+	// Endpoints are the cluster members' client addresses, HOST:PORT.
+	Endpoints []string
+	// Prefix starts every key (default DefaultPrefix). Deployments that
+	// share a cluster use different prefixes.
+	Prefix string
+	// TLS, when not nil, secures the connection (see TLSConfig).
+	TLS *tls.Config
+	// DialTimeout bounds connecting (default 5 s).
+	DialTimeout time.Duration
+	// RequestTimeout bounds every etcd call (default 5 s).
+	RequestTimeout time.Duration
+	// CheckInterval is how often the cache confirms that it is as new as
+	// etcd (default 1 s), and LagLimit how long it may stay behind before
+	// it counts as stale and is reloaded (default 3 s).
+	CheckInterval time.Duration
+	LagLimit      time.Duration
+	// Logger receives the cache's state changes (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Store is a store.Store on etcd.
+type Store struct {
+	cli     *clientv3.Client
+	k       keys
+	timeout time.Duration
+	lagMax  time.Duration
+	check   time.Duration
+	log     *slog.Logger
+	cache   *cache
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+
+	watchMu     sync.Mutex
+	watchCancel context.CancelFunc
+
+	// beforeReload, if set (tests), runs before each resynchronisation;
+	// dropEvents (tests) makes the watch lose events, as a stuck stream
+	// would.
+	beforeReload atomic.Pointer[func()]
+	dropEvents   atomic.Bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+var errClosed = errors.New("store is closed")
+
+// Open connects to the cluster, loads the cache and starts watching. It
+// fails, wrapping store.ErrUnavailable, if the cluster does not answer
+// within the timeouts.
+func Open(o Options) (*Store, error) {
+	if len(o.Endpoints) == 0 {
+		return nil, errors.New("etcd: no endpoints")
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 5 * time.Second
+	}
+	if o.CheckInterval <= 0 {
+		o.CheckInterval = time.Second
+	}
+	if o.LagLimit <= 0 {
+		o.LagLimit = 3 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   o.Endpoints,
+		DialTimeout: o.DialTimeout,
+		TLS:         o.TLS,
+		// Our own log says what matters (cache state); the client's
+		// zap output would be a second, unstructured-for-us stream.
+		Logger: zap.NewNop(),
+		// Keep the connection alive through idle periods and notice
+		// a dead member quickly.
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 3 * time.Second,
+		// Reconnect to a member that is back within a second or two,
+		// not gRPC's default of up to two minutes.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: o.DialTimeout,
+		})},
+	})
+	if err != nil {
+		return nil, store.Unavailable("connecting to etcd", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Store{
+		cli:     cli,
+		k:       keys{prefix: o.Prefix},
+		timeout: o.RequestTimeout,
+		lagMax:  o.LagLimit,
+		check:   o.CheckInterval,
+		log:     o.Logger,
+		cache:   newCache(o.Prefix),
+		ctx:     ctx,
+		cancel:  cancel,
+	}
+	if err := s.reload(); err != nil {
+		cancel()
+		cli.Close()
+		return nil, fmt.Errorf("loading from etcd at %s: %w", strings.Join(o.Endpoints, ","), err)
+	}
+	s.wg.Add(2)
+	go s.watchLoop()
+	go s.checkLoop()
+	return s, nil
+}
+
+// Close stops the watch and closes the connection. Methods called
+// afterwards fail with store.ErrUnavailable.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.cancel()
+	s.cache.close()
+	s.wg.Wait()
+	return s.cli.Close()
+}
+
+// TLSConfig builds the client TLS configuration from PEM files: caFile
+// (the cluster's CA; empty: the system roots) and an optional client
+// certificate and key.
+func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the etcd CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("etcd CA %s: no PEM certificate found", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("the etcd client certificate and key go together")
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading the etcd client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// call returns a context for one etcd call, or an error once the store is
+// closed.
+func (s *Store) call(op string) (context.Context, context.CancelFunc, error) {
+	if s.closed.Load() {
+		return nil, nil, store.Unavailable(op, errClosed)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
+	return ctx, cancel, nil
+}
+
+// txn runs one transaction with a timeout. Any error — a timeout or a
+// lost leader included, after which the outcome is unknown — is returned
+// as store.ErrUnavailable.
+func (s *Store) txn(op string, cmps []clientv3.Cmp, then, els []clientv3.Op) (*clientv3.TxnResponse, error) {
+	ctx, cancel, err := s.call(op)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	resp, err := s.cli.Txn(ctx).If(cmps...).Then(then...).Else(els...).Commit()
+	if err != nil {
+		return nil, store.Unavailable(op, err)
+	}
+	return resp, nil
+}
+
+// read runs read-only operations as one transaction, so that they see one
+// revision.
+func (s *Store) read(op string, ops ...clientv3.Op) (*clientv3.TxnResponse, error) {
+	return s.txn(op, nil, ops, nil)
+}
+
+// get runs one Get with a timeout.
+func (s *Store) get(op, key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	ctx, cancel, err := s.call(op)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	resp, err := s.cli.Get(ctx, key, opts...)
+	if err != nil {
+		return nil, store.Unavailable(op, err)
+	}
+	return resp, nil
+}
+
+// maxAttempts bounds the optimistic retries of one method. Each failed
+// attempt means another writer succeeded, so running out takes a storm.
+const maxAttempts = 200
+
+var errContention = errors.New("too many concurrent writers; try again")
+
+// retry runs attempt until it reports done or fails.
+func retry(op string, attempt func() (done bool, err error)) error {
+	for range maxAttempts {
+		done, err := attempt()
+		if err != nil || done {
+			return err
+		}
+	}
+	return store.Unavailable(op, errContention)
+}
+
+// synced waits, within the request timeout, until the cache holds the
+// write at rev, so that a caller reads its own writes from the cache. The
+// write succeeded either way: a cache that does not catch up is detected as
+// stale by the checker and refuses to serve until it has reloaded.
+func (s *Store) synced(rev int64) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
+	defer cancel()
+	s.cache.waitFor(ctx, rev)
+}
+
+// barrier waits until the cache holds every write under auth/ that etcd
+// has committed now. It costs one linearizable read of the epoch key.
+func (s *Store) barrier(op string) error {
+	resp, err := s.get(op, s.k.epoch())
+	if err != nil {
+		return err
+	}
+	var rev int64
+	if len(resp.Kvs) > 0 {
+		rev = resp.Kvs[0].ModRevision
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
+	defer cancel()
+	if !s.cache.waitFor(ctx, rev) {
+		return store.Unavailable(op, fmt.Errorf("the cache has not caught up with revision %d", rev))
+	}
+	return nil
+}
+
+// DeleteAll removes every key of the deployment, shared secrets included,
+// in one transaction: for `portus migrate --force`. Other processes on the
+// prefix see it through their watch; stop them first all the same.
+func (s *Store) DeleteAll() error {
+	const op = "emptying the store"
+	if _, err := s.txn(op, nil, []clientv3.Op{clientv3.OpDelete(s.k.prefix, clientv3.WithPrefix())}, nil); err != nil {
+		return err
+	}
+	// A write under auth/ after the deletion, for the cache to wait on.
+	resp, err := s.txn(op, nil, []clientv3.Op{clientv3.OpPut(s.k.epoch(), "")}, nil)
+	if err != nil {
+		return err
+	}
+	s.synced(resp.Header.Revision)
+	return nil
+}

@@ -1,0 +1,61 @@
+package etcdstore
+
+import (
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+
+	"github.com/portusproject/portus/server/internal/testetcd"
+	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/store/storetest"
+)
+
+var prefixSeq atomic.Int64
+
+// freshPrefix returns a key prefix no other store of the process uses, so
+// that one cluster serves every test.
+func freshPrefix() string { return fmt.Sprintf("/portus-test-%d/", prefixSeq.Add(1)) }
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// open opens a store on the cluster and closes it when the test ends.
+func open(t *testing.T, c *testetcd.Cluster, o Options) *Store {
+	t.Helper()
+	if o.Endpoints == nil {
+		o.Endpoints = c.Endpoints()
+	}
+	if o.Prefix == "" {
+		o.Prefix = freshPrefix()
+	}
+	if o.Logger == nil {
+		o.Logger = quietLogger()
+	}
+	s, err := Open(o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// TestStore runs everything that a healthy cluster can serve on one
+// three-member cluster.
+func TestStore(t *testing.T) {
+	c := testetcd.Start(t, 3)
+	t.Run("Conformance", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store { return open(t, c, Options{}) })
+	})
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, *testetcd.Cluster)
+	}{
+		{"TwoReplicas", testTwoReplicas},
+		{"LastUsedNewestWins", testLastUsedNewestWins},
+		{"TinyTimeout", testTinyTimeout},
+		{"WatchBreakResync", testWatchBreakResync},
+		{"StuckWatch", testStuckWatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, c) })
+	}
+}

@@ -1,0 +1,221 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/portusproject/portus/server/account"
+	"github.com/portusproject/portus/server/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// layoutFile holds the "layout" template every page fills with its
+// "content".
+const layoutFile = "templates/layout.html"
+
+var funcs = template.FuncMap{
+	"when": when,
+	"iso":  iso,
+}
+
+// when formats a time for people: UTC, to the minute; "never" for nil.
+func when(v any) string {
+	switch t := v.(type) {
+	case time.Time:
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	case *time.Time:
+		if t == nil {
+			return "never"
+		}
+		return when(*t)
+	}
+	return ""
+}
+
+// iso formats a time for a <time datetime> attribute.
+func iso(v any) string {
+	switch t := v.(type) {
+	case time.Time:
+		return t.UTC().Format(time.RFC3339)
+	case *time.Time:
+		if t != nil {
+			return t.UTC().Format(time.RFC3339)
+		}
+	}
+	return ""
+}
+
+// parseTemplates parses every page with the layout. Each page must define
+// "content"; a page that does not, or does not parse, is an error.
+func parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
+	files, err := fs.Glob(fsys, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, f := range files {
+		if f == layoutFile {
+			continue
+		}
+		t, err := template.New(path.Base(f)).Funcs(funcs).ParseFS(fsys, layoutFile, f)
+		if err != nil {
+			return nil, err
+		}
+		if t.Lookup("content") == nil {
+			return nil, fmt.Errorf("%s defines no \"content\" template", f)
+		}
+		pages[strings.TrimSuffix(path.Base(f), ".html")] = t
+	}
+	for _, need := range []string{"error", "signin"} {
+		if pages[need] == nil {
+			return nil, fmt.Errorf("templates/%s.html is missing", need)
+		}
+	}
+	return pages, nil
+}
+
+// view is what every page template receives.
+type view struct {
+	Title   string
+	Nav     string // the nav entry to mark as current
+	User    *store.User
+	CSRF    string
+	Flashes []flash
+	Signup  bool
+	Data    any
+}
+
+// render executes a page into a buffer and sends it, so that a template
+// error gives a clean 500 instead of half a page.
+func (h *Handler) render(c *gin.Context, status int, page, title, nav string, data any) {
+	t, ok := h.pages[page]
+	if !ok {
+		h.log.Error("no such page template", "page", page)
+		c.String(http.StatusInternalServerError, "internal server error")
+		return
+	}
+	v := view{Title: title, Nav: nav, Flashes: append(h.takeFlash(c), flashesNow(c)...), Signup: h.signup, Data: data}
+	if p, ok := currentUser(c); ok {
+		u := p.User
+		v.User = &u
+		if sess, ok := currentSession(c); ok {
+			v.CSRF = sess.CSRFToken
+		}
+	} else {
+		v.CSRF = h.preSessionToken(c)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		h.log.Error("rendering a page failed", "page", page, "err", err)
+		c.String(http.StatusInternalServerError, "internal server error; the server log has the details")
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+const flashNowKey = "portus.web.flash"
+
+// flashNow adds a message to the page this request renders (rather than
+// the next one, as redirect does).
+func flashNow(c *gin.Context, f flash) {
+	c.Set(flashNowKey, append(flashesNow(c), f))
+}
+
+func flashesNow(c *gin.Context) []flash {
+	v, _ := c.Get(flashNowKey)
+	f, _ := v.([]flash)
+	return f
+}
+
+// errorPage renders a page that explains what went wrong and what to do.
+func (h *Handler) errorPage(c *gin.Context, status int, title, message string) {
+	h.render(c, status, "error", title, "", struct{ Message string }{message})
+}
+
+// fail renders the error page that fits err; see explain.
+func (h *Handler) fail(c *gin.Context, err error) {
+	status, msg := h.explain(c, err)
+	title := http.StatusText(status)
+	if status == http.StatusTooManyRequests {
+		title = "Please wait"
+	}
+	h.errorPage(c, status, title, msg)
+}
+
+// fieldLabels name form fields as the pages do.
+var fieldLabels = map[string]string{
+	"name":         "Name",
+	"password":     "Password",
+	"new_password": "New password",
+	"scope":        "Scope",
+	"expires_at":   "Expiry",
+}
+
+// explain maps an error of package account to a status and a message that
+// says what to do. Anything unexpected is logged and explained vaguely.
+func (h *Handler) explain(c *gin.Context, err error) (int, string) {
+	var (
+		field     *account.FieldError
+		limit     *account.LimitError
+		throttled *account.ThrottledError
+	)
+	switch {
+	case errors.As(err, &field):
+		label := fieldLabels[field.Field]
+		if label == "" {
+			label = field.Field
+		}
+		return http.StatusBadRequest, label + " " + field.Message + "."
+	case errors.Is(err, account.ErrAuthFailed):
+		return http.StatusUnauthorized, "Invalid username or password."
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", strconv.Itoa(throttled.RetrySeconds()))
+		return http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-in attempts. Wait %s, then try again.", seconds(throttled.RetrySeconds()))
+	case errors.As(err, &limit):
+		return http.StatusUnprocessableEntity, limitMessage(limit.Limit)
+	case errors.Is(err, account.ErrNameTaken):
+		return http.StatusConflict, "You already have a token with this name. Choose another name, or remove that token first."
+	case errors.Is(err, account.ErrUserExists):
+		return http.StatusConflict, "A user with this name already exists. Choose another name."
+	case errors.Is(err, account.ErrLastAdmin):
+		return http.StatusConflict, "This is the only active administrator. Make another user an administrator first."
+	case errors.Is(err, account.ErrDirectoryUnavailable):
+		return http.StatusServiceUnavailable, "The directory server is not answering. Try again in a minute; docker logins with an application token keep working."
+	case errors.Is(err, account.ErrNotFound):
+		return http.StatusNotFound, "That was not found. It may have been removed meanwhile; go back and reload the page."
+	case errors.Is(err, store.ErrUnavailable):
+		h.log.Error("store unavailable", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+		return http.StatusServiceUnavailable, "The server cannot use its database right now (is its disk full or read-only, or its etcd cluster unreachable?). Your change may not have been saved: reload the page to check, then try again later, or tell the administrator."
+	default:
+		h.log.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+		return http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell the administrator (the server log has the details)."
+	}
+}
+
+func seconds(n int) string {
+	if n == 1 {
+		return "1 second"
+	}
+	return strconv.Itoa(n) + " seconds"
+}
+
+// limitMessage says the token limit and how to free a slot.
+func limitMessage(n int) string {
+	return fmt.Sprintf("You have %d application tokens, the most allowed. Remove one to create another.", n)
+}

@@ -1,0 +1,35 @@
+// Progressive enhancement for Portus pages; everything works without it.
+// Served from /static so that the Content-Security-Policy needs no inline
+// script.
+(function () {
+  "use strict";
+
+  // The copy button next to a new token: shown only when this script runs.
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    var input = document.getElementById(button.getAttribute("data-copy"));
+    if (!input) {
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      input.focus();
+      input.select();
+      var done = function () {
+        button.textContent = "Copied";
+        setTimeout(function () { button.textContent = "Copy"; }, 2000);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () {
+          if (document.execCommand("copy")) { done(); }
+        });
+      } else if (document.execCommand("copy")) {
+        done();
+      }
+    });
+  });
+
+  // A click into a read-only token selects all of it.
+  document.querySelectorAll("input.token[readonly]").forEach(function (input) {
+    input.addEventListener("focus", function () { input.select(); });
+  });
+})();

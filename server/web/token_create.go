@@ -1,0 +1,76 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/portusproject/portus/server/account"
+	"github.com/portusproject/portus/shared/apitypes"
+)
+
+// tokenCreate mints an application token and shows it in this response,
+// once. There is no redirect: the value never travels in a URL or a
+// cookie, and reloading re-sends the form, which then fails because the
+// name is taken.
+func (h *Handler) tokenCreate(c *gin.Context) {
+	p, _ := currentUser(c)
+	form := tokenForm{
+		Name:    strings.TrimSpace(c.PostForm("name")),
+		Scope:   c.PostForm("scope"),
+		Expires: strings.TrimSpace(c.PostForm("expires")),
+	}
+	again := func(status int, msg string) {
+		h.showProfile(c, status, profileData{Form: form, TokenError: msg})
+	}
+	expires, err := parseExpiry(form.Expires, time.Now())
+	if err != nil {
+		again(http.StatusBadRequest, err.Error())
+		return
+	}
+	created, err := h.accounts.CreateToken(actor(c), p.Name(), account.NewToken{
+		Name: form.Name, Scope: form.Scope, ExpiresAt: expires, Via: apitypes.ViaWeb,
+	})
+	if err != nil {
+		status, msg := h.explain(c, err)
+		again(status, msg)
+		return
+	}
+	flashNow(c, success(fmt.Sprintf("Token '%s' was created successfully.", created.Name)))
+	h.showProfile(c, http.StatusOK, profileData{Created: &created})
+}
+
+// maxExpiryDays bounds the expiry a form may ask for.
+const maxExpiryDays = 3650
+
+// parseExpiry reads the form's expiry: empty for none, a number of days,
+// or a date (YYYY-MM-DD, the token expires at its start, UTC). Its errors
+// are sentences for the page.
+func parseExpiry(v string, now time.Time) (*time.Time, error) {
+	if v == "" {
+		return nil, nil
+	}
+	if days, err := strconv.Atoi(v); err == nil {
+		if days < 1 || days > maxExpiryDays {
+			return nil, fmt.Errorf("Expiry must be between 1 and %d days.", maxExpiryDays)
+		}
+		t := now.UTC().Add(time.Duration(days) * 24 * time.Hour).Truncate(time.Second)
+		return &t, nil
+	}
+	t, err := time.Parse("2006-01-02", v)
+	if err != nil {
+		return nil, fmt.Errorf("Expiry must be a number of days or a date such as %s.", now.AddDate(0, 1, 0).Format("2006-01-02"))
+	}
+	if !t.After(now) {
+		return nil, errors.New("Expiry must be a date in the future.")
+	}
+	if t.After(now.AddDate(0, 0, maxExpiryDays)) {
+		return nil, fmt.Errorf("Expiry must be within %d days.", maxExpiryDays)
+	}
+	return &t, nil
+}

@@ -1,0 +1,41 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/portusproject/portus/server/account"
+	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/shared/apitypes"
+)
+
+// userData is what an administrator sees of one user.
+type userData struct {
+	Subject store.User
+	Tokens  []apitypes.Token
+	Me      string
+	Max     int
+}
+
+// userShow shows a user and their tokens to an administrator.
+func (h *Handler) userShow(c *gin.Context) {
+	u, err := h.accounts.UserLookup(c.Param("name"))
+	if errors.Is(err, account.ErrNotFound) {
+		h.userNotFound(c)
+		return
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	tokens, err := h.accounts.Tokens(u.Name)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	p, _ := currentUser(c)
+	u.PasswordHash = ""
+	h.render(c, http.StatusOK, "user", "User "+u.Name, "users", userData{Subject: u, Tokens: tokens, Me: p.Name(), Max: h.maxTokens})
+}

@@ -1,0 +1,89 @@
+// Package web serves the HTML interface of Portus: sign-up, sign-in, the
+// profile page with the application tokens, the activity log and the
+// administrators' pages. Pages are rendered on the server from templates
+// embedded in the binary and work without JavaScript; the one script (copy
+// a new token to the clipboard) only adds a button.
+//
+// Every URL is in the route table (routes.go). Each page action has its own
+// small file named noun + verb (token_create.go, user_update.go …) that
+// reads: who is the user → parse the form → call package account → render
+// or redirect. Handlers never touch the store.
+//
+// # Sessions
+//
+// A password sign-in (account.AuthenticatePassword; an application token is
+// refused like a wrong password) starts a server-side session: the cookie
+// portus_session holds 32 random bytes, the store only their SHA-256. The
+// cookie is HttpOnly, SameSite=Lax, Path=/, and Secure when the public URL
+// is https or the server speaks TLS. Pages authenticate by that cookie and
+// nothing else: no Authorization or Portus-Auth header, no query parameter.
+//
+// # CSRF
+//
+// Every form that changes something carries a hidden csrf_token, and one
+// middleware checks it, in constant time, on every non-GET route of this
+// surface before the handler runs; a missing or wrong token gets a 403 page.
+// Inside a session the token is the session's random CSRF token. The
+// sign-in and sign-up forms, which have no session yet, use a double-submit
+// token: the cookie portus_csrf holds a random value, and the form carries
+// an HMAC of that value under a key derived from the server's pepper, so
+// another site can neither read nor mint a matching pair.
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/portusproject/portus/server/account"
+	"github.com/portusproject/portus/server/config"
+)
+
+// Handler serves the web UI. Make it with New.
+type Handler struct {
+	accounts  *account.Service
+	sessions  *account.Sessions
+	log       *slog.Logger
+	pages     map[string]*template.Template
+	secure    bool   // Secure cookies
+	signup    bool   // the sign-up page is open
+	registry  string // the registry host shown in the help, "" if unknown
+	maxTokens int
+}
+
+// New parses the templates and returns the handler. A template that does
+// not parse is an error here, so that the server does not start with it.
+func New(accounts *account.Service, c config.Config, log *slog.Logger) (*Handler, error) {
+	pages, err := parseTemplates(templateFS)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the web templates: %w", err)
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("--url: %w", err)
+	}
+	return &Handler{
+		accounts:  accounts,
+		sessions:  accounts.Sessions(account.SessionLimits{Idle: c.SessionIdle, MaxAge: c.SessionMaxAge}),
+		log:       log,
+		pages:     pages,
+		secure:    u.Scheme == "https" || c.TLSCert != "",
+		signup:    c.Signup,
+		registry:  registryHost(c.Services),
+		maxTokens: accounts.MaxTokens(),
+	}, nil
+}
+
+// registryHost picks the first service name that looks like a host name
+// (registries usually announce their own address as the service), for the
+// `docker login HOST` help on the profile page.
+func registryHost(services []string) string {
+	for _, s := range services {
+		if strings.ContainsAny(s, ".:") && !strings.ContainsAny(s, " /") {
+			return s
+		}
+	}
+	return ""
+}

@@ -238,7 +238,7 @@ func webSignIn(t *testing.T, base, user, password string) int {
 	resp.Body.Close()
 	m := csrfField.FindSubmatch(body)
 	if resp.StatusCode != http.StatusOK || m == nil {
-		t.Skipf("no web sign-in form at %s/signin (%d)", base, resp.StatusCode)
+		t.Fatalf("no web sign-in form at %s/signin (%d)", base, resp.StatusCode)
 	}
 	form := url.Values{"csrf_token": {html.UnescapeString(string(m[1]))}, "username": {user}, "password": {password}}
 	resp, err = client.PostForm(base+"/signin", form)

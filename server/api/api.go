@@ -186,7 +186,7 @@ func (h *Handler) fail(c *gin.Context, err error) {
 		c.Header("Retry-After", strconv.Itoa(throttled.RetrySeconds()))
 		abort(c, http.StatusTooManyRequests, throttled.Error())
 	case errors.Is(err, account.ErrNotFound):
-		abort(c, http.StatusNotFound, "not found")
+		abort(c, http.StatusNotFound, "not found: no such user or token (GET /api/v1/tokens lists your tokens with their ids)")
 	case errors.Is(err, account.ErrUserExists), errors.Is(err, account.ErrNameTaken), errors.Is(err, account.ErrLastAdmin):
 		abort(c, http.StatusConflict, err.Error())
 	case errors.As(err, &limit):

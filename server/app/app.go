@@ -36,6 +36,12 @@ func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if issuer.Signer.CertificateWritten() {
+		// Registries check the x5c certificate against their bundle: until
+		// it holds this one, every token is refused.
+		log.Warn("wrote a new token-signing certificate: run `portus registry-config` and restart the registry so that it trusts it",
+			"key_id", issuer.Signer.KeyID(), "expires", issuer.Signer.CertificateNotAfter().Format(time.DateOnly))
+	}
 	policy := registryauth.Policy{
 		UserNamespaces:            core.Config.UserNamespaces,
 		AuthenticatedPullTopLevel: core.Config.AuthenticatedPull,

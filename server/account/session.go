@@ -65,6 +65,14 @@ type Sessions struct {
 	lastPrune time.Time
 }
 
+// SessionCookie is the name of the web session cookie. The web UI sets it;
+// the JSON API accepts it too, with the session's CSRF token in the
+// CSRFHeader header.
+const (
+	SessionCookie = "portus_session"
+	CSRFHeader    = "X-CSRF-Token"
+)
+
 // Sessions returns the session manager of the service with these limits.
 func (s *Service) Sessions(l SessionLimits) *Sessions {
 	if l.Idle <= 0 {

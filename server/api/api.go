@@ -5,6 +5,7 @@
 package api
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ import (
 // Handler holds what the handlers need.
 type Handler struct {
 	Accounts *account.Service
+	// Sessions lets a signed-in browser use the API (with its CSRF token).
+	Sessions *account.Sessions
 	Registry *Registry
 	// Metrics serves /metrics in the Prometheus format.
 	Metrics http.Handler
@@ -110,7 +113,7 @@ func actor(c *gin.Context) account.Actor { return principal(c).Actor(c.ClientIP(
 func (h *Handler) Authenticate(c *gin.Context) {
 	name, secret, ok, tokenOnly := Credentials(c.Request)
 	if !ok {
-		h.fail(c, account.ErrAuthFailed)
+		h.authenticateSession(c)
 		return
 	}
 	var (
@@ -124,6 +127,29 @@ func (h *Handler) Authenticate(c *gin.Context) {
 	}
 	if err != nil {
 		h.fail(c, err)
+		return
+	}
+	SetPrincipal(c, p)
+}
+
+// authenticateSession accepts the web session cookie, as the password would
+// be, when the request also carries the session's CSRF token in the
+// X-CSRF-Token header: a cross-site page can make the browser send the
+// cookie, but cannot read the token nor set the header.
+func (h *Handler) authenticateSession(c *gin.Context) {
+	cookie, err := c.Cookie(account.SessionCookie)
+	if err != nil || h.Sessions == nil {
+		h.fail(c, account.ErrAuthFailed)
+		return
+	}
+	p, sess, err := h.Sessions.Lookup(cookie)
+	if err != nil {
+		h.fail(c, account.ErrAuthFailed)
+		return
+	}
+	header := c.GetHeader(account.CSRFHeader)
+	if header == "" || subtle.ConstantTimeCompare([]byte(header), []byte(sess.CSRFToken)) != 1 {
+		abort(c, http.StatusForbidden, "a web session needs its CSRF token in the "+account.CSRFHeader+" header; scripts should use HTTP Basic with a password or a token")
 		return
 	}
 	SetPrincipal(c, p)

@@ -54,6 +54,7 @@ func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 	e.Use(core.Metrics.Middleware)
 	h := &api.Handler{
 		Accounts: core.Accounts,
+		Sessions: core.Accounts.Sessions(account.SessionLimits{Idle: core.Config.SessionIdle, MaxAge: core.Config.SessionMaxAge}),
 		Registry: &api.Registry{Issuer: issuer, Policy: policy, Services: core.Config.Services},
 		Metrics:  core.Metrics.Handler(),
 		Log:      log,

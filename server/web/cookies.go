@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/portusproject/portus/server/account"
 )
 
 // Cookies and form fields of the web UI.
 const (
-	sessionCookie = "portus_session"
+	sessionCookie = account.SessionCookie
 	csrfCookie    = "portus_csrf"
 	flashCookie   = "portus_flash"
 	csrfField     = "csrf_token"

@@ -2,6 +2,7 @@ package credhelper
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 
 	"github.com/portusproject/portus/helper/config"
@@ -42,7 +43,7 @@ func (h *Helper) Delete(serverURL string) error {
 	if rec != nil {
 		switch rec.Kind {
 		case kindCreated:
-			h.revoke(cfg, key, rec)
+			h.revoke(cfg, kc, key, rec)
 		case kindToken:
 			h.notify("the application token %s for %s was given to docker login, not created by this helper: it was removed from this machine but not revoked, and remains valid",
 				apptoken.Redact(rec.Secret), key)
@@ -56,10 +57,12 @@ func (h *Helper) Delete(serverURL string) error {
 	return nil
 }
 
-// revoke revokes a token this helper created, at the server that created
-// it; on failure it tells the user which token remains valid and where to
-// revoke it.
-func (h *Helper) revoke(cfg *config.Config, key string, rec *record) {
+// revoke revokes a token this helper created for key, at the server that
+// created it, unless another registry's record holds the same token (the
+// registries of one Portus server share it, see share): then it stays
+// valid for them. On failure it tells the user which token remains valid
+// and where to revoke it. It holds the Portus server's lock (lockPortus).
+func (h *Helper) revoke(cfg *config.Config, kc *keychain.Keychain, key string, rec *record) {
 	if rec.Portus == "" {
 		return
 	}
@@ -70,6 +73,16 @@ func (h *Helper) revoke(cfg *config.Config, key string, rec *record) {
 	warn := func(err error) {
 		h.notify("warning: could not revoke application token %q (%s) of %q at %s: %v. It was removed from this machine but remains valid until you revoke it on your profile page, %s",
 			name, apptoken.Redact(rec.Secret), rec.Username, rec.Portus, err, portusclient.ProfileURL(rec.Portus))
+	}
+	unlock, err := h.lockPortus(cfg, kc, rec.Portus)
+	if err != nil {
+		warn(err)
+		return
+	}
+	defer unlock()
+	if others := holders(kc, key, rec); len(others) > 0 {
+		h.log.Debug("not revoked: other registries use the token", "server", key, "others", others, "token", apptoken.Redact(rec.Secret))
+		return
 	}
 	client, err := portusclient.New(rec.Portus, h.clientOptions(cfg, key))
 	if err != nil {
@@ -82,4 +95,25 @@ func (h *Helper) revoke(cfg *config.Config, key string, rec *record) {
 		return
 	}
 	h.log.Debug("revoked", "server", key, "name", name, "token", apptoken.Redact(rec.Secret), "already_gone", gone)
+}
+
+// holders lists the registries other than key whose stored record holds
+// rec's token. When the keyring cannot tell, it lists none: the token is
+// then revoked, as it would be without sharing.
+func holders(kc *keychain.Keychain, key string, rec *record) []string {
+	servers, err := kc.Servers()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, other := range servers {
+		if other == key {
+			continue
+		}
+		if r, err := readRecord(kc, other); err == nil && r.Kind == kindCreated && r.Portus == rec.Portus &&
+			subtle.ConstantTimeCompare([]byte(r.Secret), []byte(rec.Secret)) == 1 {
+			out = append(out, other)
+		}
+	}
+	return out
 }

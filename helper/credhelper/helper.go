@@ -20,17 +20,23 @@
 //     the same parent domain may receive it (see checkRealm). When the
 //     keyring does not take the new token, the token is revoked again, a
 //     stored token the exchange replaced is removed, and the error says the
-//     login did not complete.
+//     login did not complete. Since every token this helper creates at one
+//     Portus server for one user has the same name, the registries of one
+//     Portus server share a token: the new one replaces the token stored
+//     for the others as well (see share).
 //   - get: the username and token from the keyring.
 //   - erase: the token is revoked at the Portus server it came from
 //     (DELETE /api/v1/tokens/current, authenticated by the token itself),
-//     then deleted from the keyring. If the server cannot be reached the
+//     unless another registry of that server still holds it, then deleted
+//     from the keyring. If the server cannot be reached the
 //     local copy is deleted anyway and stderr says which token remains valid
 //     and where to revoke it.
 //   - list: {server: username} for everything stored.
 //
 // store and erase run whole under a lock per server (see lockServer), so
-// parallel logins to one registry take turns. They fail on a configuration
+// parallel logins to one registry take turns; creating, sharing and
+// revoking a token also hold a lock per Portus server (see lockPortus), so
+// parallel logins to two registries of one Portus server do too. They fail on a configuration
 // file that cannot be read or parsed; get and list need only its
 // keyring_timeout, so they warn on stderr and use the defaults instead.
 //
@@ -207,9 +213,11 @@ func (h *Helper) lockServer(cfg *config.Config, kc *keychain.Keychain, key strin
 }
 
 // serverLockWait bounds the wait for another helper's store or erase of the
-// same server: longer than such an action can take, with its at most four
-// HTTP requests (each within http_timeout) and eight keyring calls or
-// index-lock waits (each within keyring_timeout).
+// same server (or its work at the same Portus server, see lockPortus):
+// longer than such an action can take, with its at most four HTTP requests
+// (each within http_timeout) and eight keyring calls or index-lock waits
+// (each within keyring_timeout), besides sharing a new token with other
+// registries.
 func serverLockWait(cfg *config.Config) time.Duration {
 	return 4*cfg.HTTPTimeout + 8*cfg.KeyringTimeout
 }

@@ -1003,3 +1003,107 @@ func TestFailedWriteKeepsOtherCredentials(t *testing.T) {
 		t.Fatal("alice's new token was not revoked")
 	}
 }
+
+// TestRegistriesOfOnePortusShareToken: logins to two registries of one
+// Portus server make tokens of the same name, so the second replaces the
+// first on the server. Both registries then hold the live token, logging
+// out of one leaves the other working, and logging out of the last one
+// revokes it.
+func TestRegistriesOfOnePortusShareToken(t *testing.T) {
+	e := newEnv(t)
+	other, bobs := "registry2.example.com", "registry3.example.com"
+	e.config(map[string]any{"registries": map[string]any{
+		other: map[string]any{"portus": e.portus.URL()},
+		bobs:  map[string]any{"portus": e.portus.URL()},
+	}})
+	e.mustStore(e.registry, "alice", password)
+	e.mustStore(other, "alice", password)
+	e.mustStore(bobs, "bob", "bob's password")
+	live := func(user string) []string {
+		var out []string
+		for _, tok := range e.portus.Tokens(user) {
+			out = append(out, tok.Plain)
+		}
+		return out
+	}
+	_, first := e.mustGet(e.registry)
+	_, second := e.mustGet(other)
+	if toks := live("alice"); len(toks) != 1 || first != toks[0] || second != toks[0] {
+		t.Fatalf("alice has %d live tokens; the registries hold %s and %s: want both to hold the one live token",
+			len(toks), apptoken.Redact(first), apptoken.Redact(second))
+	}
+	if _, tok := e.mustGet(bobs); len(live("bob")) != 1 || tok != live("bob")[0] {
+		t.Fatal("bob's token is not his live one")
+	}
+
+	if err := e.helper().Delete(e.registry); err != nil {
+		t.Fatal(err)
+	}
+	if toks := live("alice"); len(toks) != 1 || toks[0] != second {
+		t.Fatal("logging out of one registry revoked the token the other still holds")
+	}
+	if err := e.helper().Delete(other); err != nil {
+		t.Fatal(err)
+	}
+	if toks := live("alice"); len(toks) != 0 {
+		t.Fatal("logging out of the last registry left the token valid")
+	}
+	if len(live("bob")) != 1 {
+		t.Fatal("alice's logouts revoked bob's token")
+	}
+	e.noSecrets()
+}
+
+// TestConcurrentStoresTwoRegistriesOnePortus: two logins at once to two
+// registries of one Portus server. The first one's token is created but its
+// answer held back; the second login must not make its token meanwhile
+// (that would revoke the first's), and both registries end with the token
+// the server accepts.
+func TestConcurrentStoresTwoRegistriesOnePortus(t *testing.T) {
+	e := newEnv(t)
+	other := "registry2.example.com"
+	e.config(map[string]any{"registries": map[string]any{other: map[string]any{"portus": e.portus.URL()}}})
+	firstCreated := make(chan struct{})
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseA := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseA)
+	e.portus.OnCreate(func(n int, _ fakeportus.Token) {
+		if n == 1 {
+			close(firstCreated)
+			<-release
+		}
+	})
+	errA := make(chan error, 1)
+	go func() { errA <- e.store(e.registry, "alice", password) }()
+	select {
+	case <-firstCreated:
+	case err := <-errA:
+		t.Fatalf("login A ended before creating a token: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("login A created no token")
+	}
+	errB := make(chan error, 1)
+	go func() { errB <- e.store(other, "alice", password) }()
+	select {
+	case err := <-errB:
+		errB <- err
+		t.Error("login B to another registry of the same Portus server made its token while login A was making one")
+	case <-time.After(300 * time.Millisecond):
+	}
+	releaseA()
+	for name, ch := range map[string]chan error{"A": errA, "B": errB} {
+		if err := <-ch; err != nil {
+			t.Errorf("login %s: %v", name, err)
+		}
+	}
+	toks := e.portus.Tokens("alice")
+	for _, reg := range []string{e.registry, other} {
+		if _, tok := e.mustGet(reg); len(toks) != 1 || tok != toks[0].Plain {
+			t.Errorf("%s holds %s; the server has %d live tokens: want the live one", reg, apptoken.Redact(tok), len(toks))
+		}
+	}
+	if got := e.list(); !maps.Equal(got, map[string]string{e.registry: "alice", other: "alice"}) {
+		t.Fatalf("list = %v", got)
+	}
+}

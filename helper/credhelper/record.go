@@ -50,6 +50,11 @@ func readRecord(kc *keychain.Keychain, key string) (*record, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseRecord(key, v)
+}
+
+// parseRecord reads the keyring value v of key.
+func parseRecord(key, v string) (*record, error) {
 	var r record
 	if err := json.Unmarshal([]byte(v), &r); err != nil || r.V != recordVersion || r.Username == "" {
 		return nil, fmt.Errorf("keyring item %q of service %q: %w: log in again to replace it", key, keychain.Service, errBadRecord)
@@ -58,18 +63,24 @@ func readRecord(kc *keychain.Keychain, key string) (*record, error) {
 }
 
 func writeRecord(kc *keychain.Keychain, key string, r *record) error {
-	r.V = recordVersion
-	b, err := json.Marshal(r)
+	b, err := r.encode()
 	if err != nil {
 		return err
 	}
 	// The size limit is the keychain's to check (keychain.MaxValueLen); this
 	// only says what may have made the record too large.
-	if err := kc.Put(key, string(b)); err != nil {
+	if err := kc.Put(key, b); err != nil {
 		if errors.Is(err, keychain.ErrTooLarge) {
 			return fmt.Errorf("the credentials of %s do not fit in a keyring item (is the username or identity token that long?): %w", key, err)
 		}
 		return err
 	}
 	return nil
+}
+
+// encode is the keyring value of r, in the current format.
+func (r *record) encode() (string, error) {
+	r.V = recordVersion
+	b, err := json.Marshal(r)
+	return string(b), err
 }

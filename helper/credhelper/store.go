@@ -79,9 +79,8 @@ func (h *Helper) Add(creds *credentials.Credentials) error {
 func (h *Helper) exchange(cfg *config.Config, kc *keychain.Keychain, key string, creds *credentials.Credentials, old *record) error {
 	ctx := context.Background()
 	opts := h.clientOptions(cfg, key)
-	reg := cfg.Registry(key)
 
-	portus := reg.Portus
+	portus := cfg.Registry(key).Portus
 	if portus == "" {
 		var err error
 		portus, err = portusclient.Discover(ctx, key, opts)
@@ -103,29 +102,97 @@ func (h *Helper) exchange(cfg *config.Config, kc *keychain.Keychain, key string,
 	if err != nil {
 		return fmt.Errorf("configuration of %s in %s: %w", key, cfg.Path, err)
 	}
+	rec, err := h.createAndStore(ctx, cfg, kc, client, key, creds, old)
+	if err != nil {
+		return err
+	}
+	h.retire(cfg, kc, key, old, rec)
+	return nil
+}
+
+// createAndStore exchanges the password for a token at client's Portus
+// server, stores it for key, and hands it to the other registries whose
+// token the exchange replaced (see share), all under the server's lock (see
+// lockPortus).
+func (h *Helper) createAndStore(ctx context.Context, cfg *config.Config, kc *keychain.Keychain, client *portusclient.Client,
+	key string, creds *credentials.Credentials, old *record) (*record, error) {
+	unlock, err := h.lockPortus(cfg, kc, client.URL())
+	if err != nil {
+		return nil, fmt.Errorf("cannot get an application token for %s, nothing was stored: %w", key, err)
+	}
+	defer unlock()
 	created, err := client.CreateToken(ctx, creds.Username, creds.Secret, apitypes.CreateTokenRequest{
 		Name:       tokenName(h.hostname()),
-		Scope:      reg.Scope,
+		Scope:      cfg.Registry(key).Scope,
 		Replace:    true,
 		CreatedVia: apitypes.ViaHelper,
 	})
 	if err != nil {
-		return fmt.Errorf("cannot get an application token for %s, nothing was stored: %w", key, err)
+		return nil, fmt.Errorf("cannot get an application token for %s, nothing was stored: %w", key, err)
 	}
 	rec := &record{
 		Kind:      kindCreated,
 		Username:  creds.Username,
 		Secret:    created.Token,
-		Portus:    portus,
+		Portus:    client.URL(),
 		TokenName: created.Name,
 		TokenID:   created.ID,
 	}
 	if err := writeRecord(kc, key, rec); err != nil {
-		return h.abandon(ctx, client, kc, key, old, rec, err)
+		return nil, h.abandon(ctx, client, kc, key, old, rec, err)
 	}
 	h.log.Debug("store: token stored", "server", key, "name", rec.TokenName, "token", apptoken.Redact(rec.Secret))
-	h.retire(cfg, key, old, rec)
-	return nil
+	h.share(kc, key, rec)
+	return rec, nil
+}
+
+// lockPortus takes the lock of the Portus server at base for this and
+// every other process, waiting up to serverLockWait, and returns the
+// function that releases it. It is held while a token is created and
+// stored (createAndStore) and while one is revoked (revoke): the tokens
+// this helper creates at one server for one user all have the same name,
+// so the registries of one Portus server share one token (see share), and
+// these must not interleave across registries. It is always taken after a
+// registry's lock (lockServer), never before, and never twice at once.
+func (h *Helper) lockPortus(cfg *config.Config, kc *keychain.Keychain, base string) (func(), error) {
+	return kc.LockServer("portus "+base, serverLockWait(cfg))
+}
+
+// share gives rec, just stored for key, to every other registry whose
+// stored token it replaced: one this helper created at the same Portus
+// server for the same user under the same name, which the server revoked
+// on creating rec (Replace). Without it, logging in to a second registry
+// of a Portus server would leave the first with a dead token. Failures are
+// reported on stderr: the login itself succeeded.
+func (h *Helper) share(kc *keychain.Keychain, key string, rec *record) {
+	servers, err := kc.Servers()
+	if err != nil {
+		h.notify("warning: the token stored for other registries of %s was replaced by this login, and the keyring could not be read to update them (%v): if docker then fails to authenticate to one of them, run `docker login` for it again",
+			rec.Portus, err)
+		return
+	}
+	for _, other := range servers {
+		if other == key {
+			continue
+		}
+		updated, err := kc.Update(other, func(v string) (string, bool) {
+			stored, err := parseRecord(other, v)
+			if err != nil || !replacedByServer(stored, rec) || stored.Secret == rec.Secret {
+				return "", false
+			}
+			next := *stored
+			next.Secret, next.TokenID = rec.Secret, rec.TokenID
+			b, err := next.encode()
+			return b, err == nil
+		})
+		switch {
+		case err != nil:
+			h.notify("warning: the token stored for %s was replaced on the server by this login, and the new one could not be stored for it (%v): run `docker login %s` again",
+				other, err, other)
+		case updated:
+			h.log.Debug("store: token shared", "server", other, "with", key, "token", apptoken.Redact(rec.Secret))
+		}
+	}
 }
 
 // abandon cleans up after an exchange whose new token the keyring did not
@@ -172,19 +239,19 @@ func (h *Helper) keep(cfg *config.Config, kc *keychain.Keychain, key string, old
 	if err := writeRecord(kc, key, rec); err != nil {
 		return err
 	}
-	h.retire(cfg, key, old, rec)
+	h.retire(cfg, kc, key, old, rec)
 	return nil
 }
 
 // retire revokes old, replaced in the keyring by rec, if it is a token this
-// helper created: nobody holds it any more. When rec is a token created at
-// the same server for the same user under the same name, the server's
-// Replace has revoked old already.
-func (h *Helper) retire(cfg *config.Config, key string, old, rec *record) {
+// helper created and no other registry holds it (see revoke). When rec is a
+// token created at the same server for the same user under the same name,
+// the server's Replace has revoked old already.
+func (h *Helper) retire(cfg *config.Config, kc *keychain.Keychain, key string, old, rec *record) {
 	if old == nil || old.Kind != kindCreated || replacedByServer(old, rec) {
 		return
 	}
-	h.revoke(cfg, key, old)
+	h.revoke(cfg, kc, key, old)
 }
 
 // storePassword keeps the password of a registry that does not delegate to

@@ -90,7 +90,14 @@ func classify(err error) error {
 		return &causeError{kind: ErrUnsupported, detail: msg}
 	case strings.Contains(msg, "org.freedesktop.secrets"), strings.Contains(msg, "ServiceUnknown"):
 		return &causeError{kind: ErrNoSecretService, detail: msg,
-			hint: "install and start a Secret Service provider such as gnome-keyring or KeePassXC; " + hintStartKeyring}
+			hint: "install and start a Secret Service provider such as gnome-keyring or KeePassXC, or start it again if it stopped; " + hintStartKeyring}
+	case strings.Contains(lower, "disconnected from message bus"), strings.Contains(lower, "noreply"),
+		strings.Contains(lower, "did not receive a reply"):
+		// The bus answers so for a call whose recipient went away (or
+		// never replied): the Secret Service stopped or crashed mid-call.
+		return &causeError{kind: ErrNoSecretService, detail: "the Secret Service stopped in the middle of the call: " + msg,
+			hint: "it may have crashed or been killed; start it again (a desktop session starts it at login; headless: " +
+				"`echo -n KEYRING_PASSWORD | gnome-keyring-daemon --replace --unlock --components=secrets`) and try again"}
 	case strings.Contains(lower, "failed to unlock"), strings.Contains(lower, "islocked"),
 		strings.Contains(lower, "is locked"), strings.Contains(lower, "prompt") && strings.Contains(lower, "dismiss"):
 		return &causeError{kind: ErrLocked, detail: msg, hint: hintUnlock}

@@ -185,6 +185,45 @@ func (k *Keychain) Put(server, value string) error {
 	})
 }
 
+// Update rewrites the value stored for server: f gets the current value
+// and returns the new one and whether to write it. It runs under the index
+// lock, as Put and Remove do, so no Put, Remove or Update of another
+// process comes between reading and writing. Nothing stored for server is
+// not an error: f is not called. updated says whether a value was written.
+func (k *Keychain) Update(server string, f func(value string) (string, bool)) (updated bool, err error) {
+	what := "updating the credentials of " + server
+	if err := k.check(); err != nil {
+		return false, opError(what, err)
+	}
+	err = k.withIndexLock(what, func() error {
+		var v string
+		err := k.call("get", server, func() (err error) {
+			v, err = k.backend.Get(Service, server)
+			return err
+		})
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return opError(what, err)
+		}
+		nv, ok := f(v)
+		if !ok {
+			return nil
+		}
+		if len(nv) > MaxValueLen {
+			return opError(what, &causeError{kind: ErrTooLarge,
+				detail: fmt.Sprintf("%d bytes, more than the %d a keyring item may hold", len(nv), MaxValueLen)})
+		}
+		if err := k.call("set", server, func() error { return k.backend.Set(Service, server, nv) }); err != nil {
+			return opError(what, err)
+		}
+		updated = true
+		return nil
+	})
+	return updated, err
+}
+
 // Remove deletes the value stored for server and drops server from the
 // index. Removing what is not there is not an error: existed says whether
 // there was a value.

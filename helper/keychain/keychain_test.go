@@ -181,6 +181,7 @@ func TestBackendErrorsNameTheCause(t *testing.T) {
 		{errors.New("The name org.freedesktop.secrets was not provided by any .service files"), ErrNoSecretService, "gnome-keyring"},
 		{errors.New("failed to unlock correct collection '/org/freedesktop/secrets/aliases/default'"), ErrLocked, "unlock"},
 		{errors.New("dial unix /run/user/1000/bus: connect: no such file or directory"), ErrNoSessionBus, "session bus"},
+		{errors.New("Message recipient disconnected from message bus without replying"), ErrNoSecretService, "stopped in the middle of the call"},
 		{keyring.ErrSetDataTooBig, ErrTooLarge, ""},
 		{keyring.ErrUnsupportedPlatform, ErrUnsupported, ""},
 	}
@@ -341,5 +342,46 @@ func TestServerLockPath(t *testing.T) {
 	}
 	if got := k.ServerLockPath("localhost:5000"); !strings.HasPrefix(got, filepath.Join(lockDir, "server-localhost_5000-")) {
 		t.Errorf("ServerLockPath(localhost:5000) = %q", got)
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	k := mocked(t)
+	called := false
+	if ok, err := k.Update("a.example", func(string) (string, bool) { called = true; return "x", true }); ok || err != nil || called {
+		t.Fatalf("Update of nothing = %v, %v (f called: %v); want false, nil, not called", ok, err, called)
+	}
+	if _, err := k.Get("a.example"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Update of nothing stored something: %v", err)
+	}
+	if err := k.Put("a.example", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := k.Update("a.example", func(v string) (string, bool) { return v + "2", false }); ok || err != nil {
+		t.Fatalf("Update declined = %v, %v", ok, err)
+	}
+	if ok, err := k.Update("a.example", func(v string) (string, bool) { return v + "2", true }); !ok || err != nil {
+		t.Fatalf("Update = %v, %v", ok, err)
+	}
+	if v, _ := k.Get("a.example"); v != "12" {
+		t.Fatalf("after Update: %q", v)
+	}
+	if _, err := k.Update("a.example", func(string) (string, bool) { return strings.Repeat("x", MaxValueLen+1), true }); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Update too large: %v", err)
+	}
+	// Every Update and Put holds the index lock: none is lost.
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := k.Update("a.example", func(v string) (string, bool) { return v + "+", true }); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if v, _ := k.Get("a.example"); v != "12"+strings.Repeat("+", 20) {
+		t.Fatalf("after 20 concurrent Updates: %q", v)
 	}
 }

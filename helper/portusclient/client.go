@@ -57,6 +57,7 @@ type Client struct {
 	http       *resty.Client
 	log        *slog.Logger
 	configFile string
+	timeout    time.Duration
 }
 
 // New returns a Client for the Portus server at base, an absolute http(s)
@@ -67,7 +68,7 @@ func New(base string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{base: strings.TrimRight(base, "/"), http: r, log: log, configFile: opts.ConfigFile}, nil
+	return &Client{base: strings.TrimRight(base, "/"), http: r, log: log, configFile: opts.ConfigFile, timeout: timeout(opts)}, nil
 }
 
 // URL is the server's base URL.
@@ -84,10 +85,7 @@ func ProfileURL(base string) string { return strings.TrimRight(base, "/") + "/pr
 // net/http would forward an Authorization header to a redirect on the same
 // host, possibly over plain HTTP.
 func newResty(opts Options, followRedirects bool) (*resty.Client, *slog.Logger, error) {
-	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := timeout(opts)
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -129,6 +127,14 @@ func newResty(opts Options, followRedirects bool) (*resty.Client, *slog.Logger, 
 		log.Debug("http failed", "method", req.Method, "url", req.URL, "error", err)
 	})
 	return r, log, nil
+}
+
+// timeout is the bound on each request of opts.
+func timeout(opts Options) time.Duration {
+	if opts.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return opts.Timeout
 }
 
 // tlsConfig trusts the system's CAs plus those in caFile.

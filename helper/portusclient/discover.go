@@ -51,8 +51,14 @@ func Discover(ctx context.Context, registry string, opts Options) (string, error
 		base := scheme + "://" + registry
 		resp, err := r.R().SetContext(ctx).Get(base + "/v2/")
 		if err != nil {
-			lastErr = transportError(peerRegistry, base, err, opts.ConfigFile)
+			lastErr = transportError(peerRegistry, base, err, timeout(opts), opts.ConfigFile)
 			log.Debug("registry probe failed", "url", base+"/v2/", "error", err)
+			if timedOut(err) {
+				// A registry that accepts the connection and says nothing
+				// (a stopped process) would do the same over http: do not
+				// wait for it twice.
+				break
+			}
 			continue
 		}
 		return portusFromAnswer(base, resp.StatusCode(), resp.Header(), opts.ConfigFile)
@@ -87,7 +93,7 @@ func portusFromAnswer(base string, status int, header http.Header, configFile st
 	realm := bearer.Params["realm"]
 	u, err := url.Parse(realm)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", &Error{Kind: ErrProtocol, Peer: peerRegistry, URL: base, Status: status,
+		return "", &Error{Kind: ErrProtocol, Peer: peerRegistry, URL: base, Status: status, ConfigFile: configFile,
 			Message: fmt.Sprintf("the Bearer realm %q is not an absolute http(s) URL", clean(realm))}
 	}
 	path := strings.TrimRight(u.Path, "/")

@@ -62,8 +62,12 @@ type Error struct {
 	// Err is the transport error behind ErrUnreachable and ErrTLS.
 	Err error
 	// ConfigFile is the helper's configuration file, named in the advice
-	// of ErrTLS and ErrInsecure; "" names it generically.
+	// of ErrTLS, ErrInsecure, ErrProtocol and timeouts; "" names it
+	// generically.
 	ConfigFile string
+	// Timeout is the bound on the request (http_timeout), named when
+	// there was no answer within it.
+	Timeout time.Duration
 }
 
 // Error says what happened and what to do about it, in one line.
@@ -87,15 +91,26 @@ func (e *Error) Error() string {
 	case ErrServer:
 		return fmt.Sprintf("%s failed%s: try again later, or ask its administrator", at, said)
 	case ErrUnreachable:
-		return fmt.Sprintf("cannot reach %s: %s: check the address and that the server is running and reachable from here", at, describe(e.Err))
+		if timedOut(e.Err) {
+			return fmt.Sprintf("cannot reach %s: %s: check the address and that the server is running and reachable from here; if it is only slow, raise \"http_timeout\" in %s",
+				at, e.describe(), e.configFile())
+		}
+		return fmt.Sprintf("cannot reach %s: %s: check the address and that the server is running and reachable from here", at, e.describe())
 	case ErrTLS:
 		return fmt.Sprintf("TLS connection to %s failed: %s: if the server uses a private certificate authority, name its PEM file as \"ca_file\" for this registry in %s",
-			at, describe(e.Err), e.configFile())
+			at, e.describe(), e.configFile())
 	case ErrNotPortus:
 		return fmt.Sprintf("%s does not delegate authentication to a Portus server: %s", at, e.Message)
 	case ErrInsecure:
 		return fmt.Sprintf("%s delegates authentication to a Portus server over plain HTTP (%s): refusing to send your password there unencrypted; serve Portus over https, or set \"portus\" for this registry in %s to accept the risk",
 			at, e.Message, e.configFile())
+	case ErrProtocol:
+		if e.Peer == peerPortus {
+			return fmt.Sprintf("unexpected answer from %s%s: perhaps it is not a Portus server, or a proxy in front of it answered instead: check the address (set \"portus\" for this registry in %s to choose the server) or ask its administrator",
+				at, said, e.configFile())
+		}
+		return fmt.Sprintf("unexpected answer from %s%s: check the registry's address, or set \"portus\" for this registry in %s to name its Portus server",
+			at, said, e.configFile())
 	default:
 		return fmt.Sprintf("unexpected answer from %s%s", at, said)
 	}
@@ -129,7 +144,8 @@ func (e *Error) Is(target error) bool { return target == e.Kind }
 func (e *Error) Unwrap() error { return e.Err }
 
 // transportError classifies an error from the HTTP client: TLS or not.
-func transportError(peer, base string, err error, configFile string) *Error {
+// timeout is the request's bound, named in the message of a timeout.
+func transportError(peer, base string, err error, timeout time.Duration, configFile string) *Error {
 	kind := ErrUnreachable
 	var (
 		unknownCA    x509.UnknownAuthorityError
@@ -146,28 +162,40 @@ func transportError(peer, base string, err error, configFile string) *Error {
 		strings.Contains(err.Error(), "tls: "):
 		kind = ErrTLS
 	}
-	return &Error{Kind: kind, Peer: peer, URL: base, Err: err, ConfigFile: configFile}
+	return &Error{Kind: kind, Peer: peer, URL: base, Err: err, ConfigFile: configFile, Timeout: timeout}
 }
 
-// describe turns a transport error into a short phrase, without repeating
-// the request URL that *url.Error carries.
-func describe(err error) string {
+// timedOut reports whether a transport error is a timeout: the peer
+// accepted the connection (or never answered it) and said nothing in time.
+func timedOut(err error) bool {
+	var ne interface{ Timeout() bool }
+	return err != nil && errors.As(err, &ne) && ne.Timeout()
+}
+
+// describe turns the transport error into a short phrase, without
+// repeating the request URL that *url.Error carries.
+func (e *Error) describe() string {
+	err := e.Err
 	if err == nil {
 		return "no answer"
 	}
+	if timedOut(err) {
+		if e.Timeout > 0 {
+			return "no answer within " + e.Timeout.String()
+		}
+		return "no answer in time"
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return "no answer in time (" + ue.Err.Error() + ")"
-		}
 		err = ue.Err
 	}
 	return clean(err.Error())
 }
 
-// statusError maps a non-2xx answer to an Error.
-func statusError(peer, base, username string, status int, header http.Header, body []byte) *Error {
-	e := &Error{Peer: peer, URL: base, Username: username, Status: status, Message: serverMessage(body)}
+// statusError maps a non-2xx answer to an Error; secret is the password
+// or token the request carried, kept out of the message.
+func statusError(peer, base, username string, status int, header http.Header, body []byte, secret string) *Error {
+	e := &Error{Peer: peer, URL: base, Username: username, Status: status, Message: serverMessage(body, secret)}
 	switch {
 	case status == http.StatusUnauthorized:
 		e.Kind = ErrWrongPassword

@@ -28,18 +28,21 @@ func (c *Client) CreateToken(ctx context.Context, username, password string, req
 		SetBody(req).
 		Post(c.base + apitypes.TokensPath)
 	if err != nil {
-		return nil, transportError(peerPortus, c.base, err, c.configFile)
+		return nil, transportError(peerPortus, c.base, err, c.timeout, c.configFile)
 	}
 	if resp.StatusCode() != http.StatusCreated && resp.StatusCode() != http.StatusOK {
-		return nil, statusError(peerPortus, c.base, username, resp.StatusCode(), resp.Header(), resp.Body())
+		// A server may echo what it was sent: never show the password.
+		e := statusError(peerPortus, c.base, username, resp.StatusCode(), resp.Header(), resp.Body(), password)
+		e.ConfigFile = c.configFile
+		return nil, e
 	}
 	var created apitypes.CreatedToken
 	if err := json.Unmarshal(resp.Body(), &created); err != nil {
-		return nil, &Error{Kind: ErrProtocol, Peer: peerPortus, URL: c.base, Status: resp.StatusCode(),
+		return nil, &Error{Kind: ErrProtocol, Peer: peerPortus, URL: c.base, Status: resp.StatusCode(), ConfigFile: c.configFile,
 			Message: "the answer to " + apitypes.TokensPath + " is not a token: " + clean(err.Error())}
 	}
 	if !apptoken.Valid(created.Token) {
-		return nil, &Error{Kind: ErrProtocol, Peer: peerPortus, URL: c.base, Status: resp.StatusCode(),
+		return nil, &Error{Kind: ErrProtocol, Peer: peerPortus, URL: c.base, Status: resp.StatusCode(), ConfigFile: c.configFile,
 			Message: "the answer to " + apitypes.TokensPath + " holds no well-formed application token"}
 	}
 	c.log.Debug("token created", "name", created.Name, "id", created.ID, "token", apptoken.Redact(created.Token))
@@ -56,7 +59,7 @@ func (c *Client) RevokeCurrent(ctx context.Context, username, token string) (alr
 		SetBasicAuth(username, token).
 		Delete(c.base + apitypes.CurrentTokenPath)
 	if err != nil {
-		return false, transportError(peerPortus, c.base, err, c.configFile)
+		return false, transportError(peerPortus, c.base, err, c.timeout, c.configFile)
 	}
 	switch s := resp.StatusCode(); {
 	case s == http.StatusNoContent || s == http.StatusOK:
@@ -66,21 +69,29 @@ func (c *Client) RevokeCurrent(ctx context.Context, username, token string) (alr
 		c.log.Debug("token already revoked or unknown", "token", apptoken.Redact(token))
 		return true, nil
 	default:
-		e := statusError(peerPortus, c.base, username, s, resp.Header(), resp.Body())
+		e := statusError(peerPortus, c.base, username, s, resp.Header(), resp.Body(), token)
+		e.ConfigFile = c.configFile
 		return false, e
 	}
 }
 
 // serverMessage extracts the "message" of an apitypes.Error body, or a
-// short, cleaned excerpt of any other body.
-func serverMessage(body []byte) string {
+// short, cleaned excerpt of any other body, with secret (the password or
+// token the request carried, when not "") replaced: a server may echo it.
+func serverMessage(body []byte, secret string) string {
+	hide := func(s string) string {
+		if secret == "" {
+			return s
+		}
+		return strings.ReplaceAll(s, secret, "[secret]")
+	}
 	var e apitypes.Error
 	if json.Unmarshal(body, &e) == nil && e.Message != "" {
-		return clean(e.Message)
+		return clean(hide(e.Message))
 	}
-	s := strings.TrimSpace(string(body))
+	s := strings.TrimSpace(hide(string(body)))
 	if s == "" || strings.HasPrefix(s, "<") { // empty, or an HTML error page
 		return ""
 	}
-	return clean(fmt.Sprintf("%.200s", s))
+	return clean(hide(fmt.Sprintf("%.200s", s)))
 }

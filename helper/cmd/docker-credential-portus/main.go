@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/docker/docker-credential-helpers/credentials"
 	"github.com/portusproject/portus/helper/credhelper"
 )
 
@@ -17,5 +16,6 @@ var version = ""
 func main() {
 	debug, _ := strconv.ParseBool(os.Getenv(credhelper.EnvDebug))
 	credhelper.Identify(version)
-	credentials.Serve(credhelper.New(credhelper.Options{Backend: testKeyring(), Debug: debug}))
+	h := credhelper.New(credhelper.Options{Backend: testKeyring(), Debug: debug})
+	os.Exit(credhelper.Serve(h, os.Args, os.Stdin, os.Stdout))
 }

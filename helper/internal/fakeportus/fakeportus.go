@@ -52,6 +52,12 @@ type Failure struct {
 	Status     int
 	Message    string
 	RetryAfter string
+	// Body, when not "", is sent as it is (Content-Type application/json)
+	// instead of an apitypes.Error with Message: garbage for the client.
+	Body string
+	// Hang makes the API accept each request and never answer it, until
+	// the client gives up or the test ends. Status and the rest are unused.
+	Hang bool
 }
 
 // Server is a fake Portus server with a fake registry in front of it.
@@ -59,7 +65,8 @@ type Server struct {
 	// Portus serves the API; Registry serves /v2/.
 	Portus, Registry *httptest.Server
 
-	tls bool
+	tls  bool
+	stop chan struct{} // closed when the test ends: hanging requests return
 
 	mu       sync.Mutex
 	limit    int
@@ -83,7 +90,7 @@ type Options struct {
 // New starts a fake Portus server and registry, closed when the test ends.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	s := &Server{limit: Limit, users: map[string]string{}, tls: opts.TLS}
+	s := &Server{limit: Limit, users: map[string]string{}, tls: opts.TLS, stop: make(chan struct{})}
 	api := http.NewServeMux()
 	api.HandleFunc("POST "+apitypes.TokensPath, s.createToken)
 	api.HandleFunc("DELETE "+apitypes.CurrentTokenPath, s.revokeCurrent)
@@ -92,7 +99,19 @@ func New(t testing.TB, opts Options) *Server {
 		s.requests++
 		f := s.failure
 		s.mu.Unlock()
-		if f != nil {
+		switch {
+		case f != nil && f.Hang:
+			select {
+			case <-r.Context().Done():
+			case <-s.stop:
+			}
+			return
+		case f != nil && f.Body != "":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(f.Status)
+			_, _ = io.WriteString(w, f.Body)
+			return
+		case f != nil:
 			if f.RetryAfter != "" {
 				w.Header().Set("Retry-After", f.RetryAfter)
 			}
@@ -110,6 +129,7 @@ func New(t testing.TB, opts Options) *Server {
 		s.Portus.Start()
 	}
 	t.Cleanup(s.Portus.Close)
+	t.Cleanup(func() { close(s.stop) }) // runs first: Close waits for hanging requests
 	s.Registry = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.probes++

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -149,9 +150,17 @@ func (h *Handler) jwks(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json", data)
 }
 
+// quote quotes what a client sent for an error message, cut to about 100
+// bytes on a character boundary, with control and other unprintable
+// characters escaped: docker prints the message to a terminal, and a
+// malicious registry chooses the service parameter that docker sends.
 func quote(s string) string {
 	if len(s) > 100 {
-		s = s[:100] + "…"
+		n := 100
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n] + "…"
 	}
-	return `"` + s + `"`
+	return strconv.Quote(s)
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/app"
 	"github.com/portusproject/portus/server/config"
+	"github.com/portusproject/portus/server/metrics"
+	"github.com/portusproject/portus/server/store"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -95,6 +97,11 @@ type Options struct {
 	// Configure, if set, changes the configuration before it is
 	// validated (LDAP settings, docker_login …).
 	Configure func(*config.Config)
+	// WrapStore, if set, puts a store of the test's between the account
+	// service and the bbolt store, to inject faults (a full disk, say).
+	// The server is then assembled here rather than by app.OpenCore, so
+	// without the LDAP settings of Configure.
+	WrapStore func(store.Store) store.Store
 }
 
 // Server is a running public handler over a real bbolt file.
@@ -155,7 +162,16 @@ func Start(t testing.TB, o Options) *Server {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	core, err := app.OpenCore(c, account.Options{PasswordParams: params, Now: o.Clock.Now, Logger: log})
+	opts := account.Options{PasswordParams: params, Now: o.Clock.Now, Logger: log}
+	var (
+		core *app.Core
+		err  error
+	)
+	if o.WrapStore != nil {
+		core, err = openWrapped(c, opts, o.WrapStore)
+	} else {
+		core, err = app.OpenCore(c, opts)
+	}
 	if err != nil {
 		t.Fatalf("OpenCore: %v", err)
 	}
@@ -169,6 +185,32 @@ func Start(t testing.TB, o Options) *Server {
 	s.URL = s.HTTP.URL
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// openWrapped is app.OpenCore with wrap around the store.
+func openWrapped(c config.Config, opts account.Options, wrap func(store.Store) store.Store) (*app.Core, error) {
+	if err := app.PrepareDataDir(c.Data); err != nil {
+		return nil, err
+	}
+	st, err := app.OpenStore(c)
+	if err != nil {
+		return nil, err
+	}
+	pepper, err := app.SharedPepper(st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	st = wrap(st)
+	m := metrics.New()
+	opts.Pepper, opts.OnAuthFailure = pepper, m.AuthFailed
+	opts.MaxTokens, opts.AuditKeep = c.MaxTokens, c.AuditKeep
+	accounts, err := account.New(st, opts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app.Core{Config: c, Store: st, Accounts: accounts, Metrics: m}, nil
 }
 
 // Close stops the HTTP server and closes the core (which flushes pending

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"log/slog"
 	"sync"
 	"time"
@@ -88,8 +89,13 @@ type Service struct {
 	throttle *Throttle
 	onFail   func(kind string)
 	// dummyHash is checked for unknown users so that their answer takes as
-	// long as a wrong password.
+	// long as a wrong password. Made on first need: it costs a full argon2
+	// run (and its memory) that a server may never have to spend.
+	dummyOnce sync.Once
 	dummyHash string
+	// macs reuses HMAC states keyed with the pepper: one per token lookup
+	// otherwise, on the hot path of every docker command.
+	macs sync.Pool
 
 	failures failureAudit
 
@@ -134,11 +140,21 @@ func New(st store.Store, opts Options) (*Service, error) {
 		s.log = slog.Default()
 	}
 	s.throttle = NewThrottle(s.now)
-	var err error
-	if s.dummyHash, err = HashPassword("portus-dummy-password", s.params); err != nil {
-		return nil, err
-	}
+	s.macs.New = func() any { return hmac.New(sha256.New, s.pepper) }
 	return s, nil
+}
+
+// dummy returns the hash checked for users without one.
+func (s *Service) dummy() string {
+	s.dummyOnce.Do(func() {
+		var err error
+		if s.dummyHash, err = HashPassword("portus-dummy-password", s.params); err != nil {
+			// Only a broken random source fails here; the check then
+			// fails as unreadable, which refuses just the same.
+			s.log.Error("could not make the dummy password hash", "err", err)
+		}
+	})
+	return s.dummyHash
 }
 
 // MaxTokens is the per-user token limit in force.
@@ -183,9 +199,12 @@ func (p Principal) Actor(ip string) Actor { return Actor{Name: p.Name(), IP: ip}
 
 // TokenHash is the stored form of a token: HMAC-SHA256 under the pepper.
 func (s *Service) TokenHash(token string) []byte {
-	m := hmac.New(sha256.New, s.pepper)
+	m := s.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(token))
-	return m.Sum(nil)
+	sum := m.Sum(nil)
+	s.macs.Put(m)
+	return sum
 }
 
 // Authenticate checks a username with a secret that is either an
@@ -251,7 +270,7 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 	}
 	hash := u.PasswordHash
 	if hash == "" {
-		hash = s.dummyHash
+		hash = s.dummy()
 	}
 	ok, herr := checkPassword(password, hash)
 	switch {

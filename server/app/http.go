@@ -32,6 +32,10 @@ func newEngine(log *slog.Logger, trustedProxies []string) (*gin.Engine, error) {
 // string and never a header, so no credential reaches the log.
 func accessLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if !log.Enabled(c.Request.Context(), slog.LevelInfo) {
+			c.Next() // --log-level warn: no clock reads, no client IP
+			return
+		}
 		start := time.Now()
 		c.Next()
 		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -26,6 +27,13 @@ func runServe(env Env, args []string) error {
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	// The live heap is a few MiB, so Go's default GOGC=100 collects about
+	// 120 times a second under load; 400 cut the CPU per /v2/token request
+	// by a sixth for about 10 MiB more RSS (README "Performance"). An
+	// operator's GOGC still wins.
+	if env.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return app.Serve(ctx, c, log, nil)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/portusproject/portus/server/store"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -22,6 +23,9 @@ type profileData struct {
 	TokenError string
 
 	PasswordError string
+	// Directory is set for accounts whose password lives in LDAP: the
+	// page cannot change it, so it says where to.
+	Directory bool
 
 	Username string
 	Registry string
@@ -74,6 +78,7 @@ func (h *Handler) showProfile(c *gin.Context, status int, d profileData) {
 		d.Form.Scope = apitypes.ScopePush
 	}
 	d.Username = p.Name()
+	d.Directory = p.User.Source == store.SourceLDAP
 	d.Registry = h.registry
 	d.Scopes = scopeOptions
 	d.Expiries = expiryOptions

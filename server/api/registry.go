@@ -96,7 +96,7 @@ func (h *Handler) issueRegistryToken(c *gin.Context, service string, rawScopes [
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, apitypes.RegistryToken{
 		Token: token, AccessToken: token,
-		ExpiresIn: int(r.Issuer.TTL / time.Second),
+		ExpiresIn: r.Issuer.ExpiresIn(),
 		IssuedAt:  now.UTC().Format(time.RFC3339),
 	})
 }

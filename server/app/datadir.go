@@ -4,10 +4,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/portusproject/portus/server/account"
@@ -34,55 +32,6 @@ func PrepareDataDir(dir string) error {
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return fmt.Errorf("setting the mode of the data directory: %w", err)
-	}
-	return nil
-}
-
-// LoadPepper reads the token pepper, creating it with 32 random bytes (mode
-// 0600) on first use. Losing it invalidates every application token.
-func LoadPepper(path string) ([]byte, error) {
-	pepper, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := createPepper(path); err != nil {
-			return nil, err
-		}
-		pepper, err = os.ReadFile(path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading token pepper: %w", err)
-	}
-	if len(pepper) < pepperLen {
-		return nil, fmt.Errorf("token pepper %s is shorter than %d bytes: restore it from a backup", path, pepperLen)
-	}
-	return pepper, nil
-}
-
-// createPepper writes a new pepper beside path and links it into place, so
-// that two processes starting at once agree on one whole pepper.
-func createPepper(path string) error {
-	pepper := make([]byte, pepperLen)
-	if _, err := rand.Read(pepper); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".pepper-*")
-	if err != nil {
-		return fmt.Errorf("creating token pepper: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(pepper)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("writing token pepper: %w", err)
-	}
-	// os.CreateTemp makes the file 0600. Link fails if another process
-	// won the race; its pepper is then the one.
-	if err := os.Link(f.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("creating token pepper: %w", err)
 	}
 	return nil
 }

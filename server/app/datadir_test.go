@@ -1,37 +1,8 @@
 package app
 
 import (
-	"bytes"
-	"path/filepath"
-	"sync"
 	"testing"
 )
-
-// Two servers starting at once on a new data directory agree on one pepper.
-func TestLoadPepperConcurrentFirstStart(t *testing.T) {
-	for round := 0; round < 20; round++ {
-		path := filepath.Join(t.TempDir(), "pepper")
-		peppers := make([][]byte, 8)
-		errs := make([]error, 8)
-		var wg sync.WaitGroup
-		for i := range peppers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				peppers[i], errs[i] = LoadPepper(path)
-			}()
-		}
-		wg.Wait()
-		for i := range peppers {
-			if errs[i] != nil {
-				t.Fatalf("round %d: %v", round, errs[i])
-			}
-			if !bytes.Equal(peppers[i], peppers[0]) || len(peppers[i]) != pepperLen {
-				t.Fatalf("round %d: processes disagree on the pepper", round)
-			}
-		}
-	}
-}
 
 func TestRedactPath(t *testing.T) {
 	for in, want := range map[string]string{

@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apitypes"
 	"github.com/portusproject/portus/shared/apptoken"
 )
@@ -79,7 +79,7 @@ type Options struct {
 
 // Service implements the account rules on a store.
 type Service struct {
-	store    store.Store
+	store    model.Store
 	pepper   []byte
 	max      int
 	params   PasswordParams
@@ -107,7 +107,7 @@ type Service struct {
 }
 
 // New returns a Service. It fails only if the pepper is too short.
-func New(st store.Store, opts Options) (*Service, error) {
+func New(st model.Store, opts Options) (*Service, error) {
 	if len(opts.Pepper) < 32 {
 		return nil, errors.New("the token pepper must be at least 32 bytes")
 	}
@@ -171,10 +171,10 @@ type Actor struct {
 
 // Principal is an authenticated caller.
 type Principal struct {
-	User store.User
+	User model.User
 	// Token is the application token that authenticated the request, nil
 	// for a password, a web session or the local admin socket.
-	Token *store.Token
+	Token *model.Token
 	// Local is set for the admin CLI on the server's unix socket, which is
 	// trusted like an administrator.
 	Local bool
@@ -228,7 +228,7 @@ func (s *Service) AuthenticateToken(name, token, ip string) (Principal, error) {
 	}
 	hash := s.TokenHash(token)
 	t, u, err := s.store.TokenByHash(hash)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return Principal{}, s.tokenFailed(name, ip, "unknown token")
 	}
 	if err != nil {
@@ -260,7 +260,7 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 	}
 	defer s.throttle.EndPassword(name, ip)
 	u, err := s.store.User(name)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, model.ErrNotFound) {
 		return Principal{}, err
 	}
 	if s.askDirectory(u, password) {
@@ -277,7 +277,7 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 	case herr != nil:
 		s.log.Error("stored password hash is unreadable", "user", name, "err", herr)
 		return Principal{}, s.failed(name, ip, "unreadable password hash")
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return Principal{}, s.failed(name, ip, "unknown user")
 	case u.PasswordHash == "":
 		return Principal{}, s.failed(name, ip, "no local password")
@@ -297,7 +297,7 @@ func (s *Service) failed(name, ip, reason string) error {
 	if s.onFail != nil {
 		s.onFail("password")
 	}
-	s.auditFailure(store.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
+	s.auditFailure(model.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
 	return ErrAuthFailed
 }
 
@@ -307,7 +307,7 @@ func (s *Service) tokenFailed(name, ip, reason string) error {
 	if s.onFail != nil {
 		s.onFail("token")
 	}
-	s.auditFailure(store.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
+	s.auditFailure(model.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
 	return ErrAuthFailed
 }
 
@@ -321,32 +321,32 @@ func failedName(name string) string {
 }
 
 // UserLookup returns the current record of a user, ErrNotFound if none.
-func (s *Service) UserLookup(name string) (store.User, error) {
+func (s *Service) UserLookup(name string) (model.User, error) {
 	u, err := s.store.User(name)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return u, ErrNotFound
 	}
 	return u, err
 }
 
 // Users lists all accounts.
-func (s *Service) Users() ([]store.User, error) { return s.store.Users() }
+func (s *Service) Users() ([]model.User, error) { return s.store.Users() }
 
 // CreateUser validates and adds an account. With firstIsAdmin, the account
 // becomes an administrator if it is the first one (sign-up on a new server).
-func (s *Service) CreateUser(actor Actor, name, password string, admin, firstIsAdmin bool) (store.User, error) {
+func (s *Service) CreateUser(actor Actor, name, password string, admin, firstIsAdmin bool) (model.User, error) {
 	if err := ValidateUsername(name); err != nil {
-		return store.User{}, err
+		return model.User{}, err
 	}
 	if err := ValidatePassword(password); err != nil {
-		return store.User{}, err
+		return model.User{}, err
 	}
 	hash, err := HashPassword(password, s.params)
 	if err != nil {
-		return store.User{}, err
+		return model.User{}, err
 	}
-	u, err := s.store.CreateUser(store.User{Name: name, PasswordHash: hash, Admin: admin, CreatedAt: s.now().UTC()}, firstIsAdmin)
-	if errors.Is(err, store.ErrUserExists) {
+	u, err := s.store.CreateUser(model.User{Name: name, PasswordHash: hash, Admin: admin, CreatedAt: s.now().UTC()}, firstIsAdmin)
+	if errors.Is(err, model.ErrUserExists) {
 		return u, ErrUserExists
 	}
 	if err != nil {
@@ -356,7 +356,7 @@ func (s *Service) CreateUser(actor Actor, name, password string, admin, firstIsA
 	if u.Admin {
 		detail = "administrator"
 	}
-	s.audit(store.Activity{Action: "user.create", Actor: actor.Name, Subject: name, ClientIP: actor.IP, Detail: detail})
+	s.audit(model.Activity{Action: "user.create", Actor: actor.Name, Subject: name, ClientIP: actor.IP, Detail: detail})
 	return u, nil
 }
 
@@ -376,29 +376,29 @@ type UserChange struct {
 
 // UpdateUser changes an account. Disabling takes effect at once: the next
 // request with any of the user's tokens or sessions fails.
-func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (store.User, error) {
+func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (model.User, error) {
 	var hash string
 	if c.DockerLogin != nil {
 		if err := ValidateDockerLogin(*c.DockerLogin, true); err != nil {
-			return store.User{}, err
+			return model.User{}, err
 		}
 	}
 	if c.Password != nil {
 		if err := ValidatePassword(*c.Password); err != nil {
-			return store.User{}, err
+			return model.User{}, err
 		}
 		var err error
 		if hash, err = HashPassword(*c.Password, s.params); err != nil {
-			return store.User{}, err
+			return model.User{}, err
 		}
 	}
 	if (c.Admin != nil && !*c.Admin) || (c.Disabled != nil && *c.Disabled) {
 		if err := s.keepAnAdmin(name); err != nil {
-			return store.User{}, err
+			return model.User{}, err
 		}
 	}
 	var events []string
-	u, err := s.store.UpdateUser(name, func(u *store.User) error {
+	u, err := s.store.UpdateUser(name, func(u *model.User) error {
 		events = events[:0]
 		if c.Admin != nil && *c.Admin != u.Admin {
 			u.Admin = *c.Admin
@@ -409,7 +409,7 @@ func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (store.User
 			events = append(events, map[bool]string{true: "user.disable", false: "user.enable"}[u.Disabled])
 		}
 		if hash != "" {
-			if u.Source == store.SourceLDAP {
+			if u.Source == model.SourceLDAP {
 				return errDirectoryPassword
 			}
 			u.PasswordHash = hash
@@ -421,7 +421,7 @@ func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (store.User
 		}
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return u, ErrNotFound
 	}
 	if err != nil {
@@ -435,7 +435,7 @@ func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (store.User
 		events = append(events, "user.unlock")
 	}
 	for _, e := range events {
-		s.audit(store.Activity{Action: e, Actor: actor.Name, Subject: name, ClientIP: actor.IP})
+		s.audit(model.Activity{Action: e, Actor: actor.Name, Subject: name, ClientIP: actor.IP})
 	}
 	return u, nil
 }
@@ -501,25 +501,25 @@ func (s *Service) CreateToken(actor Actor, owner string, req NewToken) (apitypes
 	if err != nil {
 		return apitypes.CreatedToken{}, err
 	}
-	t := store.Token{
+	t := model.Token{
 		ID: id, Owner: owner, Name: req.Name, Hash: s.TokenHash(plain), Scope: scope,
 		CreatedAt: now, ExpiresAt: req.ExpiresAt, CreatedVia: req.Via,
 	}
-	replaced, err := s.store.CreateToken(store.NewToken{Token: t, Limit: s.max, Replace: req.Replace})
+	replaced, err := s.store.CreateToken(model.NewToken{Token: t, Limit: s.max, Replace: req.Replace})
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return apitypes.CreatedToken{}, ErrNotFound
-	case errors.Is(err, store.ErrNameTaken):
+	case errors.Is(err, model.ErrNameTaken):
 		return apitypes.CreatedToken{}, ErrNameTaken
-	case errors.Is(err, store.ErrTokenLimit):
+	case errors.Is(err, model.ErrTokenLimit):
 		return apitypes.CreatedToken{}, &LimitError{s.max}
 	case err != nil:
 		return apitypes.CreatedToken{}, err
 	}
 	if replaced != nil {
-		s.audit(store.Activity{Action: "token.revoke", Actor: actor.Name, Subject: owner, TokenName: replaced.Name, ClientIP: actor.IP, Detail: "replaced by a new token of the same name"})
+		s.audit(model.Activity{Action: "token.revoke", Actor: actor.Name, Subject: owner, TokenName: replaced.Name, ClientIP: actor.IP, Detail: "replaced by a new token of the same name"})
 	}
-	s.audit(store.Activity{Action: "token.create", Actor: actor.Name, Subject: owner, TokenName: t.Name, ClientIP: actor.IP, Detail: "scope " + scope + ", via " + t.CreatedVia})
+	s.audit(model.Activity{Action: "token.create", Actor: actor.Name, Subject: owner, TokenName: t.Name, ClientIP: actor.IP, Detail: "scope " + scope + ", via " + t.CreatedVia})
 	return apitypes.CreatedToken{ID: t.ID, Name: t.Name, Scope: t.Scope, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, Token: plain}, nil
 }
 
@@ -551,7 +551,7 @@ func (s *Service) Tokens(owner string) ([]apitypes.Token, error) {
 // RevokeToken deletes owner's token id. It takes effect at the next request.
 func (s *Service) RevokeToken(actor Actor, owner, id string) error {
 	t, err := s.store.RevokeToken(owner, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return ErrNotFound
 	}
 	if err != nil {
@@ -560,13 +560,13 @@ func (s *Service) RevokeToken(actor Actor, owner, id string) error {
 	s.usesMu.Lock()
 	delete(s.uses, id)
 	s.usesMu.Unlock()
-	s.audit(store.Activity{Action: "token.revoke", Actor: actor.Name, Subject: owner, TokenName: t.Name, ClientIP: actor.IP})
+	s.audit(model.Activity{Action: "token.revoke", Actor: actor.Name, Subject: owner, TokenName: t.Name, ClientIP: actor.IP})
 	return nil
 }
 
 // Activities returns a page of the audit log as viewer may see it: their
 // own entries, or everybody's for an administrator (optionally one user's).
-func (s *Service) Activities(viewer Principal, user string, before uint64, limit int) ([]store.Activity, error) {
+func (s *Service) Activities(viewer Principal, user string, before uint64, limit int) ([]model.Activity, error) {
 	// An application token never has admin reach, even an admin's: it
 	// sees its owner's entries only.
 	if !viewer.Admin() || viewer.Token != nil {
@@ -575,14 +575,14 @@ func (s *Service) Activities(viewer Principal, user string, before uint64, limit
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
-	return s.store.Activities(store.ActivityQuery{User: user, Before: before, Limit: limit})
+	return s.store.Activities(model.ActivityQuery{User: user, Before: before, Limit: limit})
 }
 
 // Record adds an entry to the audit log, for actions decided outside this
 // package (web sign-in, sign-out).
-func (s *Service) Record(a store.Activity) { s.audit(a) }
+func (s *Service) Record(a model.Activity) { s.audit(a) }
 
-func (s *Service) audit(a store.Activity) {
+func (s *Service) audit(a model.Activity) {
 	if a.Time.IsZero() {
 		a.Time = s.now().UTC()
 	}

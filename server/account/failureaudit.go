@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 // failureAudit keeps failed authentications from flooding the audit log:
@@ -51,7 +51,7 @@ func (f *failureAudit) admit(name, ip string, now time.Time) (bool, int) {
 	return true, n
 }
 
-func (s *Service) auditFailure(a store.Activity) {
+func (s *Service) auditFailure(a model.Activity) {
 	ok, left := s.failures.admit(a.Actor, a.ClientIP, s.now())
 	if !ok {
 		return

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/server/store/boltstore"
 )
 
@@ -38,7 +38,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // spyStore is a real store that counts writes and can be told to fail
 // RecordTokenUse, as a full disk would.
 type spyStore struct {
-	store.Store
+	model.Store
 
 	mu          sync.Mutex
 	writes      int
@@ -64,27 +64,27 @@ func (s *spyStore) SetFailRecord(fail bool) {
 	s.mu.Unlock()
 }
 
-func (s *spyStore) CreateUser(u store.User, first bool) (store.User, error) {
+func (s *spyStore) CreateUser(u model.User, first bool) (model.User, error) {
 	s.wrote()
 	return s.Store.CreateUser(u, first)
 }
 
-func (s *spyStore) UpdateUser(name string, change func(*store.User) error) (store.User, error) {
+func (s *spyStore) UpdateUser(name string, change func(*model.User) error) (model.User, error) {
 	s.wrote()
 	return s.Store.UpdateUser(name, change)
 }
 
-func (s *spyStore) CreateToken(t store.NewToken) (*store.Token, error) {
+func (s *spyStore) CreateToken(t model.NewToken) (*model.Token, error) {
 	s.wrote()
 	return s.Store.CreateToken(t)
 }
 
-func (s *spyStore) RevokeToken(owner, id string) (store.Token, error) {
+func (s *spyStore) RevokeToken(owner, id string) (model.Token, error) {
 	s.wrote()
 	return s.Store.RevokeToken(owner, id)
 }
 
-func (s *spyStore) AddActivity(a store.Activity, keep int) error {
+func (s *spyStore) AddActivity(a model.Activity, keep int) error {
 	s.wrote()
 	return s.Store.AddActivity(a, keep)
 }
@@ -100,7 +100,7 @@ func (s *spyStore) RecordTokenUse(uses map[string]time.Time) error {
 	fail := s.failRecord
 	s.mu.Unlock()
 	if fail {
-		return store.Unavailable("recording token use", errors.New("no space left on device"))
+		return model.Unavailable("recording token use", errors.New("no space left on device"))
 	}
 	return s.Store.RecordTokenUse(uses)
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/portusproject/portus/server/ldapauth"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apptoken"
 )
 
@@ -104,7 +104,7 @@ func (s *Service) AuthenticateRegistry(name, secret, ip string) (Principal, erro
 			return Principal{}, err
 		}
 		if policy == DockerLoginTokensOnly {
-			s.audit(store.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip,
+			s.audit(model.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip,
 				Detail: "password refused at the registry token endpoint: docker_login is tokens_only"})
 			return Principal{}, &TokensRequiredError{s.passwords.ProfileURL}
 		}
@@ -116,7 +116,7 @@ func (s *Service) AuthenticateRegistry(name, secret, ip string) (Principal, erro
 // the server's.
 func (s *Service) dockerLogin(name string) (string, error) {
 	u, err := s.store.User(name)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, model.ErrNotFound) {
 		return "", err
 	}
 	if u.DockerLogin != "" {
@@ -131,7 +131,7 @@ func (s *Service) dockerLogin(name string) (string, error) {
 // askDirectory reports whether AuthenticatePassword should ask the
 // directory about this password for the account u (the zero User when the
 // name is unknown).
-func (s *Service) askDirectory(u store.User, password string) bool {
+func (s *Service) askDirectory(u model.User, password string) bool {
 	if s.passwords.Directory == nil || apptoken.LooksLike(password) {
 		return false
 	}
@@ -142,7 +142,7 @@ func (s *Service) askDirectory(u store.User, password string) bool {
 // false when the local password should be checked instead: the directory
 // does not know the name, or is not answering, and the account has a
 // local password.
-func (s *Service) authenticateDirectory(name, password, ip string, u store.User, found bool) (p Principal, err error, decided bool) {
+func (s *Service) authenticateDirectory(name, password, ip string, u model.User, found bool) (p Principal, err error, decided bool) {
 	local := u.PasswordHash != ""
 	if password == "" {
 		return Principal{}, s.failed(name, ip, "empty password"), true
@@ -190,11 +190,11 @@ func (s *Service) authenticateDirectory(name, password, ip string, u store.User,
 
 // directorySignedIn creates or refreshes the account of a user whose
 // password the directory accepted, and returns it.
-func (s *Service) directorySignedIn(name string, e ldapauth.Entry, u store.User, found bool, ip string) (store.User, error) {
+func (s *Service) directorySignedIn(name string, e ldapauth.Entry, u model.User, found bool, ip string) (model.User, error) {
 	actor := Actor{Name: name, IP: ip}
 	if !found {
-		nu := store.User{
-			Name: name, Source: store.SourceLDAP, Email: e.Email, DisplayName: e.DisplayName,
+		nu := model.User{
+			Name: name, Source: model.SourceLDAP, Email: e.Email, DisplayName: e.DisplayName,
 			Admin: e.AdminGroupChecked && e.Admin, CreatedAt: s.now().UTC(),
 		}
 		created, err := s.store.CreateUser(nu, false)
@@ -203,18 +203,18 @@ func (s *Service) directorySignedIn(name string, e ldapauth.Entry, u store.User,
 			if created.Admin {
 				detail += "; administrator (admin group)"
 			}
-			s.audit(store.Activity{Action: "user.create", Actor: actor.Name, Subject: name, ClientIP: ip, Detail: detail})
+			s.audit(model.Activity{Action: "user.create", Actor: actor.Name, Subject: name, ClientIP: ip, Detail: detail})
 			return created, nil
 		}
-		if !errors.Is(err, store.ErrUserExists) {
-			return store.User{}, err
+		if !errors.Is(err, model.ErrUserExists) {
+			return model.User{}, err
 		}
 		// Created by a concurrent sign-in: refresh it as below.
 		if u, err = s.store.User(name); err != nil {
-			return store.User{}, err
+			return model.User{}, err
 		}
 	}
-	if u.Source != store.SourceLDAP {
+	if u.Source != model.SourceLDAP {
 		// A local account whose name the directory also has (directory
 		// first): signed in, but its own settings stay as they are.
 		s.log.Info("a local account signed in with its directory password", "user", name)
@@ -228,7 +228,7 @@ func (s *Service) directorySignedIn(name string, e ldapauth.Entry, u store.User,
 		return u, nil
 	}
 	var event string
-	u, err := s.store.UpdateUser(name, func(u *store.User) error {
+	u, err := s.store.UpdateUser(name, func(u *model.User) error {
 		event = ""
 		if u.Admin != admin {
 			u.Admin = admin
@@ -238,10 +238,10 @@ func (s *Service) directorySignedIn(name string, e ldapauth.Entry, u store.User,
 		return nil
 	})
 	if err != nil {
-		return store.User{}, err
+		return model.User{}, err
 	}
 	if event != "" {
-		s.audit(store.Activity{Action: event, Actor: name, Subject: name, ClientIP: ip, Detail: "LDAP admin group membership at sign-in"})
+		s.audit(model.Activity{Action: event, Actor: name, Subject: name, ClientIP: ip, Detail: "LDAP admin group membership at sign-in"})
 	}
 	return u, nil
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/portusproject/portus/server/ldapauth"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apptoken"
 )
 
@@ -90,13 +90,13 @@ func TestDirectorySignInCreatesTheUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Source != store.SourceLDAP || u.PasswordHash != "" || u.Email != "alice@example.org" || u.DisplayName != "Alice Liddell" || !u.Admin {
+	if u.Source != model.SourceLDAP || u.PasswordHash != "" || u.Email != "alice@example.org" || u.DisplayName != "Alice Liddell" || !u.Admin {
 		t.Errorf("created %+v", u)
 	}
 	if p.User.Name != "alice" || !p.User.Admin || p.Token != nil {
 		t.Errorf("principal %+v", p)
 	}
-	acts, _ := f.svc.store.Activities(store.ActivityQuery{User: "alice"})
+	acts, _ := f.svc.store.Activities(model.ActivityQuery{User: "alice"})
 	if len(acts) != 1 || acts[0].Action != "user.create" || !strings.Contains(acts[0].Detail, "LDAP") {
 		t.Errorf("audit %+v", acts)
 	}
@@ -145,7 +145,7 @@ func TestDirectoryGroupRefreshesAdmin(t *testing.T) {
 	if !admin() {
 		t.Fatal("back in the group, alice is not an administrator")
 	}
-	acts, _ := f.svc.store.Activities(store.ActivityQuery{User: "alice"})
+	acts, _ := f.svc.store.Activities(model.ActivityQuery{User: "alice"})
 	var got []string
 	for _, a := range acts {
 		got = append(got, a.Action)
@@ -380,7 +380,7 @@ func TestDockerLoginPolicy(t *testing.T) {
 	if _, err := g.svc.UpdateUser(Actor{Name: "root"}, "dave", UserChange{DockerLogin: &bad}); !errors.As(err, &fe) {
 		t.Errorf("a bad policy: %v", err)
 	}
-	acts, _ := g.svc.store.Activities(store.ActivityQuery{User: "dave"})
+	acts, _ := g.svc.store.Activities(model.ActivityQuery{User: "dave"})
 	if len(acts) != 3 || acts[0].Action != "auth.failure" || !strings.Contains(acts[0].Detail, "tokens_only") ||
 		acts[1].Action != "user.docker_login.tokens_only" || acts[1].Actor != "root" {
 		t.Errorf("audit %+v", acts)

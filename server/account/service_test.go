@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apptoken"
 )
 
@@ -309,7 +309,7 @@ func TestFailedFlushKeepsTheBatch(t *testing.T) {
 	}
 	f.spy.SetFailRecord(true)
 	err := f.svc.Flush()
-	if err == nil || !errors.Is(err, store.ErrUnavailable) {
+	if err == nil || !errors.Is(err, model.ErrUnavailable) {
 		t.Fatalf("Flush on a failing store = %v", err)
 	}
 	list, _ := f.svc.Tokens("alice")
@@ -417,7 +417,7 @@ func TestStoreFailureIsNotAuthFailure(t *testing.T) {
 	f.user(t, "alice", "alice-password", false)
 	_, tok := f.token(t, "alice", "laptop")
 	f.spy.Store.Close()
-	if _, err := f.svc.AuthenticateToken("alice", tok, ""); err == nil || err == ErrAuthFailed || !errors.Is(err, store.ErrUnavailable) {
+	if _, err := f.svc.AuthenticateToken("alice", tok, ""); err == nil || err == ErrAuthFailed || !errors.Is(err, model.ErrUnavailable) {
 		t.Errorf("token lookup on a closed store: %v, want ErrUnavailable", err)
 	}
 	if _, err := f.svc.AuthenticatePassword("alice", "alice-password", ""); err == nil || err == ErrAuthFailed {

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 // Web sessions. A browser proves its password once (AuthenticatePassword)
@@ -115,31 +115,31 @@ func randomString(n int) (string, error) {
 // the session. A principal authenticated by an application token, or the
 // admin socket, cannot have a session. Call End for the browser's previous
 // session, if any, so that every sign-in gets a new id.
-func (m *Sessions) Start(p Principal, ip string) (string, store.Session, error) {
+func (m *Sessions) Start(p Principal, ip string) (string, model.Session, error) {
 	if p.Token != nil || p.Local || p.User.Name == "" {
-		return "", store.Session{}, errors.New("only a password sign-in starts a web session")
+		return "", model.Session{}, errors.New("only a password sign-in starts a web session")
 	}
 	if p.User.Disabled {
-		return "", store.Session{}, ErrAuthFailed
+		return "", model.Session{}, ErrAuthFailed
 	}
 	secret, err := randomString(sessionSecretLen)
 	if err != nil {
-		return "", store.Session{}, err
+		return "", model.Session{}, err
 	}
 	csrf, err := randomString(32)
 	if err != nil {
-		return "", store.Session{}, err
+		return "", model.Session{}, err
 	}
 	now := m.svc.now().UTC()
-	sess := store.Session{ID: sessionID(secret), User: p.User.Name, CSRFToken: csrf, CreatedAt: now, LastSeen: now}
+	sess := model.Session{ID: sessionID(secret), User: p.User.Name, CSRFToken: csrf, CreatedAt: now, LastSeen: now}
 	err = m.svc.store.CreateSession(sess)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", store.Session{}, ErrNotFound
+	if errors.Is(err, model.ErrNotFound) {
+		return "", model.Session{}, ErrNotFound
 	}
 	if err != nil {
-		return "", store.Session{}, err
+		return "", model.Session{}, err
 	}
-	m.svc.audit(store.Activity{Action: "session.start", Actor: p.User.Name, ClientIP: ip, Detail: "web sign-in"})
+	m.svc.audit(model.Activity{Action: "session.start", Actor: p.User.Name, ClientIP: ip, Detail: "web sign-in"})
 	m.prune(now)
 	return secret, sess, nil
 }
@@ -148,30 +148,30 @@ func (m *Sessions) Start(p Principal, ip string) (string, store.Session, error) 
 // refuses (ErrNoSession) unknown and malformed values, sessions past either
 // timeout (which it deletes) and users that are disabled or gone. It
 // writes the last-seen time at most once a minute per session.
-func (m *Sessions) Lookup(secret string) (Principal, store.Session, error) {
+func (m *Sessions) Lookup(secret string) (Principal, model.Session, error) {
 	if !wellFormed(secret) {
-		return Principal{}, store.Session{}, ErrNoSession
+		return Principal{}, model.Session{}, ErrNoSession
 	}
 	id := sessionID(secret)
 	sess, u, err := m.svc.store.SessionByID(id)
-	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, store.Session{}, ErrNoSession
+	if errors.Is(err, model.ErrNotFound) {
+		return Principal{}, model.Session{}, ErrNoSession
 	}
 	if err != nil {
-		return Principal{}, store.Session{}, err
+		return Principal{}, model.Session{}, err
 	}
 	now := m.svc.now()
 	if subtle.ConstantTimeCompare(sess.ID, id) != 1 {
-		return Principal{}, store.Session{}, ErrNoSession
+		return Principal{}, model.Session{}, ErrNoSession
 	}
 	if now.Sub(sess.CreatedAt) >= m.limits.MaxAge || now.Sub(sess.LastSeen) >= m.limits.Idle || u.Disabled {
 		if err := m.svc.store.DeleteSession(id); err != nil {
 			m.svc.log.Error("could not delete an ended session", "user", sess.User, "err", err)
 		}
-		return Principal{}, store.Session{}, ErrNoSession
+		return Principal{}, model.Session{}, ErrNoSession
 	}
 	if now.Sub(sess.LastSeen) >= touchEvery {
-		if err := m.svc.store.TouchSession(id, now.UTC()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := m.svc.store.TouchSession(id, now.UTC()); err != nil && !errors.Is(err, model.ErrNotFound) {
 			// Not fatal: the session stays valid until its idle timeout.
 			m.svc.log.Error("could not record session activity", "user", sess.User, "err", err)
 		}
@@ -190,7 +190,7 @@ func (m *Sessions) End(actor Actor, secret string) error {
 		return err
 	}
 	if actor.Name != "" {
-		m.svc.audit(store.Activity{Action: "session.end", Actor: actor.Name, ClientIP: actor.IP, Detail: "web sign-out"})
+		m.svc.audit(model.Activity{Action: "session.end", Actor: actor.Name, ClientIP: actor.IP, Detail: "web sign-out"})
 	}
 	return nil
 }

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
-func signedIn(t *testing.T, f *fixture, m *Sessions, name, password string) (string, store.Session) {
+func signedIn(t *testing.T, f *fixture, m *Sessions, name, password string) (string, model.Session) {
 	t.Helper()
 	p, err := f.svc.AuthenticatePassword(name, password, "192.0.2.1")
 	if err != nil {
@@ -24,11 +24,11 @@ func signedIn(t *testing.T, f *fixture, m *Sessions, name, password string) (str
 	return secret, sess
 }
 
-func storedSession(t *testing.T, f *fixture, secret string) (store.Session, bool) {
+func storedSession(t *testing.T, f *fixture, secret string) (model.Session, bool) {
 	t.Helper()
 	id := sha256.Sum256([]byte(secret))
 	sess, _, err := f.spy.Store.SessionByID(id[:])
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return sess, false
 	}
 	if err != nil {
@@ -206,13 +206,13 @@ func TestSessionLookupRefusesDisabledUser(t *testing.T) {
 	f.user(t, "alice", "alice-password", false)
 	m := f.svc.Sessions(SessionLimits{})
 	secret, _ := signedIn(t, f, m, "alice", "alice-password")
-	if _, err := f.spy.Store.UpdateUser("alice", func(u *store.User) error { u.Disabled = true; return nil }); err != nil {
+	if _, err := f.spy.Store.UpdateUser("alice", func(u *model.User) error { u.Disabled = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := m.Lookup(secret); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("Lookup for a disabled user = %v, want ErrNoSession", err)
 	}
-	if _, _, err := m.Start(Principal{User: store.User{Name: "alice", Disabled: true}}, ""); err == nil {
+	if _, _, err := m.Start(Principal{User: model.User{Name: "alice", Disabled: true}}, ""); err == nil {
 		t.Error("Start accepted a disabled user")
 	}
 }

@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apptoken"
 )
 
 // callLog is a store that records the calls the service makes on the
 // verification path, with the hashes it looks up.
 type callLog struct {
-	store.Store
+	model.Store
 
 	mu     sync.Mutex
 	calls  []string
@@ -35,7 +35,7 @@ func (c *callLog) take() (calls []string, hashes [][]byte) {
 	return calls, hashes
 }
 
-func (c *callLog) TokenByHash(hash []byte) (store.Token, store.User, error) {
+func (c *callLog) TokenByHash(hash []byte) (model.Token, model.User, error) {
 	c.mu.Lock()
 	c.calls = append(c.calls, "TokenByHash")
 	c.hashes = append(c.hashes, bytes.Clone(hash))
@@ -43,22 +43,22 @@ func (c *callLog) TokenByHash(hash []byte) (store.Token, store.User, error) {
 	return c.Store.TokenByHash(hash)
 }
 
-func (c *callLog) User(name string) (store.User, error) {
+func (c *callLog) User(name string) (model.User, error) {
 	c.record("User")
 	return c.Store.User(name)
 }
 
-func (c *callLog) Users() ([]store.User, error) {
+func (c *callLog) Users() ([]model.User, error) {
 	c.record("Users")
 	return c.Store.Users()
 }
 
-func (c *callLog) Tokens(owner string) ([]store.Token, error) {
+func (c *callLog) Tokens(owner string) ([]model.Token, error) {
 	c.record("Tokens")
 	return c.Store.Tokens(owner)
 }
 
-func (c *callLog) AddActivity(a store.Activity, keep int) error {
+func (c *callLog) AddActivity(a model.Activity, keep int) error {
 	c.record("AddActivity")
 	return c.Store.AddActivity(a, keep)
 }
@@ -68,7 +68,7 @@ func (c *callLog) RecordTokenUse(uses map[string]time.Time) error {
 	return c.Store.RecordTokenUse(uses)
 }
 
-func (c *callLog) SessionByID(id []byte) (store.Session, store.User, error) {
+func (c *callLog) SessionByID(id []byte) (model.Session, model.User, error) {
 	c.record("SessionByID")
 	return c.Store.SessionByID(id)
 }

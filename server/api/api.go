@@ -20,7 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/portusproject/portus/server/account"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -219,7 +219,7 @@ func (h *Handler) fail(c *gin.Context, err error) {
 		abort(c, http.StatusUnprocessableEntity, limit.Error()+"; remove one on your profile page or with DELETE /api/v1/tokens/{id} first")
 	case errors.Is(err, account.ErrDirectoryUnavailable):
 		abort(c, http.StatusServiceUnavailable, account.ErrDirectoryUnavailable.Error())
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, model.ErrUnavailable):
 		h.Log.Error("store unavailable", "method", c.Request.Method, "path", c.FullPath(), "err", err)
 		abort(c, http.StatusServiceUnavailable, "the server cannot use its database right now (disk full or read-only, or etcd unreachable); the change may not have been saved: check, then try again later")
 	default:

@@ -10,14 +10,14 @@ import (
 	"time"
 
 	"github.com/portusproject/portus/server/internal/testserver"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
 // failingStore is the real store whose writes fail, while fail is set,
 // the way bbolt's fail on a full or read-only disk.
 type failingStore struct {
-	store.Store
+	model.Store
 	fail  *atomic.Bool
 	errno syscall.Errno
 }
@@ -26,33 +26,33 @@ func (s *failingStore) err(op string) error {
 	if !s.fail.Load() {
 		return nil
 	}
-	return store.Unavailable(op, &os.PathError{Op: "write", Path: "portus.db", Err: s.errno})
+	return model.Unavailable(op, &os.PathError{Op: "write", Path: "portus.db", Err: s.errno})
 }
 
-func (s *failingStore) CreateUser(u store.User, first bool) (store.User, error) {
+func (s *failingStore) CreateUser(u model.User, first bool) (model.User, error) {
 	if err := s.err("creating user"); err != nil {
-		return store.User{}, err
+		return model.User{}, err
 	}
 	return s.Store.CreateUser(u, first)
 }
 
-func (s *failingStore) UpdateUser(name string, change func(*store.User) error) (store.User, error) {
+func (s *failingStore) UpdateUser(name string, change func(*model.User) error) (model.User, error) {
 	if err := s.err("updating user"); err != nil {
-		return store.User{}, err
+		return model.User{}, err
 	}
 	return s.Store.UpdateUser(name, change)
 }
 
-func (s *failingStore) CreateToken(t store.NewToken) (*store.Token, error) {
+func (s *failingStore) CreateToken(t model.NewToken) (*model.Token, error) {
 	if err := s.err("creating token"); err != nil {
 		return nil, err
 	}
 	return s.Store.CreateToken(t)
 }
 
-func (s *failingStore) RevokeToken(owner, id string) (store.Token, error) {
+func (s *failingStore) RevokeToken(owner, id string) (model.Token, error) {
 	if err := s.err("revoking token"); err != nil {
-		return store.Token{}, err
+		return model.Token{}, err
 	}
 	return s.Store.RevokeToken(owner, id)
 }
@@ -64,14 +64,14 @@ func (s *failingStore) RecordTokenUse(uses map[string]time.Time) error {
 	return s.Store.RecordTokenUse(uses)
 }
 
-func (s *failingStore) AddActivity(a store.Activity, keep int) error {
+func (s *failingStore) AddActivity(a model.Activity, keep int) error {
 	if err := s.err("adding activity"); err != nil {
 		return err
 	}
 	return s.Store.AddActivity(a, keep)
 }
 
-func (s *failingStore) CreateSession(sess store.Session) error {
+func (s *failingStore) CreateSession(sess model.Session) error {
 	if err := s.err("creating session"); err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func TestStoreUnavailableAnswers503(t *testing.T) {
 	}{{"read-only", syscall.EROFS}, {"disk full", syscall.ENOSPC}} {
 		t.Run(c.name, func(t *testing.T) {
 			fail := &atomic.Bool{}
-			s := start(t, testserver.Options{WrapStore: func(st store.Store) store.Store {
+			s := start(t, testserver.Options{WrapStore: func(st model.Store) model.Store {
 				return &failingStore{Store: st, fail: fail, errno: c.errno}
 			}})
 			alice, root := basic("alice", alicePW), basic("root", rootPW)

@@ -6,11 +6,11 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/portusproject/portus/server/account"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
-func userJSON(u store.User) apitypes.User {
+func userJSON(u model.User) apitypes.User {
 	return apitypes.User{Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt,
 		Source: u.Source, Email: u.Email, DisplayName: u.DisplayName, DockerLogin: u.DockerLogin}
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/config"
 	"github.com/portusproject/portus/server/metrics"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/server/registryauth"
-	"github.com/portusproject/portus/server/store"
 	"github.com/portusproject/portus/server/store/boltstore"
 	"github.com/portusproject/portus/server/store/etcdstore"
 )
@@ -39,11 +39,11 @@ func PrepareDataDir(dir string) error {
 // OpenStore opens the store that c names (--store): the bbolt file of the
 // data directory, or the etcd cluster. If another process holds the bbolt
 // file, the error says so instead of waiting.
-func OpenStore(c config.Config) (store.Store, error) {
+func OpenStore(c config.Config) (model.Store, error) {
 	return openStore(c, slog.Default())
 }
 
-func openStore(c config.Config, log *slog.Logger) (store.Store, error) {
+func openStore(c config.Config, log *slog.Logger) (model.Store, error) {
 	if c.UsesEtcd() {
 		o := etcdstore.Options{Endpoints: c.EtcdEndpoints(), Prefix: c.EtcdPrefix, Logger: log}
 		if c.EtcdTLS() {
@@ -66,8 +66,8 @@ func openStore(c config.Config, log *slog.Logger) (store.Store, error) {
 // bytes on first use: with bbolt the data directory's pepper file (0600),
 // with etcd a secret that the first replica creates for all. Losing it
 // invalidates every application token.
-func SharedPepper(st store.Store) ([]byte, error) {
-	pepper, err := st.SharedSecret(store.SecretPepper, func() ([]byte, error) {
+func SharedPepper(st model.Store) ([]byte, error) {
+	pepper, err := st.SharedSecret(model.SecretPepper, func() ([]byte, error) {
 		p := make([]byte, pepperLen)
 		_, err := rand.Read(p)
 		return p, err
@@ -92,7 +92,7 @@ func (c *Core) Issuer() (*registryauth.Issuer, error) {
 	return sharedIssuer(c.Config, c.Store)
 }
 
-func sharedIssuer(c config.Config, st store.Store) (*registryauth.Issuer, error) {
+func sharedIssuer(c config.Config, st model.Store) (*registryauth.Issuer, error) {
 	signer, err := registryauth.LoadOrCreateSharedSigner(st, c.SigningAlg, c.SigningKey, time.Now)
 	if err != nil {
 		return nil, fmt.Errorf("loading the shared token signing key: %w", err)
@@ -103,7 +103,7 @@ func sharedIssuer(c config.Config, st store.Store) (*registryauth.Issuer, error)
 // Core is the state shared by the server and the offline admin commands.
 type Core struct {
 	Config   config.Config
-	Store    store.Store
+	Store    model.Store
 	Accounts *account.Service
 	Metrics  *metrics.Metrics
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/portusproject/portus/server/app"
 	"github.com/portusproject/portus/server/config"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/server/store/boltstore"
 	"github.com/portusproject/portus/server/store/etcdstore"
 )
@@ -81,7 +81,7 @@ func runMigrate(env Env, args []string) error {
 
 // openMigrateStore opens bbolt:PATH or an etcd:// store. A bbolt source
 // must exist; a bbolt destination is created, or with force replaced.
-func openMigrateStore(c config.Config, spec string, dest, force bool) (store.Store, string, error) {
+func openMigrateStore(c config.Config, spec string, dest, force bool) (model.Store, string, error) {
 	if strings.HasPrefix(spec, config.StoreEtcdScheme) {
 		c.Store = spec
 		if err := c.Validate(); err != nil {
@@ -140,7 +140,7 @@ func emptyBoltDest(db string) error {
 	// The secrets beside it go with it: without its pepper the old
 	// database's tokens could not be checked if it were put back.
 	suffix := ".replaced-" + time.Now().UTC().Format("20060102T150405")
-	for _, name := range store.SecretNames {
+	for _, name := range model.SecretNames {
 		p := filepath.Join(filepath.Dir(db), name)
 		if err := os.Rename(p, p+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
@@ -151,7 +151,7 @@ func emptyBoltDest(db string) error {
 
 // holdings says what the destination already holds that a copy would
 // clash with: data, or shared secrets that differ from the source's.
-func holdings(src, dst store.Store) (string, error) {
+func holdings(src, dst model.Store) (string, error) {
 	var held []string
 	users, err := dst.Users()
 	if err != nil {
@@ -165,21 +165,21 @@ func holdings(src, dst store.Store) (string, error) {
 	} else if n > 0 {
 		held = append(held, fmt.Sprintf("%d tokens", n))
 	}
-	if acts, err := dst.Activities(store.ActivityQuery{Limit: 1}); err != nil {
+	if acts, err := dst.Activities(model.ActivityQuery{Limit: 1}); err != nil {
 		return "", err
 	} else if len(acts) > 0 {
 		held = append(held, "an audit log")
 	}
-	for _, name := range store.SecretNames {
+	for _, name := range model.SecretNames {
 		want, err := src.SharedSecret(name, nil)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return "", err
 		}
 		have, err := dst.SharedSecret(name, nil)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -198,11 +198,11 @@ type copySummary struct {
 }
 
 // copyStore writes everything of src into the empty dst.
-func copyStore(src, dst store.Store, progress io.Writer) (copySummary, error) {
+func copyStore(src, dst model.Store, progress io.Writer) (copySummary, error) {
 	var sum copySummary
-	for _, name := range store.SecretNames {
+	for _, name := range model.SecretNames {
 		secret, err := src.SharedSecret(name, nil)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -210,7 +210,7 @@ func copyStore(src, dst store.Store, progress io.Writer) (copySummary, error) {
 		}
 		cur, err := dst.SharedSecret(name, nil)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, model.ErrNotFound):
 			cur = nil
 		case err != nil:
 			return sum, err
@@ -226,7 +226,7 @@ func copyStore(src, dst store.Store, progress io.Writer) (copySummary, error) {
 		}
 		sum.secrets = append(sum.secrets, name)
 	}
-	if len(sum.secrets) == 0 || sum.secrets[0] != store.SecretPepper {
+	if len(sum.secrets) == 0 || sum.secrets[0] != model.SecretPepper {
 		fmt.Fprintln(progress, "Warning: the source has no token pepper: its application tokens cannot be checked anywhere.")
 	}
 
@@ -245,7 +245,7 @@ func copyStore(src, dst store.Store, progress io.Writer) (copySummary, error) {
 		}
 		for _, t := range tokens {
 			// No limit: the tokens were within it where they came from.
-			if _, err := dst.CreateToken(store.NewToken{Token: t}); err != nil {
+			if _, err := dst.CreateToken(model.NewToken{Token: t}); err != nil {
 				return sum, fmt.Errorf("token %s of %s: %w", t.ID, u.Name, err)
 			}
 			sum.tokens++
@@ -253,8 +253,8 @@ func copyStore(src, dst store.Store, progress io.Writer) (copySummary, error) {
 	}
 
 	// The audit log, oldest first, so that the new IDs keep the order.
-	var log []store.Activity
-	q := store.ActivityQuery{Limit: 500}
+	var log []model.Activity
+	q := model.ActivityQuery{Limit: 500}
 	for {
 		page, err := src.Activities(q)
 		if err != nil {

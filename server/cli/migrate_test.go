@@ -12,7 +12,7 @@ import (
 	"github.com/portusproject/portus/server/config"
 	"github.com/portusproject/portus/server/internal/testetcd"
 	"github.com/portusproject/portus/server/internal/testserver"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 // openCore opens a Core on c with cheap password hashing.
@@ -45,7 +45,7 @@ func checkDeployment(t *testing.T, c config.Config, token, keyID string, minActs
 	if issuer.Signer.KeyID() != keyID {
 		t.Errorf("%s: signing key %s, want the original %s", c.Store, issuer.Signer.KeyID(), keyID)
 	}
-	acts, err := core.Store.Activities(store.ActivityQuery{Limit: 100})
+	acts, err := core.Store.Activities(model.ActivityQuery{Limit: 100})
 	if err != nil || len(acts) < minActs {
 		t.Errorf("%s: %d audit entries, %v; want at least %d", c.Store, len(acts), err, minActs)
 	}

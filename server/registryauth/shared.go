@@ -12,7 +12,7 @@ import (
 
 // SecretKeeper keeps key material that every replica of a deployment
 // shares, under the names KeyFileName and CertFileName. The store's
-// SharedSecret and ReplaceSharedSecret fit it (see package store).
+// SharedSecret and ReplaceSharedSecret fit it (see model.Store).
 type SecretKeeper interface {
 	// SharedSecret returns the secret called name, storing what create
 	// returns if there is none yet; concurrent callers all get the one

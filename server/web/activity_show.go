@@ -7,8 +7,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 // activityPageSize is how many entries one page of the activity log shows.
@@ -16,7 +15,7 @@ const activityPageSize = 50
 
 // activityData is what the activity page shows.
 type activityData struct {
-	Entries []store.Activity
+	Entries []model.Activity
 	Admin   bool
 	Filter  string // the user filter (administrators)
 	Older   string // URL of the next, older page; "" on the last

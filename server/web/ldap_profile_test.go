@@ -9,14 +9,14 @@ import (
 
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/internal/testserver"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 // A directory account's password cannot be changed here: the profile says
 // where to change it instead of offering a form that would be refused.
 func TestProfileOfDirectoryAccount(t *testing.T) {
 	s := testserver.Start(t, testserver.Options{})
-	u, err := s.Core.Store.CreateUser(store.User{Name: "carol", Source: store.SourceLDAP, CreatedAt: time.Now()}, false)
+	u, err := s.Core.Store.CreateUser(model.User{Name: "carol", Source: model.SourceLDAP, CreatedAt: time.Now()}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

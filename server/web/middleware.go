@@ -8,7 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/portusproject/portus/server/account"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 // maxFormBytes bounds form bodies.
@@ -48,12 +48,12 @@ func currentUser(c *gin.Context) (account.Principal, bool) {
 }
 
 // currentSession returns the session of the request, if any.
-func currentSession(c *gin.Context) (store.Session, bool) {
+func currentSession(c *gin.Context) (model.Session, bool) {
 	v, ok := c.Get(sessionKey)
 	if !ok {
-		return store.Session{}, false
+		return model.Session{}, false
 	}
-	s, ok := v.(store.Session)
+	s, ok := v.(model.Session)
 	return s, ok
 }
 

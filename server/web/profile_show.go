@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -78,7 +78,7 @@ func (h *Handler) showProfile(c *gin.Context, status int, d profileData) {
 		d.Form.Scope = apitypes.ScopePush
 	}
 	d.Username = p.Name()
-	d.Directory = p.User.Source == store.SourceLDAP
+	d.Directory = p.User.Source == model.SourceLDAP
 	d.Registry = h.registry
 	d.Scopes = scopeOptions
 	d.Expiries = expiryOptions

@@ -16,7 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/portusproject/portus/server/account"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 //go:embed templates/*.html
@@ -94,7 +94,7 @@ func parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
 type view struct {
 	Title   string
 	Nav     string // the nav entry to mark as current
-	User    *store.User
+	User    *model.User
 	CSRF    string
 	Flashes []flash
 	Signup  bool
@@ -199,7 +199,7 @@ func (h *Handler) explain(c *gin.Context, err error) (int, string) {
 		return http.StatusServiceUnavailable, "The directory server is not answering. Try again in a minute; docker logins with an application token keep working."
 	case errors.Is(err, account.ErrNotFound):
 		return http.StatusNotFound, "That was not found. It may have been removed meanwhile; go back and reload the page."
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, model.ErrUnavailable):
 		h.log.Error("store unavailable", "method", c.Request.Method, "path", c.FullPath(), "err", err)
 		return http.StatusServiceUnavailable, "The server cannot use its database right now (is its disk full or read-only, or its etcd cluster unreachable?). Your change may not have been saved: reload the page to check, then try again later, or tell the administrator."
 	default:

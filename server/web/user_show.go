@@ -7,13 +7,13 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/portusproject/portus/server/account"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
 // userData is what an administrator sees of one user.
 type userData struct {
-	Subject store.User
+	Subject model.User
 	Tokens  []apitypes.Token
 	Me      string
 	Max     int

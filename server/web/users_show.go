@@ -4,13 +4,12 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 // usersData is what the users page shows.
 type usersData struct {
-	Users []store.User
+	Users []model.User
 	Me    string
 	Form  userForm
 	Error string

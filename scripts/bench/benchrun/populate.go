@@ -17,7 +17,7 @@ import (
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/app"
 	"github.com/portusproject/portus/server/config"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apptoken"
 )
 
@@ -95,7 +95,7 @@ func cmdPopulate(args []string) error {
 			break
 		}
 		name := fmt.Sprintf("user%06d", i)
-		if _, err := core.Store.CreateUser(store.User{Name: name, PasswordHash: pwHash, CreatedAt: now}, false); err != nil {
+		if _, err := core.Store.CreateUser(model.User{Name: name, PasswordHash: pwHash, CreatedAt: now}, false); err != nil {
 			return fmt.Errorf("creating %s: %w", name, err)
 		}
 		res.Users++
@@ -107,11 +107,11 @@ func cmdPopulate(args []string) error {
 			id := make([]byte, 8)
 			rand.Read(id)
 			hash := core.Accounts.TokenHash(plain)
-			t := store.Token{
+			t := model.Token{
 				ID: hex.EncodeToString(id), Owner: name, Name: fmt.Sprintf("token-%d", j), Hash: hash,
 				Scope: "push", CreatedAt: now, CreatedVia: "cli",
 			}
-			if _, err := core.Store.CreateToken(store.NewToken{Token: t, Limit: c.MaxTokens}); err != nil {
+			if _, err := core.Store.CreateToken(model.NewToken{Token: t, Limit: c.MaxTokens}); err != nil {
 				return fmt.Errorf("creating a token of %s: %w", name, err)
 			}
 			res.Tokens++

@@ -25,7 +25,7 @@ import (
 	"github.com/portusproject/portus/server/app"
 	"github.com/portusproject/portus/server/config"
 	"github.com/portusproject/portus/server/metrics"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -101,7 +101,7 @@ type Options struct {
 	// service and the bbolt store, to inject faults (a full disk, say).
 	// The server is then assembled here rather than by app.OpenCore, so
 	// without the LDAP settings of Configure.
-	WrapStore func(store.Store) store.Store
+	WrapStore func(model.Store) model.Store
 }
 
 // Server is a running public handler over a real bbolt file.
@@ -188,7 +188,7 @@ func Start(t testing.TB, o Options) *Server {
 }
 
 // openWrapped is app.OpenCore with wrap around the store.
-func openWrapped(c config.Config, opts account.Options, wrap func(store.Store) store.Store) (*app.Core, error) {
+func openWrapped(c config.Config, opts account.Options, wrap func(model.Store) model.Store) (*app.Core, error) {
 	if err := app.PrepareDataDir(c.Data); err != nil {
 		return nil, err
 	}

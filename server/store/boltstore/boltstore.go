@@ -3,12 +3,12 @@
 //
 // Layout (all values JSON):
 //
-//	users             name → store.User
-//	tokens            id → store.Token
+//	users             name → model.User
+//	tokens            id → model.Token
 //	token_hashes      HMAC(pepper, token) → id      (the hot-path index)
 //	owner_tokens/NAME token name → id               (one bucket per owner)
-//	activities        big-endian sequence → store.Activity
-//	sessions          SHA-256(cookie value) → store.Session
+//	activities        big-endian sequence → model.Activity
+//	sessions          SHA-256(cookie value) → model.Session
 //	user_sessions/NAME session id → empty          (one bucket per user)
 //
 // The shared secrets (store.SharedSecret) are not in the database but in
@@ -16,7 +16,7 @@
 // "pepper" and "registry-signing.*" files of every installation — so that
 // a copy of the database alone checks no token.
 //
-// Every store.Store method is a single bbolt transaction, so the token limit
+// Every model.Store method is a single bbolt transaction, so the token limit
 // and unique names hold even with many concurrent writers.
 package boltstore
 
@@ -34,7 +34,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 var (
@@ -50,14 +50,14 @@ var (
 // ErrLocked is returned by Open when another process holds the file.
 var ErrLocked = errors.New("database is in use by another process")
 
-// Store is a store.Store on a bbolt file.
+// Store is a model.Store on a bbolt file.
 type Store struct {
 	db *bolt.DB
 	// dir holds the database file and the shared secrets.
 	dir string
 }
 
-var _ store.Store = (*Store)(nil)
+var _ model.Store = (*Store)(nil)
 
 // Open opens or creates the bbolt file at path with mode 0600. If another
 // process holds the file's lock, Open gives up after lockTimeout and returns
@@ -113,7 +113,7 @@ func classify(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, domain := range []error{store.ErrNotFound, store.ErrUserExists, store.ErrNameTaken, store.ErrTokenLimit} {
+	for _, domain := range []error{model.ErrNotFound, model.ErrUserExists, model.ErrNameTaken, model.ErrTokenLimit} {
 		if errors.Is(err, domain) {
 			return err
 		}
@@ -122,7 +122,7 @@ func classify(op string, err error) error {
 	if errors.As(err, &ab) {
 		return ab.err
 	}
-	return store.Unavailable(op, err)
+	return model.Unavailable(op, err)
 }
 
 // abortError carries an error from a caller's change function through the
@@ -134,7 +134,7 @@ func (e *abortError) Error() string { return e.err.Error() }
 func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	data := b.Get(key)
 	if data == nil {
-		return store.ErrNotFound
+		return model.ErrNotFound
 	}
 	return json.Unmarshal(data, v)
 }
@@ -147,12 +147,12 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	return b.Put(key, data)
 }
 
-// CreateUser implements store.Store.
-func (s *Store) CreateUser(u store.User, firstIsAdmin bool) (store.User, error) {
+// CreateUser implements model.Store.
+func (s *Store) CreateUser(u model.User, firstIsAdmin bool) (model.User, error) {
 	err := s.update("creating user", func(tx *bolt.Tx) error {
 		users := tx.Bucket(bucketUsers)
 		if users.Get([]byte(u.Name)) != nil {
-			return store.ErrUserExists
+			return model.ErrUserExists
 		}
 		if firstIsAdmin {
 			if k, _ := users.Cursor().First(); k == nil {
@@ -162,26 +162,26 @@ func (s *Store) CreateUser(u store.User, firstIsAdmin bool) (store.User, error) 
 		return putJSON(users, []byte(u.Name), u)
 	})
 	if err != nil {
-		return store.User{}, err
+		return model.User{}, err
 	}
 	return u, nil
 }
 
-// User implements store.Store.
-func (s *Store) User(name string) (store.User, error) {
-	var u store.User
+// User implements model.Store.
+func (s *Store) User(name string) (model.User, error) {
+	var u model.User
 	err := s.view("reading user", func(tx *bolt.Tx) error {
 		return getJSON(tx.Bucket(bucketUsers), []byte(name), &u)
 	})
 	return u, err
 }
 
-// Users implements store.Store.
-func (s *Store) Users() ([]store.User, error) {
-	var users []store.User
+// Users implements model.Store.
+func (s *Store) Users() ([]model.User, error) {
+	var users []model.User
 	err := s.view("listing users", func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketUsers).ForEach(func(_, v []byte) error {
-			var u store.User
+			var u model.User
 			if err := json.Unmarshal(v, &u); err != nil {
 				return err
 			}
@@ -192,9 +192,9 @@ func (s *Store) Users() ([]store.User, error) {
 	return users, err
 }
 
-// UpdateUser implements store.Store.
-func (s *Store) UpdateUser(name string, change func(*store.User) error) (store.User, error) {
-	var u store.User
+// UpdateUser implements model.Store.
+func (s *Store) UpdateUser(name string, change func(*model.User) error) (model.User, error) {
+	var u model.User
 	err := s.update("updating user", func(tx *bolt.Tx) error {
 		users := tx.Bucket(bucketUsers)
 		if err := getJSON(users, []byte(name), &u); err != nil {
@@ -207,17 +207,17 @@ func (s *Store) UpdateUser(name string, change func(*store.User) error) (store.U
 		return putJSON(users, []byte(name), u)
 	})
 	if err != nil {
-		return store.User{}, err
+		return model.User{}, err
 	}
 	return u, nil
 }
 
-// CreateToken implements store.Store.
-func (s *Store) CreateToken(t store.NewToken) (*store.Token, error) {
-	var replaced *store.Token
+// CreateToken implements model.Store.
+func (s *Store) CreateToken(t model.NewToken) (*model.Token, error) {
+	var replaced *model.Token
 	err := s.update("creating token", func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(t.Owner)) == nil {
-			return store.ErrNotFound
+			return model.ErrNotFound
 		}
 		owned, err := tx.Bucket(bucketOwnerTokens).CreateBucketIfNotExists([]byte(t.Owner))
 		if err != nil {
@@ -225,7 +225,7 @@ func (s *Store) CreateToken(t store.NewToken) (*store.Token, error) {
 		}
 		if id := owned.Get([]byte(t.Name)); id != nil {
 			if !t.Replace {
-				return store.ErrNameTaken
+				return model.ErrNameTaken
 			}
 			old, err := deleteToken(tx, t.Owner, string(id))
 			if err != nil {
@@ -234,7 +234,7 @@ func (s *Store) CreateToken(t store.NewToken) (*store.Token, error) {
 			replaced = &old
 		}
 		if t.Limit > 0 && countKeys(owned) >= t.Limit {
-			return store.ErrTokenLimit
+			return model.ErrTokenLimit
 		}
 		if err := owned.Put([]byte(t.Name), []byte(t.ID)); err != nil {
 			return err
@@ -262,14 +262,14 @@ func countKeys(b *bolt.Bucket) int {
 }
 
 // deleteToken removes a token and its index entries inside tx.
-func deleteToken(tx *bolt.Tx, owner, id string) (store.Token, error) {
-	var t store.Token
+func deleteToken(tx *bolt.Tx, owner, id string) (model.Token, error) {
+	var t model.Token
 	tokens := tx.Bucket(bucketTokens)
 	if err := getJSON(tokens, []byte(id), &t); err != nil {
 		return t, err
 	}
 	if t.Owner != owner {
-		return t, store.ErrNotFound
+		return t, model.ErrNotFound
 	}
 	if err := tokens.Delete([]byte(id)); err != nil {
 		return t, err
@@ -285,16 +285,16 @@ func deleteToken(tx *bolt.Tx, owner, id string) (store.Token, error) {
 	return t, nil
 }
 
-// TokenByHash implements store.Store.
-func (s *Store) TokenByHash(hash []byte) (store.Token, store.User, error) {
+// TokenByHash implements model.Store.
+func (s *Store) TokenByHash(hash []byte) (model.Token, model.User, error) {
 	var (
-		t store.Token
-		u store.User
+		t model.Token
+		u model.User
 	)
 	err := s.view("looking up token", func(tx *bolt.Tx) error {
 		id := tx.Bucket(bucketTokenHashes).Get(hash)
 		if id == nil {
-			return store.ErrNotFound
+			return model.ErrNotFound
 		}
 		if err := getJSON(tx.Bucket(bucketTokens), id, &t); err != nil {
 			return err
@@ -304,9 +304,9 @@ func (s *Store) TokenByHash(hash []byte) (store.Token, store.User, error) {
 	return t, u, err
 }
 
-// Tokens implements store.Store.
-func (s *Store) Tokens(owner string) ([]store.Token, error) {
-	var list []store.Token
+// Tokens implements model.Store.
+func (s *Store) Tokens(owner string) ([]model.Token, error) {
+	var list []model.Token
 	err := s.view("listing tokens", func(tx *bolt.Tx) error {
 		owned := tx.Bucket(bucketOwnerTokens).Bucket([]byte(owner))
 		if owned == nil {
@@ -314,7 +314,7 @@ func (s *Store) Tokens(owner string) ([]store.Token, error) {
 		}
 		tokens := tx.Bucket(bucketTokens)
 		return owned.ForEach(func(_, id []byte) error {
-			var t store.Token
+			var t model.Token
 			if err := getJSON(tokens, id, &t); err != nil {
 				return fmt.Errorf("token index of %q names %q: %w", owner, id, err)
 			}
@@ -331,9 +331,9 @@ func (s *Store) Tokens(owner string) ([]store.Token, error) {
 	return list, err
 }
 
-// RevokeToken implements store.Store.
-func (s *Store) RevokeToken(owner, id string) (store.Token, error) {
-	var t store.Token
+// RevokeToken implements model.Store.
+func (s *Store) RevokeToken(owner, id string) (model.Token, error) {
+	var t model.Token
 	err := s.update("revoking token", func(tx *bolt.Tx) error {
 		var err error
 		t, err = deleteToken(tx, owner, id)
@@ -342,7 +342,7 @@ func (s *Store) RevokeToken(owner, id string) (store.Token, error) {
 	return t, err
 }
 
-// TokenCount implements store.Store.
+// TokenCount implements model.Store.
 func (s *Store) TokenCount() (int, error) {
 	var n int
 	err := s.view("counting tokens", func(tx *bolt.Tx) error {
@@ -352,7 +352,7 @@ func (s *Store) TokenCount() (int, error) {
 	return n, err
 }
 
-// RecordTokenUse implements store.Store.
+// RecordTokenUse implements model.Store.
 func (s *Store) RecordTokenUse(uses map[string]time.Time) error {
 	if len(uses) == 0 {
 		return nil
@@ -360,9 +360,9 @@ func (s *Store) RecordTokenUse(uses map[string]time.Time) error {
 	return s.update("recording token use", func(tx *bolt.Tx) error {
 		tokens := tx.Bucket(bucketTokens)
 		for id, at := range uses {
-			var t store.Token
+			var t model.Token
 			err := getJSON(tokens, []byte(id), &t)
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, model.ErrNotFound) {
 				continue // revoked since it was used
 			}
 			if err != nil {
@@ -381,8 +381,8 @@ func (s *Store) RecordTokenUse(uses map[string]time.Time) error {
 	})
 }
 
-// AddActivity implements store.Store.
-func (s *Store) AddActivity(a store.Activity, keep int) error {
+// AddActivity implements model.Store.
+func (s *Store) AddActivity(a model.Activity, keep int) error {
 	return s.update("writing audit log", func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketActivities)
 		seq, err := b.NextSequence()
@@ -409,13 +409,13 @@ func (s *Store) AddActivity(a store.Activity, keep int) error {
 	})
 }
 
-// Activities implements store.Store.
-func (s *Store) Activities(q store.ActivityQuery) ([]store.Activity, error) {
+// Activities implements model.Store.
+func (s *Store) Activities(q model.ActivityQuery) ([]model.Activity, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
 	}
-	var page []store.Activity
+	var page []model.Activity
 	err := s.view("reading audit log", func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketActivities).Cursor()
 		var k, v []byte
@@ -430,7 +430,7 @@ func (s *Store) Activities(q store.ActivityQuery) ([]store.Activity, error) {
 			k, v = c.Last()
 		}
 		for ; k != nil && len(page) < limit; k, v = c.Prev() {
-			var a store.Activity
+			var a model.Activity
 			if err := json.Unmarshal(v, &a); err != nil {
 				return err
 			}
@@ -444,11 +444,11 @@ func (s *Store) Activities(q store.ActivityQuery) ([]store.Activity, error) {
 	return page, err
 }
 
-// CreateSession implements store.Store.
-func (s *Store) CreateSession(sess store.Session) error {
+// CreateSession implements model.Store.
+func (s *Store) CreateSession(sess model.Session) error {
 	return s.update("creating session", func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketUsers).Get([]byte(sess.User)) == nil {
-			return store.ErrNotFound
+			return model.ErrNotFound
 		}
 		mine, err := tx.Bucket(bucketUserSess).CreateBucketIfNotExists([]byte(sess.User))
 		if err != nil {
@@ -461,11 +461,11 @@ func (s *Store) CreateSession(sess store.Session) error {
 	})
 }
 
-// SessionByID implements store.Store.
-func (s *Store) SessionByID(id []byte) (store.Session, store.User, error) {
+// SessionByID implements model.Store.
+func (s *Store) SessionByID(id []byte) (model.Session, model.User, error) {
 	var (
-		sess store.Session
-		u    store.User
+		sess model.Session
+		u    model.User
 	)
 	err := s.view("looking up session", func(tx *bolt.Tx) error {
 		if err := getJSON(tx.Bucket(bucketSessions), id, &sess); err != nil {
@@ -476,11 +476,11 @@ func (s *Store) SessionByID(id []byte) (store.Session, store.User, error) {
 	return sess, u, err
 }
 
-// TouchSession implements store.Store.
+// TouchSession implements model.Store.
 func (s *Store) TouchSession(id []byte, at time.Time) error {
 	return s.update("touching session", func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSessions)
-		var sess store.Session
+		var sess model.Session
 		if err := getJSON(b, id, &sess); err != nil {
 			return err
 		}
@@ -492,7 +492,7 @@ func (s *Store) TouchSession(id []byte, at time.Time) error {
 	})
 }
 
-// DeleteSession implements store.Store.
+// DeleteSession implements model.Store.
 func (s *Store) DeleteSession(id []byte) error {
 	return s.update("deleting session", func(tx *bolt.Tx) error {
 		return deleteSession(tx, id)
@@ -502,9 +502,9 @@ func (s *Store) DeleteSession(id []byte) error {
 // deleteSession removes a session and its index entry inside tx.
 func deleteSession(tx *bolt.Tx, id []byte) error {
 	b := tx.Bucket(bucketSessions)
-	var sess store.Session
+	var sess model.Session
 	err := getJSON(b, id, &sess)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -518,7 +518,7 @@ func deleteSession(tx *bolt.Tx, id []byte) error {
 	return b.Delete(id)
 }
 
-// DeleteUserSessions implements store.Store.
+// DeleteUserSessions implements model.Store.
 func (s *Store) DeleteUserSessions(user string) (int, error) {
 	n := 0
 	err := s.update("deleting sessions", func(tx *bolt.Tx) error {
@@ -543,7 +543,7 @@ func (s *Store) DeleteUserSessions(user string) (int, error) {
 	return n, err
 }
 
-// PruneSessions implements store.Store. It reads every session: call it
+// PruneSessions implements model.Store. It reads every session: call it
 // now and then, not per request.
 func (s *Store) PruneSessions(createdBefore, seenBefore time.Time) (int, error) {
 	n := 0
@@ -551,7 +551,7 @@ func (s *Store) PruneSessions(createdBefore, seenBefore time.Time) (int, error) 
 		n = 0
 		var stale [][]byte
 		err := tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
-			var sess store.Session
+			var sess model.Session
 			if err := json.Unmarshal(v, &sess); err != nil {
 				return err
 			}
@@ -574,7 +574,7 @@ func (s *Store) PruneSessions(createdBefore, seenBefore time.Time) (int, error) 
 	return n, err
 }
 
-// Backup implements store.Store with bbolt's consistent hot copy.
+// Backup implements model.Store with bbolt's consistent hot copy.
 func (s *Store) Backup(w io.Writer) (int64, error) {
 	var n int64
 	err := s.view("backing up", func(tx *bolt.Tx) error {

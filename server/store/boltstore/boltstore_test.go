@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/server/store/storetest"
 )
 
@@ -34,7 +34,7 @@ func openTemp(t *testing.T) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+	storetest.Run(t, func(t *testing.T) model.Store { return openTemp(t) })
 }
 
 func fileMode(t *testing.T, path string) os.FileMode {
@@ -124,10 +124,10 @@ func TestOpenLocked(t *testing.T) {
 	}
 }
 
-func testToken(owner, name string, created time.Time) store.Token {
+func testToken(owner, name string, created time.Time) model.Token {
 	hash := make([]byte, 32)
 	rand.Read(hash)
-	return store.Token{
+	return model.Token{
 		ID:         fmt.Sprintf("%s-%s-%x", owner, name, hash[:4]),
 		Owner:      owner,
 		Name:       name,
@@ -140,17 +140,17 @@ func testToken(owner, name string, created time.Time) store.Token {
 
 // fixture is what populate writes.
 type fixture struct {
-	users  []store.User
-	tokens []store.Token
-	acts   []store.Activity
+	users  []model.User
+	tokens []model.Token
+	acts   []model.Activity
 }
 
-func populate(t *testing.T, s store.Store) fixture {
+func populate(t *testing.T, s model.Store) fixture {
 	t.Helper()
 	var f fixture
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
 	for i, name := range []string{"alice", "bob"} {
-		u, err := s.CreateUser(store.User{Name: name, PasswordHash: "$argon2id$" + name, CreatedAt: t0}, i == 0)
+		u, err := s.CreateUser(model.User{Name: name, PasswordHash: "$argon2id$" + name, CreatedAt: t0}, i == 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func populate(t *testing.T, s store.Store) fixture {
 			tok := testToken(name, tn, t0.Add(time.Duration(j)*time.Second))
 			exp := t0.Add(24 * time.Hour)
 			tok.ExpiresAt = &exp
-			if _, err := s.CreateToken(store.NewToken{Token: tok, Limit: 10}); err != nil {
+			if _, err := s.CreateToken(model.NewToken{Token: tok, Limit: 10}); err != nil {
 				t.Fatal(err)
 			}
 			f.tokens = append(f.tokens, tok)
@@ -171,12 +171,12 @@ func populate(t *testing.T, s store.Store) fixture {
 	}
 	f.tokens[0].LastUsedAt = &used
 	for i := range 3 {
-		a := store.Activity{Time: t0, Action: fmt.Sprintf("login-%d", i), Actor: "alice", Subject: "bob"}
+		a := model.Activity{Time: t0, Action: fmt.Sprintf("login-%d", i), Actor: "alice", Subject: "bob"}
 		if err := s.AddActivity(a, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	acts, err := s.Activities(store.ActivityQuery{})
+	acts, err := s.Activities(model.ActivityQuery{})
 	if err != nil || len(acts) != 3 {
 		t.Fatalf("Activities = %v, %v", acts, err)
 	}
@@ -185,7 +185,7 @@ func populate(t *testing.T, s store.Store) fixture {
 }
 
 // check fails unless s holds exactly f.
-func (f fixture) check(t *testing.T, s store.Store) {
+func (f fixture) check(t *testing.T, s model.Store) {
 	t.Helper()
 	users, err := s.Users()
 	if err != nil {
@@ -231,7 +231,7 @@ func (f fixture) check(t *testing.T, s store.Store) {
 			t.Errorf("Tokens(%s) = %v, want %v", u.Name, got, want)
 		}
 	}
-	acts, err := s.Activities(store.ActivityQuery{})
+	acts, err := s.Activities(model.ActivityQuery{})
 	if err != nil {
 		t.Fatalf("Activities: %v", err)
 	}
@@ -258,15 +258,15 @@ func TestReopen(t *testing.T) {
 	f.check(t, s)
 
 	// Activity IDs keep increasing across a reopen.
-	if err := s.AddActivity(store.Activity{Time: time.Now().UTC(), Action: "after-reopen", Actor: "bob"}, 0); err != nil {
+	if err := s.AddActivity(model.Activity{Time: time.Now().UTC(), Action: "after-reopen", Actor: "bob"}, 0); err != nil {
 		t.Fatal(err)
 	}
-	acts, err := s.Activities(store.ActivityQuery{Limit: 1})
+	acts, err := s.Activities(model.ActivityQuery{Limit: 1})
 	if err != nil || len(acts) != 1 || acts[0].Action != "after-reopen" || acts[0].ID <= f.acts[0].ID {
 		t.Errorf("newest activity after reopen = %+v, %v; want after-reopen with an ID above %d", acts, err, f.acts[0].ID)
 	}
 	// The first-admin rule still sees the users.
-	u, err := s.CreateUser(store.User{Name: "carol", CreatedAt: time.Now().UTC()}, true)
+	u, err := s.CreateUser(model.User{Name: "carol", CreatedAt: time.Now().UTC()}, true)
 	if err != nil || u.Admin {
 		t.Errorf("CreateUser(firstIsAdmin) after reopen = %+v, %v; want no admin", u, err)
 	}
@@ -298,7 +298,7 @@ func TestBackupOpens(t *testing.T) {
 	}
 
 	// Writes after the backup are not in it.
-	if _, err := s.CreateUser(store.User{Name: "zed", CreatedAt: time.Now().UTC()}, false); err != nil {
+	if _, err := s.CreateUser(model.User{Name: "zed", CreatedAt: time.Now().UTC()}, false); err != nil {
 		t.Fatal(err)
 	}
 

@@ -11,10 +11,10 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
-// SharedSecret implements store.Store with a file named name beside the
+// SharedSecret implements model.Store with a file named name beside the
 // database. A new one appears whole or not at all: it is written to a
 // temporary file and linked into place, and a process that loses the race
 // reads the winner's.
@@ -24,7 +24,7 @@ func (s *Store) SharedSecret(name string, create func() ([]byte, error)) ([]byte
 		return nil, err
 	}
 	secret, err := readSecret(path)
-	if !errors.Is(err, store.ErrNotFound) || create == nil {
+	if !errors.Is(err, model.ErrNotFound) || create == nil {
 		return secret, err
 	}
 	fresh, err := create()
@@ -33,19 +33,19 @@ func (s *Store) SharedSecret(name string, create func() ([]byte, error)) ([]byte
 	}
 	tmp, err := writeTempSecret(path, fresh)
 	if err != nil {
-		return nil, store.Unavailable("writing shared secret "+name, err)
+		return nil, model.Unavailable("writing shared secret "+name, err)
 	}
 	defer os.Remove(tmp)
 	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return readSecret(path)
 		}
-		return nil, store.Unavailable("writing shared secret "+name, err)
+		return nil, model.Unavailable("writing shared secret "+name, err)
 	}
 	return fresh, nil
 }
 
-// ReplaceSharedSecret implements store.Store. The file is replaced by a
+// ReplaceSharedSecret implements model.Store. The file is replaced by a
 // rename, so that readers see the old or the new secret, never a mix.
 func (s *Store) ReplaceSharedSecret(name string, old, next []byte) ([]byte, error) {
 	path, err := s.secretPath(name)
@@ -54,7 +54,7 @@ func (s *Store) ReplaceSharedSecret(name string, old, next []byte) ([]byte, erro
 	}
 	cur, err := readSecret(path)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		if old != nil {
 			return nil, err
 		}
@@ -65,7 +65,7 @@ func (s *Store) ReplaceSharedSecret(name string, old, next []byte) ([]byte, erro
 	}
 	tmp, err := writeTempSecret(path, next)
 	if err != nil {
-		return nil, store.Unavailable("writing shared secret "+name, err)
+		return nil, model.Unavailable("writing shared secret "+name, err)
 	}
 	defer os.Remove(tmp)
 	if old == nil {
@@ -77,19 +77,19 @@ func (s *Store) ReplaceSharedSecret(name string, old, next []byte) ([]byte, erro
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
-		return nil, store.Unavailable("writing shared secret "+name, err)
+		return nil, model.Unavailable("writing shared secret "+name, err)
 	}
 	return bytes.Clone(next), nil
 }
 
 // secretPath checks that the store is open and name is a known secret.
 func (s *Store) secretPath(name string) (string, error) {
-	if !slices.Contains(store.SecretNames, name) {
+	if !slices.Contains(model.SecretNames, name) {
 		return "", fmt.Errorf("unknown shared secret %q", name)
 	}
 	// A closed database fails every method, this one included.
 	if err := s.db.View(func(*bolt.Tx) error { return nil }); err != nil {
-		return "", store.Unavailable("reading shared secret "+name, err)
+		return "", model.Unavailable("reading shared secret "+name, err)
 	}
 	return filepath.Join(s.dir, name), nil
 }
@@ -97,10 +97,10 @@ func (s *Store) secretPath(name string) (string, error) {
 func readSecret(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("shared secret %s: %w", filepath.Base(path), store.ErrNotFound)
+		return nil, fmt.Errorf("shared secret %s: %w", filepath.Base(path), model.ErrNotFound)
 	}
 	if err != nil {
-		return nil, store.Unavailable("reading shared secret "+filepath.Base(path), err)
+		return nil, model.Unavailable("reading shared secret "+filepath.Base(path), err)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		_ = os.Chmod(path, 0o600)

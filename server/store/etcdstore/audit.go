@@ -5,7 +5,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 // auditSeq is the audit log's counter: IDs are dense, from Oldest to Last.
@@ -23,7 +23,7 @@ func (s *Store) readAuditSeq(op string) (auditSeq, int64, int64, error) {
 	var modRev int64
 	if len(resp.Kvs) > 0 {
 		if err := json.Unmarshal(resp.Kvs[0].Value, &seq); err != nil {
-			return auditSeq{}, 0, 0, store.Unavailable(op, err)
+			return auditSeq{}, 0, 0, model.Unavailable(op, err)
 		}
 		modRev = resp.Kvs[0].ModRevision
 	}
@@ -31,11 +31,11 @@ func (s *Store) readAuditSeq(op string) (auditSeq, int64, int64, error) {
 	return seq, modRev, resp.Header.Revision, nil
 }
 
-// AddActivity implements store.Store. The entry takes the next ID of the
+// AddActivity implements model.Store. The entry takes the next ID of the
 // counter key in the same Txn that compares it, and entries beyond keep are
 // deleted from the oldest end in that Txn: one range, only the keys that
 // fall out, so each call's work stays bounded.
-func (s *Store) AddActivity(a store.Activity, keep int) error {
+func (s *Store) AddActivity(a model.Activity, keep int) error {
 	const op = "writing audit log"
 	return retry(op, func() (bool, error) {
 		seq, modRev, _, err := s.readAuditSeq(op)
@@ -59,10 +59,10 @@ func (s *Store) AddActivity(a store.Activity, keep int) error {
 	})
 }
 
-// Activities implements store.Store. IDs are dense, so a page is read as
+// Activities implements model.Store. IDs are dense, so a page is read as
 // windows of keys going back from Before, each a bounded range at the
 // revision of the counter read.
-func (s *Store) Activities(q store.ActivityQuery) ([]store.Activity, error) {
+func (s *Store) Activities(q model.ActivityQuery) ([]model.Activity, error) {
 	const op = "reading audit log"
 	limit := q.Limit
 	if limit <= 0 {
@@ -72,7 +72,7 @@ func (s *Store) Activities(q store.ActivityQuery) ([]store.Activity, error) {
 	if err != nil {
 		return nil, err
 	}
-	var page []store.Activity
+	var page []model.Activity
 	hi := seq.Last
 	if q.Before > 0 && q.Before-1 < hi {
 		hi = q.Before - 1
@@ -91,9 +91,9 @@ func (s *Store) Activities(q store.ActivityQuery) ([]store.Activity, error) {
 			return nil, err
 		}
 		for i := len(resp.Kvs) - 1; i >= 0 && len(page) < limit; i-- {
-			var a store.Activity
+			var a model.Activity
 			if err := json.Unmarshal(resp.Kvs[i].Value, &a); err != nil {
-				return nil, store.Unavailable(op, err)
+				return nil, model.Unavailable(op, err)
 			}
 			if q.User != "" && a.Actor != q.User && a.Subject != q.User {
 				continue

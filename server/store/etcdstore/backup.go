@@ -16,7 +16,7 @@ import (
 // leaves out the pepper file.
 const BackupFormat = "portus-etcd-backup-1"
 
-// Backup implements store.Store: every key of the deployment (but the
+// Backup implements model.Store: every key of the deployment (but the
 // shared secrets) at one revision, read in pages.
 func (s *Store) Backup(w io.Writer) (int64, error) {
 	const op = "backing up"

@@ -13,7 +13,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 // Cache states.
@@ -34,8 +34,8 @@ type cache struct {
 	mu      sync.RWMutex
 	state   int
 	rev     int64 // every event up to rev is applied
-	users   map[string]store.User
-	tokens  map[string]store.Token
+	users   map[string]model.User
+	tokens  map[string]model.Token
 	byHash  map[string]string // string(hash) → token key
 	byID    map[string]string // token id → token key
 	changed chan struct{}     // closed, and replaced, when rev or state changes
@@ -46,8 +46,8 @@ func newCache(prefix string) *cache {
 	return &cache{
 		usersPrefix:  k.usersPrefix(),
 		tokensPrefix: k.tokensPrefix(),
-		users:        map[string]store.User{},
-		tokens:       map[string]store.Token{},
+		users:        map[string]model.User{},
+		tokens:       map[string]model.Token{},
 		byHash:       map[string]string{},
 		byID:         map[string]string{},
 		changed:      make(chan struct{}),
@@ -109,13 +109,13 @@ func (c *cache) put(kv *mvccpb.KeyValue) error {
 	key := string(kv.Key)
 	switch {
 	case strings.HasPrefix(key, c.usersPrefix):
-		var u store.User
+		var u model.User
 		if err := json.Unmarshal(kv.Value, &u); err != nil {
 			return fmt.Errorf("user at %s: %w", key, err)
 		}
 		c.users[key] = u
 	case strings.HasPrefix(key, c.tokensPrefix):
-		var t store.Token
+		var t model.Token
 		if err := json.Unmarshal(kv.Value, &t); err != nil {
 			return fmt.Errorf("token at %s: %w", key, err)
 		}
@@ -200,7 +200,7 @@ func (c *cache) waitFor(ctx context.Context, rev int64) bool {
 }
 
 // cloneToken copies t so that the caller cannot change the cache.
-func cloneToken(t store.Token) store.Token {
+func cloneToken(t model.Token) model.Token {
 	t.Hash = bytes.Clone(t.Hash)
 	if t.ExpiresAt != nil {
 		v := *t.ExpiresAt
@@ -223,30 +223,30 @@ const (
 )
 
 // tokenByHash looks a token and its owner up.
-func (c *cache) tokenByHash(hash []byte, userKey func(string) string) (store.Token, store.User, lookup, error) {
+func (c *cache) tokenByHash(hash []byte, userKey func(string) string) (model.Token, model.User, lookup, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if err := c.usableLocked(); err != nil {
-		return store.Token{}, store.User{}, refused, err
+		return model.Token{}, model.User{}, refused, err
 	}
 	key, ok := c.byHash[string(hash)]
 	if !ok {
-		return store.Token{}, store.User{}, miss, nil
+		return model.Token{}, model.User{}, miss, nil
 	}
 	t := c.tokens[key]
 	u, ok := c.users[userKey(t.Owner)]
 	if !ok {
-		return store.Token{}, store.User{}, miss, nil
+		return model.Token{}, model.User{}, miss, nil
 	}
 	return cloneToken(t), u, hit, nil
 }
 
 // user looks a user up by key.
-func (c *cache) user(key string) (store.User, lookup, error) {
+func (c *cache) user(key string) (model.User, lookup, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if err := c.usableLocked(); err != nil {
-		return store.User{}, refused, err
+		return model.User{}, refused, err
 	}
 	u, ok := c.users[key]
 	if !ok {
@@ -281,7 +281,7 @@ func (s *Store) reload() error {
 		return err
 	}
 	if err := s.cache.replace(kvs, rev); err != nil {
-		return store.Unavailable(op, err)
+		return model.Unavailable(op, err)
 	}
 	return nil
 }

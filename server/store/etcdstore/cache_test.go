@@ -14,29 +14,29 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/portusproject/portus/server/internal/testetcd"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 
-func newToken(owner, name string) store.Token {
+func newToken(owner, name string) model.Token {
 	hash := make([]byte, 32)
 	rand.Read(hash)
-	return store.Token{ID: fmt.Sprintf("%x", hash[:8]), Owner: owner, Name: name, Hash: hash,
+	return model.Token{ID: fmt.Sprintf("%x", hash[:8]), Owner: owner, Name: name, Hash: hash,
 		Scope: "repository:*:pull", CreatedAt: now(), CreatedVia: "test"}
 }
 
-func mustUser(t *testing.T, s store.Store, name string) {
+func mustUser(t *testing.T, s model.Store, name string) {
 	t.Helper()
-	if _, err := s.CreateUser(store.User{Name: name, CreatedAt: now()}, false); err != nil {
+	if _, err := s.CreateUser(model.User{Name: name, CreatedAt: now()}, false); err != nil {
 		t.Fatalf("CreateUser(%s): %v", name, err)
 	}
 }
 
-func mustToken(t *testing.T, s store.Store, owner, name string) store.Token {
+func mustToken(t *testing.T, s model.Store, owner, name string) model.Token {
 	t.Helper()
 	tok := newToken(owner, name)
-	if _, err := s.CreateToken(store.NewToken{Token: tok, Limit: 100}); err != nil {
+	if _, err := s.CreateToken(model.NewToken{Token: tok, Limit: 100}); err != nil {
 		t.Fatalf("CreateToken(%s/%s): %v", owner, name, err)
 	}
 	return tok
@@ -92,13 +92,13 @@ func testTwoReplicas(t *testing.T, c *testetcd.Cluster) {
 	}
 	took := within(t, time.Second, "revocation seen by the other store", func() bool {
 		_, _, err := b.TokenByHash(tok.Hash)
-		return errors.Is(err, store.ErrNotFound)
+		return errors.Is(err, model.ErrNotFound)
 	})
 	t.Logf("revocation on A seen by B after %v", took)
 
 	// Disabled on B: A's cache has it within a second.
 	tok2 := mustToken(t, a, "alice", "laptop")
-	if _, err := b.UpdateUser("alice", func(u *store.User) error { u.Disabled = true; return nil }); err != nil {
+	if _, err := b.UpdateUser("alice", func(u *model.User) error { u.Disabled = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	took = within(t, time.Second, "disabled user seen by the other store", func() bool {
@@ -150,13 +150,13 @@ func testTinyTimeout(t *testing.T, c *testetcd.Cluster) {
 	mustUser(t, s, "alice")
 	s.timeout = time.Nanosecond
 	tok := newToken("alice", "ci")
-	if _, err := s.CreateToken(store.NewToken{Token: tok, Limit: 5}); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := s.CreateToken(model.NewToken{Token: tok, Limit: 5}); !errors.Is(err, model.ErrUnavailable) {
 		t.Fatalf("CreateToken with a 1 ns timeout = %v, want ErrUnavailable", err)
 	}
-	if _, err := s.UpdateUser("alice", func(u *store.User) error { u.Admin = true; return nil }); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := s.UpdateUser("alice", func(u *model.User) error { u.Admin = true; return nil }); !errors.Is(err, model.ErrUnavailable) {
 		t.Errorf("UpdateUser with a 1 ns timeout = %v, want ErrUnavailable", err)
 	}
-	if err := s.AddActivity(store.Activity{Action: "x", Time: now()}, 10); !errors.Is(err, store.ErrUnavailable) {
+	if err := s.AddActivity(model.Activity{Action: "x", Time: now()}, 10); !errors.Is(err, model.ErrUnavailable) {
 		t.Errorf("AddActivity with a 1 ns timeout = %v, want ErrUnavailable", err)
 	}
 	s.timeout = 5 * time.Second
@@ -245,7 +245,7 @@ func testWatchBreakResync(t *testing.T, c *testetcd.Cluster) {
 	mustUser(t, other, "alice")
 	keep := mustToken(t, other, "alice", "keep")
 	gone := mustToken(t, other, "alice", "gone")
-	for _, tok := range []store.Token{keep, gone} {
+	for _, tok := range []model.Token{keep, gone} {
 		if _, _, err := a.TokenByHash(tok.Hash); err != nil {
 			t.Fatalf("before the cut: %v", err)
 		}
@@ -284,16 +284,16 @@ func testWatchBreakResync(t *testing.T, c *testetcd.Cluster) {
 		t.Fatal("the store did not notice the compacted watch within 10 s")
 	}
 	// Known stale: refuse, do not answer from the old cache.
-	if _, _, err := a.TokenByHash(keep.Hash); !errors.Is(err, store.ErrUnavailable) {
+	if _, _, err := a.TokenByHash(keep.Hash); !errors.Is(err, model.ErrUnavailable) {
 		t.Errorf("TokenByHash while resynchronising = %v, want ErrUnavailable", err)
 	}
-	if _, _, err := a.TokenByHash(gone.Hash); !errors.Is(err, store.ErrUnavailable) {
+	if _, _, err := a.TokenByHash(gone.Hash); !errors.Is(err, model.ErrUnavailable) {
 		t.Errorf("TokenByHash(revoked) while resynchronising = %v, want ErrUnavailable", err)
 	}
-	if _, err := a.TokenCount(); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := a.TokenCount(); !errors.Is(err, model.ErrUnavailable) {
 		t.Errorf("TokenCount while resynchronising = %v, want ErrUnavailable", err)
 	}
-	if _, err := a.User("alice"); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := a.User("alice"); !errors.Is(err, model.ErrUnavailable) {
 		t.Errorf("User while resynchronising = %v, want ErrUnavailable", err)
 	}
 	a.beforeReload.Store(nil)
@@ -307,7 +307,7 @@ func testWatchBreakResync(t *testing.T, c *testetcd.Cluster) {
 		_, _, err := a.TokenByHash(keep.Hash)
 		return err == nil
 	})
-	if _, _, err := a.TokenByHash(gone.Hash); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := a.TokenByHash(gone.Hash); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("TokenByHash(revoked while cut off) after the resync = %v, want ErrNotFound", err)
 	}
 	// And the watch runs again.
@@ -318,7 +318,7 @@ func testWatchBreakResync(t *testing.T, c *testetcd.Cluster) {
 	within(t, time.Second, "events after the resync", func() bool {
 		_, _, err1 := a.TokenByHash(keep.Hash)
 		_, _, err2 := a.TokenByHash(late.Hash)
-		return errors.Is(err1, store.ErrNotFound) && err2 == nil
+		return errors.Is(err1, model.ErrNotFound) && err2 == nil
 	})
 }
 
@@ -341,11 +341,11 @@ func testStuckWatch(t *testing.T, c *testetcd.Cluster) {
 	sawStale := false
 	took := within(t, 5*time.Second, "the stuck watch to be noticed and the cache reloaded", func() bool {
 		_, _, err := a.TokenByHash(tok.Hash)
-		if errors.Is(err, store.ErrUnavailable) {
+		if errors.Is(err, model.ErrUnavailable) {
 			sawStale = true
 			a.dropEvents.Store(false)
 		}
-		return errors.Is(err, store.ErrNotFound)
+		return errors.Is(err, model.ErrNotFound)
 	})
 	if !sawStale {
 		// The reload may have been too quick to observe; the revocation

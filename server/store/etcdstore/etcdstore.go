@@ -1,24 +1,24 @@
-// Package etcdstore is the replicated store of Portus: the store.Store
+// Package etcdstore is the replicated store of Portus: the model.Store
 // contract on an etcd cluster, so that several `portus serve` processes
 // share one state. It is the only package that imports the etcd client.
 //
 // Layout under the prefix P (default "/portus/"); names in keys are
 // path-escaped, values are JSON unless said otherwise:
 //
-//	P auth/users/NAME           store.User
-//	P auth/tokens/OWNER/NAME    store.Token (one key per owner and name:
+//	P auth/users/NAME           model.User
+//	P auth/tokens/OWNER/NAME    model.Token (one key per owner and name:
 //	                            unique names are CreateRevision == 0)
 //	P auth/epoch                empty; rewritten by every write under auth/
 //	P counts/OWNER              decimal count of OWNER's tokens
 //	P meta/first-user           exists once a user does
 //	P audit/seq                 {"last":N,"oldest":M}: the newest ID and
 //	                            the oldest ID that may still exist
-//	P audit/log/%020d           store.Activity
-//	P sessions/HEX(ID)          store.Session
+//	P audit/log/%020d           model.Activity
+//	P sessions/HEX(ID)          model.Session
 //	P user-sessions/USER/HEX    empty (the index of a user's sessions)
 //	P secrets/NAME              the raw secret
 //
-// Every store.Store method is one etcd transaction (Txn with If/Then/Else)
+// Every model.Store method is one etcd transaction (Txn with If/Then/Else)
 // whose comparisons carry its invariants: a write that read something
 // compares that key's ModRevision, so no read-modify-write happens outside
 // a transaction; on a lost race it reads again and retries. The per-owner
@@ -31,12 +31,12 @@
 // user written by any replica reaches every replica's cache within
 // milliseconds. When the watch breaks (compaction, a closed stream) or
 // falls behind what etcd confirms, the cache is known to be stale: reads
-// that depend on it fail with store.ErrUnavailable until a full reload has
+// that depend on it fail with model.ErrUnavailable until a full reload has
 // resynchronised it. While etcd cannot be reached at all (an election, a
 // lost quorum) nothing is known to be stale and the cache keeps serving.
 //
 // Every etcd call has a timeout. A write whose outcome is unknown (timeout,
-// leader lost mid-call) is an error wrapping store.ErrUnavailable, never a
+// leader lost mid-call) is an error wrapping model.ErrUnavailable, never a
 // success.
 package etcdstore
 
@@ -53,12 +53,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portusproject/portus/server/model"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
-
-	"github.com/portusproject/portus/server/store"
 )
 
 // DefaultPrefix is where a Portus deployment keeps its keys.
@@ -86,7 +85,7 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Store is a store.Store on etcd.
+// Store is a model.Store on etcd.
 type Store struct {
 	cli     *clientv3.Client
 	k       keys
@@ -111,12 +110,12 @@ type Store struct {
 	dropEvents   atomic.Bool
 }
 
-var _ store.Store = (*Store)(nil)
+var _ model.Store = (*Store)(nil)
 
 var errClosed = errors.New("store is closed")
 
 // Open connects to the cluster, loads the cache and starts watching. It
-// fails, wrapping store.ErrUnavailable, if the cluster does not answer
+// fails, wrapping model.ErrUnavailable, if the cluster does not answer
 // within the timeouts.
 func Open(o Options) (*Store, error) {
 	if len(o.Endpoints) == 0 {
@@ -159,7 +158,7 @@ func Open(o Options) (*Store, error) {
 		})},
 	})
 	if err != nil {
-		return nil, store.Unavailable("connecting to etcd", err)
+		return nil, model.Unavailable("connecting to etcd", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{
@@ -185,7 +184,7 @@ func Open(o Options) (*Store, error) {
 }
 
 // Close stops the watch and closes the connection. Methods called
-// afterwards fail with store.ErrUnavailable.
+// afterwards fail with model.ErrUnavailable.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
@@ -229,7 +228,7 @@ func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 // closed.
 func (s *Store) call(op string) (context.Context, context.CancelFunc, error) {
 	if s.closed.Load() {
-		return nil, nil, store.Unavailable(op, errClosed)
+		return nil, nil, model.Unavailable(op, errClosed)
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
 	return ctx, cancel, nil
@@ -237,7 +236,7 @@ func (s *Store) call(op string) (context.Context, context.CancelFunc, error) {
 
 // txn runs one transaction with a timeout. Any error — a timeout or a
 // lost leader included, after which the outcome is unknown — is returned
-// as store.ErrUnavailable.
+// as model.ErrUnavailable.
 func (s *Store) txn(op string, cmps []clientv3.Cmp, then, els []clientv3.Op) (*clientv3.TxnResponse, error) {
 	ctx, cancel, err := s.call(op)
 	if err != nil {
@@ -246,7 +245,7 @@ func (s *Store) txn(op string, cmps []clientv3.Cmp, then, els []clientv3.Op) (*c
 	defer cancel()
 	resp, err := s.cli.Txn(ctx).If(cmps...).Then(then...).Else(els...).Commit()
 	if err != nil {
-		return nil, store.Unavailable(op, err)
+		return nil, model.Unavailable(op, err)
 	}
 	return resp, nil
 }
@@ -266,7 +265,7 @@ func (s *Store) get(op, key string, opts ...clientv3.OpOption) (*clientv3.GetRes
 	defer cancel()
 	resp, err := s.cli.Get(ctx, key, opts...)
 	if err != nil {
-		return nil, store.Unavailable(op, err)
+		return nil, model.Unavailable(op, err)
 	}
 	return resp, nil
 }
@@ -285,7 +284,7 @@ func retry(op string, attempt func() (done bool, err error)) error {
 			return err
 		}
 	}
-	return store.Unavailable(op, errContention)
+	return model.Unavailable(op, errContention)
 }
 
 // synced waits, within the request timeout, until the cache holds the
@@ -312,7 +311,7 @@ func (s *Store) barrier(op string) error {
 	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
 	defer cancel()
 	if !s.cache.waitFor(ctx, rev) {
-		return store.Unavailable(op, fmt.Errorf("the cache has not caught up with revision %d", rev))
+		return model.Unavailable(op, fmt.Errorf("the cache has not caught up with revision %d", rev))
 	}
 	return nil
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/portusproject/portus/server/internal/testetcd"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/server/store/storetest"
 )
 
@@ -44,7 +44,7 @@ func open(t *testing.T, c *testetcd.Cluster, o Options) *Store {
 func TestStore(t *testing.T) {
 	c := testetcd.Start(t, 3)
 	t.Run("Conformance", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) store.Store { return open(t, c, Options{}) })
+		storetest.Run(t, func(t *testing.T) model.Store { return open(t, c, Options{}) })
 	})
 	for _, tc := range []struct {
 		name string

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/portusproject/portus/server/internal/testetcd"
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 // checkCount fails unless the owner's count key agrees with the tokens
 // listed: the invariant the limit rests on.
-func checkCount(t *testing.T, s *Store, owner string) []store.Token {
+func checkCount(t *testing.T, s *Store, owner string) []model.Token {
 	t.Helper()
 	list, err := s.Tokens(owner)
 	if err != nil {
@@ -67,11 +67,11 @@ func testQuorumLost(t *testing.T, c *testetcd.Cluster) {
 		t.Errorf("TokenByHash without a quorum took %v", d)
 	}
 	unknown := newToken("alice", "unknown")
-	_, err := s.CreateToken(store.NewToken{Token: unknown, Limit: 5})
-	if !errors.Is(err, store.ErrUnavailable) {
+	_, err := s.CreateToken(model.NewToken{Token: unknown, Limit: 5})
+	if !errors.Is(err, model.ErrUnavailable) {
 		t.Fatalf("CreateToken without a quorum = %v, want ErrUnavailable", err)
 	}
-	if _, err := s.RevokeToken("alice", tok.ID); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := s.RevokeToken("alice", tok.ID); !errors.Is(err, model.ErrUnavailable) {
 		t.Errorf("RevokeToken without a quorum = %v, want ErrUnavailable", err)
 	}
 	t.Logf("CreateToken without a quorum failed after %v: %v", time.Since(start), err)
@@ -87,7 +87,7 @@ func testQuorumLost(t *testing.T, c *testetcd.Cluster) {
 	// The store works again and its invariants hold whatever became of
 	// the writes whose outcome was unknown.
 	within(t, 10*time.Second, "writes after the quorum is back", func() bool {
-		_, err := s.CreateToken(store.NewToken{Token: newToken("alice", "after"), Limit: 5})
+		_, err := s.CreateToken(model.NewToken{Token: newToken("alice", "after"), Limit: 5})
 		return err == nil
 	})
 	list := checkCount(t, s, "alice")
@@ -107,7 +107,7 @@ func testLeaderKilled(t *testing.T, c *testetcd.Cluster) {
 	cli := c.Client(t)
 	var (
 		mu     sync.Mutex
-		acked  []store.Token
+		acked  []model.Token
 		failed atomic.Int32
 		stop   atomic.Bool
 		wg     sync.WaitGroup
@@ -117,8 +117,8 @@ func testLeaderKilled(t *testing.T, c *testetcd.Cluster) {
 		wg.Go(func() {
 			for !stop.Load() {
 				tok := newToken("bob", fmt.Sprintf("t%04d", seq.Add(1)))
-				if _, err := s.CreateToken(store.NewToken{Token: tok, Limit: 10000}); err != nil {
-					if !errors.Is(err, store.ErrUnavailable) {
+				if _, err := s.CreateToken(model.NewToken{Token: tok, Limit: 10000}); err != nil {
+					if !errors.Is(err, model.ErrUnavailable) {
 						t.Errorf("CreateToken: %v", err)
 					}
 					failed.Add(1)

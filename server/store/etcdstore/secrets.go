@@ -7,17 +7,17 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 func (s *Store) secretKey(name string) (string, error) {
-	if !slices.Contains(store.SecretNames, name) {
+	if !slices.Contains(model.SecretNames, name) {
 		return "", fmt.Errorf("unknown shared secret %q", name)
 	}
 	return s.k.secret(name), nil
 }
 
-// SharedSecret implements store.Store: the first process to find none
+// SharedSecret implements model.Store: the first process to find none
 // stores its own in a Txn that requires the key to be absent; every other
 // gets the stored one.
 func (s *Store) SharedSecret(name string, create func() ([]byte, error)) ([]byte, error) {
@@ -34,7 +34,7 @@ func (s *Store) SharedSecret(name string, create func() ([]byte, error)) ([]byte
 		return resp.Kvs[0].Value, nil
 	}
 	if create == nil {
-		return nil, fmt.Errorf("shared secret %s: %w", name, store.ErrNotFound)
+		return nil, fmt.Errorf("shared secret %s: %w", name, model.ErrNotFound)
 	}
 	fresh, err := create()
 	if err != nil {
@@ -49,12 +49,12 @@ func (s *Store) SharedSecret(name string, create func() ([]byte, error)) ([]byte
 	}
 	kvs := tr.Responses[0].GetResponseRange().Kvs
 	if len(kvs) == 0 {
-		return nil, store.Unavailable(op, fmt.Errorf("shared secret %s vanished while being created", name))
+		return nil, model.Unavailable(op, fmt.Errorf("shared secret %s vanished while being created", name))
 	}
 	return kvs[0].Value, nil
 }
 
-// ReplaceSharedSecret implements store.Store with a Txn that compares the
+// ReplaceSharedSecret implements model.Store with a Txn that compares the
 // stored value with old.
 func (s *Store) ReplaceSharedSecret(name string, old, next []byte) ([]byte, error) {
 	op := "replacing shared secret " + name
@@ -75,7 +75,7 @@ func (s *Store) ReplaceSharedSecret(name string, old, next []byte) ([]byte, erro
 	}
 	kvs := tr.Responses[0].GetResponseRange().Kvs
 	if len(kvs) == 0 {
-		return nil, fmt.Errorf("shared secret %s: %w", name, store.ErrNotFound)
+		return nil, fmt.Errorf("shared secret %s: %w", name, model.ErrNotFound)
 	}
 	return kvs[0].Value, nil
 }

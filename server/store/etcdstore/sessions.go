@@ -9,12 +9,12 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
-// CreateSession implements store.Store: the session and its index entry,
+// CreateSession implements model.Store: the session and its index entry,
 // if the user exists, in one Txn.
-func (s *Store) CreateSession(sess store.Session) error {
+func (s *Store) CreateSession(sess model.Session) error {
 	const op = "creating session"
 	resp, err := s.txn(op,
 		[]clientv3.Cmp{exists(s.k.user(sess.User))},
@@ -26,48 +26,48 @@ func (s *Store) CreateSession(sess store.Session) error {
 		return err
 	}
 	if !resp.Succeeded {
-		return store.ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }
 
-// SessionByID implements store.Store: the session with a linearizable
+// SessionByID implements model.Store: the session with a linearizable
 // read, its user from the cache.
-func (s *Store) SessionByID(id []byte) (store.Session, store.User, error) {
+func (s *Store) SessionByID(id []byte) (model.Session, model.User, error) {
 	const op = "looking up session"
 	sess, _, err := s.readSession(op, id)
 	if err != nil {
-		return store.Session{}, store.User{}, err
+		return model.Session{}, model.User{}, err
 	}
 	u, err := s.User(sess.User)
 	if err != nil {
-		return store.Session{}, store.User{}, err
+		return model.Session{}, model.User{}, err
 	}
 	return sess, u, nil
 }
 
-func (s *Store) readSession(op string, id []byte) (store.Session, int64, error) {
-	var sess store.Session
+func (s *Store) readSession(op string, id []byte) (model.Session, int64, error) {
+	var sess model.Session
 	if len(id) == 0 {
 		if s.closed.Load() {
-			return sess, 0, store.Unavailable(op, errClosed)
+			return sess, 0, model.Unavailable(op, errClosed)
 		}
-		return sess, 0, store.ErrNotFound
+		return sess, 0, model.ErrNotFound
 	}
 	resp, err := s.get(op, s.k.session(id))
 	if err != nil {
 		return sess, 0, err
 	}
 	if len(resp.Kvs) == 0 {
-		return sess, 0, store.ErrNotFound
+		return sess, 0, model.ErrNotFound
 	}
 	if err := json.Unmarshal(resp.Kvs[0].Value, &sess); err != nil {
-		return sess, 0, store.Unavailable(op, err)
+		return sess, 0, model.Unavailable(op, err)
 	}
 	return sess, resp.Kvs[0].ModRevision, nil
 }
 
-// TouchSession implements store.Store; the later time wins.
+// TouchSession implements model.Store; the later time wins.
 func (s *Store) TouchSession(id []byte, at time.Time) error {
 	const op = "touching session"
 	return retry(op, func() (bool, error) {
@@ -88,12 +88,12 @@ func (s *Store) TouchSession(id []byte, at time.Time) error {
 	})
 }
 
-// DeleteSession implements store.Store.
+// DeleteSession implements model.Store.
 func (s *Store) DeleteSession(id []byte) error {
 	const op = "deleting session"
 	return retry(op, func() (bool, error) {
 		sess, rev, err := s.readSession(op, id)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			return true, nil
 		}
 		if err != nil {
@@ -113,7 +113,7 @@ func (s *Store) DeleteSession(id []byte) error {
 // operations each, within etcd's default of 128 per transaction).
 const sessionBatch = 50
 
-// DeleteUserSessions implements store.Store, in transactions of
+// DeleteUserSessions implements model.Store, in transactions of
 // sessionBatch sessions.
 func (s *Store) DeleteUserSessions(user string) (int, error) {
 	const op = "deleting sessions"
@@ -141,7 +141,7 @@ func (s *Store) DeleteUserSessions(user string) (int, error) {
 	return n, nil
 }
 
-// PruneSessions implements store.Store. It reads every session: call it
+// PruneSessions implements model.Store. It reads every session: call it
 // now and then, not per request. Each stale session is deleted by a nested
 // Txn that compares it, so one touched in the meantime stays.
 func (s *Store) PruneSessions(createdBefore, seenBefore time.Time) (int, error) {
@@ -152,9 +152,9 @@ func (s *Store) PruneSessions(createdBefore, seenBefore time.Time) (int, error) 
 	}
 	var stale []clientv3.Op
 	for _, kv := range kvs {
-		var sess store.Session
+		var sess model.Session
 		if err := json.Unmarshal(kv.Value, &sess); err != nil {
-			return 0, store.Unavailable(op, err)
+			return 0, model.Unavailable(op, err)
 		}
 		if !sess.CreatedAt.Before(createdBefore) && !sess.LastSeen.Before(seenBefore) {
 			continue

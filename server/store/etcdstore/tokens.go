@@ -9,17 +9,17 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
-// CreateToken implements store.Store. One Txn compares the owner (exists),
+// CreateToken implements model.Store. One Txn compares the owner (exists),
 // the owner's count key (unchanged since read: the limit holds) and the
 // name's key (absent, or for Replace unchanged since read: the old token is
 // revoked by being overwritten), and writes the token and the new count.
-func (s *Store) CreateToken(t store.NewToken) (*store.Token, error) {
+func (s *Store) CreateToken(t model.NewToken) (*model.Token, error) {
 	const op = "creating token"
 	userKey, countKey, key := s.k.user(t.Owner), s.k.count(t.Owner), s.k.token(t.Owner, t.Name)
-	var replaced *store.Token
+	var replaced *model.Token
 	err := retry(op, func() (bool, error) {
 		replaced = nil
 		snap, err := s.read(op, clientv3.OpGet(userKey, clientv3.WithCountOnly()), clientv3.OpGet(countKey), clientv3.OpGet(key))
@@ -27,20 +27,20 @@ func (s *Store) CreateToken(t store.NewToken) (*store.Token, error) {
 			return false, err
 		}
 		if snap.Responses[0].GetResponseRange().Count == 0 {
-			return false, store.ErrNotFound
+			return false, model.ErrNotFound
 		}
 		n, countRev, err := readCount(snap.Responses[1].GetResponseRange().Kvs)
 		if err != nil {
-			return false, store.Unavailable(op, err)
+			return false, model.Unavailable(op, err)
 		}
 		var nameRev int64
 		if kvs := snap.Responses[2].GetResponseRange().Kvs; len(kvs) > 0 {
 			if !t.Replace {
-				return false, store.ErrNameTaken
+				return false, model.ErrNameTaken
 			}
-			var old store.Token
+			var old model.Token
 			if err := json.Unmarshal(kvs[0].Value, &old); err != nil {
-				return false, store.Unavailable(op, err)
+				return false, model.Unavailable(op, err)
 			}
 			replaced = &old
 			nameRev = kvs[0].ModRevision
@@ -48,7 +48,7 @@ func (s *Store) CreateToken(t store.NewToken) (*store.Token, error) {
 		}
 		if t.Limit > 0 && n >= t.Limit {
 			replaced = nil
-			return false, store.ErrTokenLimit
+			return false, model.ErrTokenLimit
 		}
 		resp, err := s.txn(op,
 			[]clientv3.Cmp{exists(userKey), unchanged(countKey, countRev), unchanged(key, nameRev)},
@@ -81,47 +81,47 @@ func readCount(kvs []*mvccpb.KeyValue) (int, int64, error) {
 	return n, kvs[0].ModRevision, err
 }
 
-// TokenByHash implements store.Store from the cache: no etcd round trip
+// TokenByHash implements model.Store from the cache: no etcd round trip
 // for a known token. An unknown hash is looked for once more after a
 // barrier, so that a token created on another replica a moment ago works
 // here at once.
-func (s *Store) TokenByHash(hash []byte) (store.Token, store.User, error) {
+func (s *Store) TokenByHash(hash []byte) (model.Token, model.User, error) {
 	const op = "looking up token"
 	if s.closed.Load() {
-		return store.Token{}, store.User{}, store.Unavailable(op, errClosed)
+		return model.Token{}, model.User{}, model.Unavailable(op, errClosed)
 	}
 	t, u, res, err := s.cache.tokenByHash(hash, s.k.user)
 	switch res {
 	case hit:
 		return t, u, nil
 	case refused:
-		return t, u, store.Unavailable(op, err)
+		return t, u, model.Unavailable(op, err)
 	}
 	if err := s.barrier(op); err != nil {
-		return store.Token{}, store.User{}, err
+		return model.Token{}, model.User{}, err
 	}
 	t, u, res, err = s.cache.tokenByHash(hash, s.k.user)
 	switch res {
 	case hit:
 		return t, u, nil
 	case refused:
-		return t, u, store.Unavailable(op, err)
+		return t, u, model.Unavailable(op, err)
 	}
-	return store.Token{}, store.User{}, store.ErrNotFound
+	return model.Token{}, model.User{}, model.ErrNotFound
 }
 
-// Tokens implements store.Store with a linearizable read.
-func (s *Store) Tokens(owner string) ([]store.Token, error) {
+// Tokens implements model.Store with a linearizable read.
+func (s *Store) Tokens(owner string) ([]model.Token, error) {
 	const op = "listing tokens"
 	kvs, _, err := s.getAll(op, s.k.ownerTokens(owner), 0)
 	if err != nil {
 		return nil, err
 	}
-	list := make([]store.Token, 0, len(kvs))
+	list := make([]model.Token, 0, len(kvs))
 	for _, kv := range kvs {
-		var t store.Token
+		var t model.Token
 		if err := json.Unmarshal(kv.Value, &t); err != nil {
-			return nil, store.Unavailable(op, err)
+			return nil, model.Unavailable(op, err)
 		}
 		list = append(list, t)
 	}
@@ -134,12 +134,12 @@ func (s *Store) Tokens(owner string) ([]store.Token, error) {
 	return list, nil
 }
 
-// RevokeToken implements store.Store: the token's key and the count change
+// RevokeToken implements model.Store: the token's key and the count change
 // in one Txn that compares both.
-func (s *Store) RevokeToken(owner, id string) (store.Token, error) {
+func (s *Store) RevokeToken(owner, id string) (model.Token, error) {
 	const op = "revoking token"
 	countKey := s.k.count(owner)
-	var revoked store.Token
+	var revoked model.Token
 	err := retry(op, func() (bool, error) {
 		snap, err := s.read(op, clientv3.OpGet(s.k.ownerTokens(owner), clientv3.WithPrefix()), clientv3.OpGet(countKey))
 		if err != nil {
@@ -147,9 +147,9 @@ func (s *Store) RevokeToken(owner, id string) (store.Token, error) {
 		}
 		var found *mvccpb.KeyValue
 		for _, kv := range snap.Responses[0].GetResponseRange().Kvs {
-			var t store.Token
+			var t model.Token
 			if err := json.Unmarshal(kv.Value, &t); err != nil {
-				return false, store.Unavailable(op, err)
+				return false, model.Unavailable(op, err)
 			}
 			if t.ID == id && t.Owner == owner {
 				found, revoked = kv, t
@@ -157,11 +157,11 @@ func (s *Store) RevokeToken(owner, id string) (store.Token, error) {
 			}
 		}
 		if found == nil {
-			return false, store.ErrNotFound
+			return false, model.ErrNotFound
 		}
 		n, countRev, err := readCount(snap.Responses[1].GetResponseRange().Kvs)
 		if err != nil {
-			return false, store.Unavailable(op, err)
+			return false, model.Unavailable(op, err)
 		}
 		key := string(found.Key)
 		resp, err := s.txn(op,
@@ -180,20 +180,20 @@ func (s *Store) RevokeToken(owner, id string) (store.Token, error) {
 		return resp.Succeeded, nil
 	})
 	if err != nil {
-		return store.Token{}, err
+		return model.Token{}, err
 	}
 	return revoked, nil
 }
 
-// TokenCount implements store.Store from the cache.
+// TokenCount implements model.Store from the cache.
 func (s *Store) TokenCount() (int, error) {
 	const op = "counting tokens"
 	if s.closed.Load() {
-		return 0, store.Unavailable(op, errClosed)
+		return 0, model.Unavailable(op, errClosed)
 	}
 	n, err := s.cache.tokenCount()
 	if err != nil {
-		return 0, store.Unavailable(op, err)
+		return 0, model.Unavailable(op, err)
 	}
 	return n, nil
 }
@@ -202,13 +202,13 @@ func (s *Store) TokenCount() (int, error) {
 // allows 128 operations per transaction by default.
 const useBatch = 100
 
-// RecordTokenUse implements store.Store. Each batch is one Txn that
+// RecordTokenUse implements model.Store. Each batch is one Txn that
 // compares every token it updates, so the newest time wins and a token
 // revoked in between is not brought back.
 func (s *Store) RecordTokenUse(uses map[string]time.Time) error {
 	const op = "recording token use"
 	if s.closed.Load() {
-		return store.Unavailable(op, errClosed)
+		return model.Unavailable(op, errClosed)
 	}
 	type use struct {
 		key, id string
@@ -241,9 +241,9 @@ func (s *Store) RecordTokenUse(uses map[string]time.Time) error {
 				if len(kvs) == 0 {
 					continue // revoked since it was used
 				}
-				var t store.Token
+				var t model.Token
 				if err := json.Unmarshal(kvs[0].Value, &t); err != nil {
-					return false, store.Unavailable(op, err)
+					return false, model.Unavailable(op, err)
 				}
 				if t.ID != u.id || (t.LastUsedAt != nil && !u.at.After(*t.LastUsedAt)) {
 					continue // replaced by another token, or an older time

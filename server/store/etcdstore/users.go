@@ -6,7 +6,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 // Comparisons used throughout.
@@ -24,9 +24,9 @@ func mustJSON(v any) string {
 	return string(data)
 }
 
-// CreateUser implements store.Store. The first user is the one whose
+// CreateUser implements model.Store. The first user is the one whose
 // transaction finds no first-user marker.
-func (s *Store) CreateUser(u store.User, firstIsAdmin bool) (store.User, error) {
+func (s *Store) CreateUser(u model.User, firstIsAdmin bool) (model.User, error) {
 	const op = "creating user"
 	key := s.k.user(u.Name)
 	if firstIsAdmin {
@@ -37,14 +37,14 @@ func (s *Store) CreateUser(u store.User, firstIsAdmin bool) (store.User, error) 
 			[]clientv3.Op{clientv3.OpPut(key, mustJSON(admin)), clientv3.OpPut(s.k.firstUser(), ""), clientv3.OpPut(s.k.epoch(), "")},
 			[]clientv3.Op{clientv3.OpGet(key, clientv3.WithCountOnly())})
 		if err != nil {
-			return store.User{}, err
+			return model.User{}, err
 		}
 		if resp.Succeeded {
 			s.synced(resp.Header.Revision)
 			return admin, nil
 		}
 		if resp.Responses[0].GetResponseRange().Count > 0 {
-			return store.User{}, store.ErrUserExists
+			return model.User{}, model.ErrUserExists
 		}
 	}
 	resp, err := s.txn(op,
@@ -52,22 +52,22 @@ func (s *Store) CreateUser(u store.User, firstIsAdmin bool) (store.User, error) 
 		[]clientv3.Op{clientv3.OpPut(key, mustJSON(u)), clientv3.OpPut(s.k.firstUser(), ""), clientv3.OpPut(s.k.epoch(), "")},
 		nil)
 	if err != nil {
-		return store.User{}, err
+		return model.User{}, err
 	}
 	if !resp.Succeeded {
-		return store.User{}, store.ErrUserExists
+		return model.User{}, model.ErrUserExists
 	}
 	s.synced(resp.Header.Revision)
 	return u, nil
 }
 
-// User implements store.Store from the cache. A name the cache does not
+// User implements model.Store from the cache. A name the cache does not
 // know is looked for once more after a barrier, so that a user created on
 // another replica a moment ago is found.
-func (s *Store) User(name string) (store.User, error) {
+func (s *Store) User(name string) (model.User, error) {
 	const op = "reading user"
 	if s.closed.Load() {
-		return store.User{}, store.Unavailable(op, errClosed)
+		return model.User{}, model.Unavailable(op, errClosed)
 	}
 	key := s.k.user(name)
 	u, res, err := s.cache.user(key)
@@ -75,33 +75,33 @@ func (s *Store) User(name string) (store.User, error) {
 		return u, nil
 	}
 	if res == refused {
-		return u, store.Unavailable(op, err)
+		return u, model.Unavailable(op, err)
 	}
 	if err := s.barrier(op); err != nil {
-		return store.User{}, err
+		return model.User{}, err
 	}
 	u, res, err = s.cache.user(key)
 	switch res {
 	case hit:
 		return u, nil
 	case refused:
-		return u, store.Unavailable(op, err)
+		return u, model.Unavailable(op, err)
 	}
-	return store.User{}, store.ErrNotFound
+	return model.User{}, model.ErrNotFound
 }
 
-// Users implements store.Store with a linearizable read.
-func (s *Store) Users() ([]store.User, error) {
+// Users implements model.Store with a linearizable read.
+func (s *Store) Users() ([]model.User, error) {
 	const op = "listing users"
 	kvs, _, err := s.getAll(op, s.k.usersPrefix(), 0)
 	if err != nil {
 		return nil, err
 	}
-	users := make([]store.User, 0, len(kvs))
+	users := make([]model.User, 0, len(kvs))
 	for _, kv := range kvs {
-		var u store.User
+		var u model.User
 		if err := json.Unmarshal(kv.Value, &u); err != nil {
-			return nil, store.Unavailable(op, err)
+			return nil, model.Unavailable(op, err)
 		}
 		users = append(users, u)
 	}
@@ -109,23 +109,23 @@ func (s *Store) Users() ([]store.User, error) {
 	return users, nil
 }
 
-// UpdateUser implements store.Store: read, change, and write if the user
+// UpdateUser implements model.Store: read, change, and write if the user
 // is unchanged since the read; otherwise read again.
-func (s *Store) UpdateUser(name string, change func(*store.User) error) (store.User, error) {
+func (s *Store) UpdateUser(name string, change func(*model.User) error) (model.User, error) {
 	const op = "updating user"
 	key := s.k.user(name)
-	var u store.User
+	var u model.User
 	err := retry(op, func() (bool, error) {
 		resp, err := s.get(op, key)
 		if err != nil {
 			return false, err
 		}
 		if len(resp.Kvs) == 0 {
-			return false, store.ErrNotFound
+			return false, model.ErrNotFound
 		}
-		u = store.User{}
+		u = model.User{}
 		if err := json.Unmarshal(resp.Kvs[0].Value, &u); err != nil {
-			return false, store.Unavailable(op, err)
+			return false, model.Unavailable(op, err)
 		}
 		if err := change(&u); err != nil {
 			return false, err
@@ -144,7 +144,7 @@ func (s *Store) UpdateUser(name string, change func(*store.User) error) (store.U
 		return tr.Succeeded, nil
 	})
 	if err != nil {
-		return store.User{}, err
+		return model.User{}, err
 	}
 	return u, nil
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 var activityTests = []subtest{
@@ -23,12 +23,12 @@ var activityTests = []subtest{
 
 // addActivities appends n entries with the given keep and returns them as
 // written (without IDs), oldest first.
-func addActivities(t *testing.T, s store.Store, n, keep int, actor, subject string) []store.Activity {
+func addActivities(t *testing.T, s model.Store, n, keep int, actor, subject string) []model.Activity {
 	t.Helper()
-	var added []store.Activity
+	var added []model.Activity
 	t0 := now()
 	for i := range n {
-		a := store.Activity{
+		a := model.Activity{
 			Time:      t0.Add(time.Duration(i) * time.Millisecond),
 			Action:    fmt.Sprintf("action-%s-%d", actor, i),
 			Actor:     actor,
@@ -45,7 +45,7 @@ func addActivities(t *testing.T, s store.Store, n, keep int, actor, subject stri
 	return added
 }
 
-func activities(t *testing.T, s store.Store, q store.ActivityQuery) []store.Activity {
+func activities(t *testing.T, s model.Store, q model.ActivityQuery) []model.Activity {
 	t.Helper()
 	page, err := s.Activities(q)
 	if err != nil {
@@ -55,7 +55,7 @@ func activities(t *testing.T, s store.Store, q store.ActivityQuery) []store.Acti
 }
 
 // checkNewestFirst fails unless IDs strictly decrease.
-func checkNewestFirst(t *testing.T, page []store.Activity) {
+func checkNewestFirst(t *testing.T, page []model.Activity) {
 	t.Helper()
 	for i := 1; i < len(page); i++ {
 		if page[i].ID >= page[i-1].ID {
@@ -66,7 +66,7 @@ func checkNewestFirst(t *testing.T, page []store.Activity) {
 }
 
 // actions returns the actions of page.
-func actions(page []store.Activity) []string {
+func actions(page []model.Activity) []string {
 	out := make([]string, len(page))
 	for i, a := range page {
 		out[i] = a.Action
@@ -75,7 +75,7 @@ func actions(page []store.Activity) []string {
 }
 
 // reversedActions returns the actions of added, newest first.
-func reversedActions(added []store.Activity) []string {
+func reversedActions(added []model.Activity) []string {
 	out := make([]string, len(added))
 	for i, a := range added {
 		out[len(added)-1-i] = a.Action
@@ -83,12 +83,12 @@ func reversedActions(added []store.Activity) []string {
 	return out
 }
 
-func testAddActivityNewestFirst(t *testing.T, s store.Store) {
-	if page := activities(t, s, store.ActivityQuery{}); len(page) != 0 {
+func testAddActivityNewestFirst(t *testing.T, s model.Store) {
+	if page := activities(t, s, model.ActivityQuery{}); len(page) != 0 {
 		t.Errorf("Activities on an empty store = %v", page)
 	}
 	added := addActivities(t, s, 5, 0, "alice", "bob")
-	page := activities(t, s, store.ActivityQuery{})
+	page := activities(t, s, model.ActivityQuery{})
 	if len(page) != len(added) {
 		t.Fatalf("Activities returned %d entries, want %d", len(page), len(added))
 	}
@@ -105,38 +105,38 @@ func testAddActivityNewestFirst(t *testing.T, s store.Store) {
 	}
 	// IDs keep increasing for later entries.
 	addActivities(t, s, 1, 0, "carol", "")
-	newest := activities(t, s, store.ActivityQuery{Limit: 1})
+	newest := activities(t, s, model.ActivityQuery{Limit: 1})
 	if len(newest) != 1 || newest[0].Actor != "carol" || newest[0].ID <= page[0].ID {
 		t.Errorf("newest entry = %+v, want carol's with an ID above %d", newest, page[0].ID)
 	}
 }
 
-func testActivitiesDefaultLimit(t *testing.T, s store.Store) {
+func testActivitiesDefaultLimit(t *testing.T, s model.Store) {
 	added := addActivities(t, s, 60, 0, "alice", "")
-	page := activities(t, s, store.ActivityQuery{})
+	page := activities(t, s, model.ActivityQuery{})
 	if len(page) != 50 {
 		t.Fatalf("Activities with Limit 0 returned %d entries, want 50", len(page))
 	}
 	if got, want := actions(page), reversedActions(added)[:50]; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("Activities(Limit 0) = %v, want the newest 50 %v", got, want)
 	}
-	if page := activities(t, s, store.ActivityQuery{Limit: 7}); len(page) != 7 {
+	if page := activities(t, s, model.ActivityQuery{Limit: 7}); len(page) != 7 {
 		t.Errorf("Activities(Limit 7) returned %d entries", len(page))
 	}
-	if page := activities(t, s, store.ActivityQuery{Limit: 1000}); len(page) != 60 {
+	if page := activities(t, s, model.ActivityQuery{Limit: 1000}); len(page) != 60 {
 		t.Errorf("Activities(Limit 1000) returned %d entries, want all 60", len(page))
 	}
 }
 
-func testActivitiesPaging(t *testing.T, s store.Store) {
+func testActivitiesPaging(t *testing.T, s model.Store) {
 	const n, size = 23, 5
 	added := addActivities(t, s, n, 0, "alice", "")
-	all := activities(t, s, store.ActivityQuery{Limit: 1000})
+	all := activities(t, s, model.ActivityQuery{Limit: 1000})
 	if len(all) != n {
 		t.Fatalf("Activities returned %d entries, want %d", len(all), n)
 	}
-	var paged []store.Activity
-	q := store.ActivityQuery{Limit: size}
+	var paged []model.Activity
+	q := model.ActivityQuery{Limit: size}
 	for pages := 0; ; pages++ {
 		if pages > n {
 			t.Fatalf("paging does not end: %v", activityIDs(paged))
@@ -163,17 +163,17 @@ func testActivitiesPaging(t *testing.T, s store.Store) {
 		t.Errorf("pages = %v, want %v", actions(paged), reversedActions(added))
 	}
 	// A Before above every ID is the first page.
-	first := activities(t, s, store.ActivityQuery{Limit: size, Before: all[0].ID + 100})
+	first := activities(t, s, model.ActivityQuery{Limit: size, Before: all[0].ID + 100})
 	if fmt.Sprint(activityIDs(first)) != fmt.Sprint(activityIDs(all[:size])) {
 		t.Errorf("Activities(Before above the newest) = %v, want %v", activityIDs(first), activityIDs(all[:size]))
 	}
 	// Before the oldest is empty.
-	if page := activities(t, s, store.ActivityQuery{Before: all[n-1].ID}); len(page) != 0 {
+	if page := activities(t, s, model.ActivityQuery{Before: all[n-1].ID}); len(page) != 0 {
 		t.Errorf("Activities(Before the oldest) = %v, want none", activityIDs(page))
 	}
 }
 
-func testActivitiesUserFilter(t *testing.T, s store.Store) {
+func testActivitiesUserFilter(t *testing.T, s model.Store) {
 	// Interleave: entries about bob as actor, as subject, and unrelated ones.
 	type entry struct{ actor, subject string }
 	entries := []entry{
@@ -183,7 +183,7 @@ func testActivitiesUserFilter(t *testing.T, s store.Store) {
 	}
 	var wantBob []string
 	for i, e := range entries {
-		a := store.Activity{Time: now(), Action: fmt.Sprintf("a%02d", i), Actor: e.actor, Subject: e.subject}
+		a := model.Activity{Time: now(), Action: fmt.Sprintf("a%02d", i), Actor: e.actor, Subject: e.subject}
 		if err := s.AddActivity(a, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func testActivitiesUserFilter(t *testing.T, s store.Store) {
 			wantBob = append([]string{a.Action}, wantBob...)
 		}
 	}
-	page := activities(t, s, store.ActivityQuery{User: "bob", Limit: 100})
+	page := activities(t, s, model.ActivityQuery{User: "bob", Limit: 100})
 	checkNewestFirst(t, page)
 	if fmt.Sprint(actions(page)) != fmt.Sprint(wantBob) {
 		t.Errorf("Activities(User bob) = %v, want %v", actions(page), wantBob)
@@ -199,7 +199,7 @@ func testActivitiesUserFilter(t *testing.T, s store.Store) {
 	// A limited page is filled with matching entries, and paging goes on
 	// from there.
 	var paged []string
-	q := store.ActivityQuery{User: "bob", Limit: 2}
+	q := model.ActivityQuery{User: "bob", Limit: 2}
 	for range len(entries) {
 		page := activities(t, s, q)
 		if len(page) == 0 {
@@ -214,15 +214,15 @@ func testActivitiesUserFilter(t *testing.T, s store.Store) {
 	if fmt.Sprint(paged) != fmt.Sprint(wantBob) {
 		t.Errorf("pages of Activities(User bob, Limit 2) = %v, want %v", paged, wantBob)
 	}
-	if page := activities(t, s, store.ActivityQuery{User: "nobody"}); len(page) != 0 {
+	if page := activities(t, s, model.ActivityQuery{User: "nobody"}); len(page) != 0 {
 		t.Errorf("Activities(User nobody) = %v, want none", actions(page))
 	}
 }
 
-func testAddActivityKeep(t *testing.T, s store.Store) {
+func testAddActivityKeep(t *testing.T, s model.Store) {
 	const keep = 3
 	added := addActivities(t, s, 10, keep, "alice", "")
-	page := activities(t, s, store.ActivityQuery{Limit: 1000})
+	page := activities(t, s, model.ActivityQuery{Limit: 1000})
 	if got, want := actions(page), reversedActions(added)[:keep]; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("after 10 entries with keep %d: %v, want the newest %v", keep, got, want)
 	}
@@ -230,21 +230,21 @@ func testAddActivityKeep(t *testing.T, s store.Store) {
 
 // testAddActivityKeepShrinks writes with no limit, then with a small keep:
 // one AddActivity must prune everything beyond it.
-func testAddActivityKeepShrinks(t *testing.T, s store.Store) {
+func testAddActivityKeepShrinks(t *testing.T, s model.Store) {
 	const keep = 3
 	added := addActivities(t, s, 10, 0, "alice", "")
 	added = append(added, addActivities(t, s, 1, keep, "bob", "")...)
-	page := activities(t, s, store.ActivityQuery{Limit: 1000})
+	page := activities(t, s, model.ActivityQuery{Limit: 1000})
 	if got, want := actions(page), reversedActions(added)[:keep]; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("after 10 entries with keep 0 and one with keep %d: %v (IDs %v), want the newest %v",
 			keep, got, activityIDs(page), want)
 	}
 }
 
-func testAddActivityKeepAll(t *testing.T, s store.Store) {
+func testAddActivityKeepAll(t *testing.T, s model.Store) {
 	added := addActivities(t, s, 4, 0, "alice", "")
 	added = append(added, addActivities(t, s, 4, -1, "bob", "")...)
-	page := activities(t, s, store.ActivityQuery{Limit: 1000})
+	page := activities(t, s, model.ActivityQuery{Limit: 1000})
 	if got, want := actions(page), reversedActions(added); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("with keep <= 0: %v, want all %v", got, want)
 	}
@@ -254,7 +254,7 @@ var backupTests = []subtest{
 	{"Backup", testBackup},
 }
 
-func testBackup(t *testing.T, s store.Store) {
+func testBackup(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	mustCreateToken(t, s, newToken("alice", "ci", now()))
 	addActivities(t, s, 3, 0, "alice", "")
@@ -289,11 +289,11 @@ var closeTests = []subtest{
 	{"MethodsAfterClose", testMethodsAfterClose},
 }
 
-func testMethodsAfterClose(t *testing.T, s store.Store) {
+func testMethodsAfterClose(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	tok := newToken("alice", "ci", now())
 	mustCreateToken(t, s, tok)
-	if err := s.AddActivity(store.Activity{Time: now(), Action: "x", Actor: "alice"}, 0); err != nil {
+	if err := s.AddActivity(model.Activity{Time: now(), Action: "x", Actor: "alice"}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -303,15 +303,15 @@ func testMethodsAfterClose(t *testing.T, s store.Store) {
 		name string
 		call func() error
 	}{
-		{"CreateUser", func() error { _, err := s.CreateUser(store.User{Name: "bob", CreatedAt: now()}, true); return err }},
+		{"CreateUser", func() error { _, err := s.CreateUser(model.User{Name: "bob", CreatedAt: now()}, true); return err }},
 		{"User", func() error { _, err := s.User("alice"); return err }},
 		{"Users", func() error { _, err := s.Users(); return err }},
 		{"UpdateUser", func() error {
-			_, err := s.UpdateUser("alice", func(u *store.User) error { u.Admin = true; return nil })
+			_, err := s.UpdateUser("alice", func(u *model.User) error { u.Admin = true; return nil })
 			return err
 		}},
 		{"CreateToken", func() error {
-			_, err := s.CreateToken(store.NewToken{Token: newToken("alice", "new", now()), Limit: 10})
+			_, err := s.CreateToken(model.NewToken{Token: newToken("alice", "new", now()), Limit: 10})
 			return err
 		}},
 		{"TokenByHash", func() error { _, _, err := s.TokenByHash(tok.Hash); return err }},
@@ -319,12 +319,12 @@ func testMethodsAfterClose(t *testing.T, s store.Store) {
 		{"TokenCount", func() error { _, err := s.TokenCount(); return err }},
 		{"RevokeToken", func() error { _, err := s.RevokeToken("alice", tok.ID); return err }},
 		{"RecordTokenUse", func() error { return s.RecordTokenUse(map[string]time.Time{tok.ID: now()}) }},
-		{"AddActivity", func() error { return s.AddActivity(store.Activity{Time: now(), Action: "y"}, 0) }},
-		{"Activities", func() error { _, err := s.Activities(store.ActivityQuery{}); return err }},
+		{"AddActivity", func() error { return s.AddActivity(model.Activity{Time: now(), Action: "y"}, 0) }},
+		{"Activities", func() error { _, err := s.Activities(model.ActivityQuery{}); return err }},
 		{"Backup", func() error { _, err := s.Backup(io.Discard); return err }},
 	}
 	for _, c := range calls {
-		if err := c.call(); !errors.Is(err, store.ErrUnavailable) {
+		if err := c.call(); !errors.Is(err, model.ErrUnavailable) {
 			t.Errorf("%s after Close = %v, want an error wrapping ErrUnavailable", c.name, err)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 var sessionTests = []subtest{
@@ -26,22 +26,22 @@ var sessionTests = []subtest{
 }
 
 // newSession builds a session of user with a random 32-byte id.
-func newSession(user string, created time.Time) store.Session {
+func newSession(user string, created time.Time) model.Session {
 	id := make([]byte, 32)
 	rand.Read(id)
 	csrf := make([]byte, 8)
 	rand.Read(csrf)
-	return store.Session{ID: id, User: user, CSRFToken: fmt.Sprintf("csrf-%x", csrf), CreatedAt: created, LastSeen: created}
+	return model.Session{ID: id, User: user, CSRFToken: fmt.Sprintf("csrf-%x", csrf), CreatedAt: created, LastSeen: created}
 }
 
-func mustCreateSession(t *testing.T, s store.Store, sess store.Session) {
+func mustCreateSession(t *testing.T, s model.Store, sess model.Session) {
 	t.Helper()
 	if err := s.CreateSession(sess); err != nil {
 		t.Fatalf("CreateSession(%s): %v", sess.User, err)
 	}
 }
 
-func sessionDiff(got, want store.Session) string {
+func sessionDiff(got, want model.Session) string {
 	if !bytes.Equal(got.ID, want.ID) || got.User != want.User || got.CSRFToken != want.CSRFToken ||
 		!sameTime(got.CreatedAt, want.CreatedAt) || !sameTime(got.LastSeen, want.LastSeen) {
 		return fmt.Sprintf("got session %+v, want %+v", got, want)
@@ -50,20 +50,20 @@ func sessionDiff(got, want store.Session) string {
 }
 
 // sessionExists reports whether SessionByID finds id, failing on other errors.
-func sessionExists(t *testing.T, s store.Store, id []byte) bool {
+func sessionExists(t *testing.T, s model.Store, id []byte) bool {
 	t.Helper()
 	_, _, err := s.SessionByID(id)
 	switch {
 	case err == nil:
 		return true
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return false
 	}
 	t.Fatalf("SessionByID: %v", err)
 	return false
 }
 
-func testCreateSessionAndLookup(t *testing.T, s store.Store) {
+func testCreateSessionAndLookup(t *testing.T, s model.Store) {
 	alice := mustCreateUser(t, s, "alice")
 	want := newSession("alice", now())
 	mustCreateSession(t, s, want)
@@ -85,9 +85,9 @@ func testCreateSessionAndLookup(t *testing.T, s store.Store) {
 	}
 }
 
-func testCreateSessionUnknownUser(t *testing.T, s store.Store) {
+func testCreateSessionUnknownUser(t *testing.T, s model.Store) {
 	sess := newSession("nobody", now())
-	if err := s.CreateSession(sess); !errors.Is(err, store.ErrNotFound) {
+	if err := s.CreateSession(sess); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("CreateSession for a missing user = %v, want ErrNotFound", err)
 	}
 	if sessionExists(t, s, sess.ID) {
@@ -95,24 +95,24 @@ func testCreateSessionUnknownUser(t *testing.T, s store.Store) {
 	}
 }
 
-func testSessionByIDNotFound(t *testing.T, s store.Store) {
+func testSessionByIDNotFound(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	mustCreateSession(t, s, newSession("alice", now()))
-	if _, _, err := s.SessionByID(make([]byte, 32)); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.SessionByID(make([]byte, 32)); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("SessionByID(unknown) = %v, want ErrNotFound", err)
 	}
-	if _, _, err := s.SessionByID(nil); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.SessionByID(nil); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("SessionByID(nil) = %v, want ErrNotFound", err)
 	}
 }
 
 // The user comes with the session as stored now, so that disabling a user
 // is seen by the next request of their browser.
-func testSessionByIDSeesUserChanges(t *testing.T, s store.Store) {
+func testSessionByIDSeesUserChanges(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	sess := newSession("alice", now())
 	mustCreateSession(t, s, sess)
-	if _, err := s.UpdateUser("alice", func(u *store.User) error { u.Disabled = true; return nil }); err != nil {
+	if _, err := s.UpdateUser("alice", func(u *model.User) error { u.Disabled = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	_, u, err := s.SessionByID(sess.ID)
@@ -124,7 +124,7 @@ func testSessionByIDSeesUserChanges(t *testing.T, s store.Store) {
 	}
 }
 
-func testTouchSession(t *testing.T, s store.Store) {
+func testTouchSession(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	start := now()
 	sess := newSession("alice", start)
@@ -152,14 +152,14 @@ func testTouchSession(t *testing.T, s store.Store) {
 	}
 }
 
-func testTouchSessionNotFound(t *testing.T, s store.Store) {
+func testTouchSessionNotFound(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
-	if err := s.TouchSession(make([]byte, 32), now()); !errors.Is(err, store.ErrNotFound) {
+	if err := s.TouchSession(make([]byte, 32), now()); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("TouchSession(unknown) = %v, want ErrNotFound", err)
 	}
 }
 
-func testDeleteSession(t *testing.T, s store.Store) {
+func testDeleteSession(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	a, b := newSession("alice", now()), newSession("alice", now())
 	mustCreateSession(t, s, a)
@@ -182,7 +182,7 @@ func testDeleteSession(t *testing.T, s store.Store) {
 	}
 }
 
-func testDeleteUserSessions(t *testing.T, s store.Store) {
+func testDeleteUserSessions(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	mustCreateUser(t, s, "bob")
 	var alices [][]byte
@@ -220,7 +220,7 @@ func testDeleteUserSessions(t *testing.T, s store.Store) {
 	}
 }
 
-func testPruneSessions(t *testing.T, s store.Store) {
+func testPruneSessions(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	mustCreateUser(t, s, "bob")
 	base := now()
@@ -231,7 +231,7 @@ func testPruneSessions(t *testing.T, s store.Store) {
 	idle.CreatedAt = base.Add(-14 * time.Hour)
 	fresh := newSession("alice", base.Add(-time.Hour))
 	fresh.LastSeen = base
-	for _, sess := range []store.Session{old, idle, fresh} {
+	for _, sess := range []model.Session{old, idle, fresh} {
 		mustCreateSession(t, s, sess)
 	}
 	n, err := s.PruneSessions(base.Add(-7*24*time.Hour), base.Add(-12*time.Hour))
@@ -252,10 +252,10 @@ func testPruneSessions(t *testing.T, s store.Store) {
 	}
 }
 
-func testSessionsConcurrent(t *testing.T, s store.Store) {
+func testSessionsConcurrent(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	const n = 20
-	sessions := make([]store.Session, n)
+	sessions := make([]model.Session, n)
 	for i := range sessions {
 		sessions[i] = newSession("alice", now())
 	}

@@ -1,12 +1,12 @@
-// Package storetest is the conformance suite of store.Store. Every backend
+// Package storetest is the conformance suite of model.Store. Every backend
 // runs the same suite, so each behaviour of the contract documented in
-// package store is tested once, here:
+// package model is tested once, here:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) store.Store { ... })
+//		storetest.Run(t, func(t *testing.T) model.Store { ... })
 //	}
 //
-// The suite only uses the store.Store interface; whatever is specific to a
+// The suite only uses the model.Store interface; whatever is specific to a
 // backend (files, locks, the backup format) is tested by the backend itself.
 package storetest
 
@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 // Run runs the conformance suite against the stores that open returns.
@@ -29,7 +29,7 @@ import (
 // the suite may already have closed the store by then (see the Close
 // subtest), so a cleanup must ignore the error of a second Close.
 // Subtests run one after the other.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
+func Run(t *testing.T, open func(t *testing.T) model.Store) {
 	t.Helper()
 	groups := []struct {
 		name  string
@@ -60,7 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 
 type subtest struct {
 	name string
-	fn   func(t *testing.T, s store.Store)
+	fn   func(t *testing.T, s model.Store)
 }
 
 // now is a time that survives any encoding: UTC, whole milliseconds, no
@@ -71,10 +71,10 @@ var tokenSeq atomic.Uint64
 
 // newToken builds a token of owner with a random 32-byte hash and an id no
 // other token of the process has.
-func newToken(owner, name string, created time.Time) store.Token {
+func newToken(owner, name string, created time.Time) model.Token {
 	hash := make([]byte, 32)
 	rand.Read(hash)
-	return store.Token{
+	return model.Token{
 		ID:         fmt.Sprintf("tok%06d-%s", tokenSeq.Add(1), hex.EncodeToString(hash[:4])),
 		Owner:      owner,
 		Name:       name,
@@ -86,9 +86,9 @@ func newToken(owner, name string, created time.Time) store.Token {
 }
 
 // mustCreateUser creates a user that is not the first admin.
-func mustCreateUser(t *testing.T, s store.Store, name string) store.User {
+func mustCreateUser(t *testing.T, s model.Store, name string) model.User {
 	t.Helper()
-	u, err := s.CreateUser(store.User{Name: name, PasswordHash: "$argon2id$" + name, CreatedAt: now()}, false)
+	u, err := s.CreateUser(model.User{Name: name, PasswordHash: "$argon2id$" + name, CreatedAt: now()}, false)
 	if err != nil {
 		t.Fatalf("CreateUser(%q): %v", name, err)
 	}
@@ -96,9 +96,9 @@ func mustCreateUser(t *testing.T, s store.Store, name string) store.User {
 }
 
 // mustCreateToken inserts tok without a limit the test could reach.
-func mustCreateToken(t *testing.T, s store.Store, tok store.Token) {
+func mustCreateToken(t *testing.T, s model.Store, tok model.Token) {
 	t.Helper()
-	replaced, err := s.CreateToken(store.NewToken{Token: tok, Limit: 1000})
+	replaced, err := s.CreateToken(model.NewToken{Token: tok, Limit: 1000})
 	if err != nil {
 		t.Fatalf("CreateToken(%s/%s): %v", tok.Owner, tok.Name, err)
 	}
@@ -116,7 +116,7 @@ func sameTimePtr(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
-func userDiff(got, want store.User) string {
+func userDiff(got, want model.User) string {
 	if got.Name != want.Name || got.PasswordHash != want.PasswordHash || got.Admin != want.Admin ||
 		got.Disabled != want.Disabled || !sameTime(got.CreatedAt, want.CreatedAt) {
 		return fmt.Sprintf("got user %+v, want %+v", got, want)
@@ -124,7 +124,7 @@ func userDiff(got, want store.User) string {
 	return ""
 }
 
-func tokenDiff(got, want store.Token) string {
+func tokenDiff(got, want model.Token) string {
 	if got.ID != want.ID || got.Owner != want.Owner || got.Name != want.Name ||
 		!bytes.Equal(got.Hash, want.Hash) || got.Scope != want.Scope ||
 		!sameTime(got.CreatedAt, want.CreatedAt) || !sameTimePtr(got.ExpiresAt, want.ExpiresAt) ||
@@ -134,7 +134,7 @@ func tokenDiff(got, want store.Token) string {
 	return ""
 }
 
-func fmtToken(t store.Token) string {
+func fmtToken(t model.Token) string {
 	s := fmt.Sprintf("{ID:%s Owner:%s Name:%s Hash:%x Scope:%s CreatedAt:%s CreatedVia:%s",
 		t.ID, t.Owner, t.Name, t.Hash, t.Scope, t.CreatedAt, t.CreatedVia)
 	if t.ExpiresAt != nil {
@@ -146,7 +146,7 @@ func fmtToken(t store.Token) string {
 	return s + "}"
 }
 
-func activityDiff(got, want store.Activity) string {
+func activityDiff(got, want model.Activity) string {
 	if got.ID != want.ID || !sameTime(got.Time, want.Time) || got.Action != want.Action ||
 		got.Actor != want.Actor || got.Subject != want.Subject || got.TokenName != want.TokenName ||
 		got.ClientIP != want.ClientIP || got.Detail != want.Detail {
@@ -155,7 +155,7 @@ func activityDiff(got, want store.Activity) string {
 	return ""
 }
 
-func tokenIDs(list []store.Token) []string {
+func tokenIDs(list []model.Token) []string {
 	ids := make([]string, len(list))
 	for i, t := range list {
 		ids[i] = t.ID
@@ -163,7 +163,7 @@ func tokenIDs(list []store.Token) []string {
 	return ids
 }
 
-func activityIDs(list []store.Activity) []uint64 {
+func activityIDs(list []model.Activity) []uint64 {
 	ids := make([]uint64, len(list))
 	for i, a := range list {
 		ids[i] = a.ID

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 var tokenTests = []subtest{
@@ -32,7 +32,7 @@ var tokenTests = []subtest{
 	{"TokenCount", testTokenCount},
 }
 
-func testTokenCount(t *testing.T, s store.Store) {
+func testTokenCount(t *testing.T, s model.Store) {
 	count := func(want int) {
 		t.Helper()
 		if n, err := s.TokenCount(); err != nil || n != want {
@@ -44,7 +44,7 @@ func testTokenCount(t *testing.T, s store.Store) {
 	mustCreateUser(t, s, "bob")
 	t0 := now()
 	a := newToken("alice", "a", t0)
-	for _, tok := range []store.Token{a, newToken("alice", "b", t0), newToken("bob", "a", t0)} {
+	for _, tok := range []model.Token{a, newToken("alice", "b", t0), newToken("bob", "a", t0)} {
 		mustCreateToken(t, s, tok)
 	}
 	count(3)
@@ -55,7 +55,7 @@ func testTokenCount(t *testing.T, s store.Store) {
 }
 
 // checkFound fails unless hash finds want and its owner.
-func checkFound(t *testing.T, s store.Store, want store.Token) {
+func checkFound(t *testing.T, s model.Store, want model.Token) {
 	t.Helper()
 	got, owner, err := s.TokenByHash(want.Hash)
 	if err != nil {
@@ -71,15 +71,15 @@ func checkFound(t *testing.T, s store.Store, want store.Token) {
 }
 
 // checkGone fails unless hash finds nothing.
-func checkGone(t *testing.T, s store.Store, tok store.Token) {
+func checkGone(t *testing.T, s model.Store, tok model.Token) {
 	t.Helper()
-	if got, _, err := s.TokenByHash(tok.Hash); !errors.Is(err, store.ErrNotFound) {
+	if got, _, err := s.TokenByHash(tok.Hash); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("TokenByHash(%s/%s %s) = %s, %v; want ErrNotFound", tok.Owner, tok.Name, tok.ID, got.ID, err)
 	}
 }
 
 // checkTokens fails unless Tokens(owner) is exactly want, in order.
-func checkTokens(t *testing.T, s store.Store, owner string, want ...store.Token) {
+func checkTokens(t *testing.T, s model.Store, owner string, want ...model.Token) {
 	t.Helper()
 	got, err := s.Tokens(owner)
 	if err != nil {
@@ -97,13 +97,13 @@ func checkTokens(t *testing.T, s store.Store, owner string, want ...store.Token)
 	}
 }
 
-func testCreateTokenStores(t *testing.T, s store.Store) {
+func testCreateTokenStores(t *testing.T, s model.Store) {
 	alice := mustCreateUser(t, s, "alice")
 	t0 := now()
 	tok := newToken("alice", "laptop", t0)
 	exp := t0.Add(90 * 24 * time.Hour)
 	tok.ExpiresAt = &exp
-	replaced, err := s.CreateToken(store.NewToken{Token: tok, Limit: 10})
+	replaced, err := s.CreateToken(model.NewToken{Token: tok, Limit: 10})
 	if err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
@@ -123,26 +123,26 @@ func testCreateTokenStores(t *testing.T, s store.Store) {
 	checkTokens(t, s, "alice", tok)
 }
 
-func testCreateTokenUnknownOwner(t *testing.T, s store.Store) {
+func testCreateTokenUnknownOwner(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	tok := newToken("nobody", "laptop", now())
-	if _, err := s.CreateToken(store.NewToken{Token: tok, Limit: 10}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.CreateToken(model.NewToken{Token: tok, Limit: 10}); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("CreateToken for an unknown owner = %v, want ErrNotFound", err)
 	}
 	checkGone(t, s, tok)
-	if _, err := s.User("nobody"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.User("nobody"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("CreateToken created its owner: User = %v", err)
 	}
 }
 
-func testCreateTokenNameTaken(t *testing.T, s store.Store) {
+func testCreateTokenNameTaken(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	t0 := now()
 	first := newToken("alice", "ci", t0)
 	mustCreateToken(t, s, first)
 	second := newToken("alice", "ci", t0.Add(time.Second))
-	replaced, err := s.CreateToken(store.NewToken{Token: second, Limit: 10})
-	if !errors.Is(err, store.ErrNameTaken) {
+	replaced, err := s.CreateToken(model.NewToken{Token: second, Limit: 10})
+	if !errors.Is(err, model.ErrNameTaken) {
 		t.Fatalf("CreateToken with a taken name = %v, want ErrNameTaken", err)
 	}
 	if replaced != nil {
@@ -153,7 +153,7 @@ func testCreateTokenNameTaken(t *testing.T, s store.Store) {
 	checkTokens(t, s, "alice", first)
 }
 
-func testCreateTokenSameNameOtherOwner(t *testing.T, s store.Store) {
+func testCreateTokenSameNameOtherOwner(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	mustCreateUser(t, s, "bob")
 	t0 := now()
@@ -167,21 +167,21 @@ func testCreateTokenSameNameOtherOwner(t *testing.T, s store.Store) {
 	checkTokens(t, s, "bob", b)
 }
 
-func testCreateTokenLimit(t *testing.T, s store.Store) {
+func testCreateTokenLimit(t *testing.T, s model.Store) {
 	const limit = 3
 	mustCreateUser(t, s, "alice")
 	mustCreateUser(t, s, "bob")
 	t0 := now()
-	var held []store.Token
+	var held []model.Token
 	for i := range limit {
 		tok := newToken("alice", fmt.Sprintf("t%d", i), t0.Add(time.Duration(i)*time.Second))
-		if _, err := s.CreateToken(store.NewToken{Token: tok, Limit: limit}); err != nil {
+		if _, err := s.CreateToken(model.NewToken{Token: tok, Limit: limit}); err != nil {
 			t.Fatalf("CreateToken %d of %d: %v", i+1, limit, err)
 		}
 		held = append(held, tok)
 	}
 	over := newToken("alice", "over", t0.Add(time.Minute))
-	if _, err := s.CreateToken(store.NewToken{Token: over, Limit: limit}); !errors.Is(err, store.ErrTokenLimit) {
+	if _, err := s.CreateToken(model.NewToken{Token: over, Limit: limit}); !errors.Is(err, model.ErrTokenLimit) {
 		t.Fatalf("CreateToken beyond the limit = %v, want ErrTokenLimit", err)
 	}
 	checkGone(t, s, over)
@@ -189,20 +189,20 @@ func testCreateTokenLimit(t *testing.T, s store.Store) {
 
 	// The limit counts per owner.
 	bobs := newToken("bob", "t0", t0)
-	if _, err := s.CreateToken(store.NewToken{Token: bobs, Limit: limit}); err != nil {
+	if _, err := s.CreateToken(model.NewToken{Token: bobs, Limit: limit}); err != nil {
 		t.Errorf("bob's first token failed because of alice's: %v", err)
 	}
 	// Revoking frees a slot.
 	if _, err := s.RevokeToken("alice", held[0].ID); err != nil {
 		t.Fatalf("RevokeToken: %v", err)
 	}
-	if _, err := s.CreateToken(store.NewToken{Token: over, Limit: limit}); err != nil {
+	if _, err := s.CreateToken(model.NewToken{Token: over, Limit: limit}); err != nil {
 		t.Errorf("CreateToken after a revocation freed a slot = %v", err)
 	}
 	checkTokens(t, s, "alice", held[1], held[2], over)
 }
 
-func testCreateTokenReplace(t *testing.T, s store.Store) {
+func testCreateTokenReplace(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	mustCreateUser(t, s, "bob")
 	t0 := now()
@@ -214,7 +214,7 @@ func testCreateTokenReplace(t *testing.T, s store.Store) {
 	mustCreateToken(t, s, bobs)
 
 	successor := newToken("alice", "ci", t0.Add(time.Minute))
-	replaced, err := s.CreateToken(store.NewToken{Token: successor, Limit: 10, Replace: true})
+	replaced, err := s.CreateToken(model.NewToken{Token: successor, Limit: 10, Replace: true})
 	if err != nil {
 		t.Fatalf("CreateToken with Replace: %v", err)
 	}
@@ -230,13 +230,13 @@ func testCreateTokenReplace(t *testing.T, s store.Store) {
 	checkFound(t, s, bobs)
 	checkTokens(t, s, "alice", other, successor)
 	checkTokens(t, s, "bob", bobs)
-	if _, err := s.RevokeToken("alice", old.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RevokeToken("alice", old.ID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("RevokeToken of the replaced token = %v, want ErrNotFound", err)
 	}
 
 	// Replace with a new name just creates.
 	fresh := newToken("alice", "new", t0.Add(2*time.Minute))
-	replaced, err = s.CreateToken(store.NewToken{Token: fresh, Limit: 10, Replace: true})
+	replaced, err = s.CreateToken(model.NewToken{Token: fresh, Limit: 10, Replace: true})
 	if err != nil {
 		t.Fatalf("CreateToken with Replace and a new name: %v", err)
 	}
@@ -246,20 +246,20 @@ func testCreateTokenReplace(t *testing.T, s store.Store) {
 	checkTokens(t, s, "alice", other, successor, fresh)
 }
 
-func testCreateTokenReplaceAtLimit(t *testing.T, s store.Store) {
+func testCreateTokenReplaceAtLimit(t *testing.T, s model.Store) {
 	const limit = 2
 	mustCreateUser(t, s, "alice")
 	t0 := now()
 	a := newToken("alice", "a", t0)
 	b := newToken("alice", "b", t0.Add(time.Second))
-	for _, tok := range []store.Token{a, b} {
-		if _, err := s.CreateToken(store.NewToken{Token: tok, Limit: limit}); err != nil {
+	for _, tok := range []model.Token{a, b} {
+		if _, err := s.CreateToken(model.NewToken{Token: tok, Limit: limit}); err != nil {
 			t.Fatalf("CreateToken(%s): %v", tok.Name, err)
 		}
 	}
 	// The replaced token frees its slot in the same transaction.
 	a2 := newToken("alice", "a", t0.Add(time.Minute))
-	replaced, err := s.CreateToken(store.NewToken{Token: a2, Limit: limit, Replace: true})
+	replaced, err := s.CreateToken(model.NewToken{Token: a2, Limit: limit, Replace: true})
 	if err != nil {
 		t.Fatalf("CreateToken with Replace at the limit = %v, want success: the replaced token frees its slot", err)
 	}
@@ -272,7 +272,7 @@ func testCreateTokenReplaceAtLimit(t *testing.T, s store.Store) {
 
 	// Replace does not help a new name past the limit.
 	c := newToken("alice", "c", t0.Add(2*time.Minute))
-	if _, err := s.CreateToken(store.NewToken{Token: c, Limit: limit, Replace: true}); !errors.Is(err, store.ErrTokenLimit) {
+	if _, err := s.CreateToken(model.NewToken{Token: c, Limit: limit, Replace: true}); !errors.Is(err, model.ErrTokenLimit) {
 		t.Errorf("CreateToken with Replace and a new name at the limit = %v, want ErrTokenLimit", err)
 	}
 	checkGone(t, s, c)
@@ -282,18 +282,18 @@ func testCreateTokenReplaceAtLimit(t *testing.T, s store.Store) {
 // testCreateTokenReplaceFailureKeepsOld replaces a token of an owner who
 // holds more than the new limit: the insert fails, and the revocation of the
 // old token must not happen either.
-func testCreateTokenReplaceFailureKeepsOld(t *testing.T, s store.Store) {
+func testCreateTokenReplaceFailureKeepsOld(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	t0 := now()
 	a := newToken("alice", "a", t0)
 	b := newToken("alice", "b", t0.Add(time.Second))
 	c := newToken("alice", "c", t0.Add(2*time.Second))
-	for _, tok := range []store.Token{a, b, c} {
+	for _, tok := range []model.Token{a, b, c} {
 		mustCreateToken(t, s, tok)
 	}
 	a2 := newToken("alice", "a", t0.Add(time.Minute))
-	replaced, err := s.CreateToken(store.NewToken{Token: a2, Limit: 2, Replace: true})
-	if !errors.Is(err, store.ErrTokenLimit) {
+	replaced, err := s.CreateToken(model.NewToken{Token: a2, Limit: 2, Replace: true})
+	if !errors.Is(err, model.ErrTokenLimit) {
 		t.Fatalf("CreateToken with Replace ending above the limit = %v, want ErrTokenLimit", err)
 	}
 	if replaced != nil {
@@ -304,14 +304,14 @@ func testCreateTokenReplaceFailureKeepsOld(t *testing.T, s store.Store) {
 	checkTokens(t, s, "alice", a, b, c)
 }
 
-func testCreateTokenConcurrentLimit(t *testing.T, s store.Store) {
+func testCreateTokenConcurrentLimit(t *testing.T, s model.Store) {
 	const (
 		n     = 50
 		limit = 5
 	)
 	mustCreateUser(t, s, "alice")
 	t0 := now()
-	toks := make([]store.Token, n)
+	toks := make([]model.Token, n)
 	errs := make([]error, n)
 	for i := range toks {
 		toks[i] = newToken("alice", fmt.Sprintf("t%02d", i), t0.Add(time.Duration(i)*time.Millisecond))
@@ -319,16 +319,16 @@ func testCreateTokenConcurrentLimit(t *testing.T, s store.Store) {
 	var wg sync.WaitGroup
 	for i := range toks {
 		wg.Go(func() {
-			_, errs[i] = s.CreateToken(store.NewToken{Token: toks[i], Limit: limit})
+			_, errs[i] = s.CreateToken(model.NewToken{Token: toks[i], Limit: limit})
 		})
 	}
 	wg.Wait()
-	var won []store.Token
+	var won []model.Token
 	for i, err := range errs {
 		switch {
 		case err == nil:
 			won = append(won, toks[i])
-		case errors.Is(err, store.ErrTokenLimit):
+		case errors.Is(err, model.ErrTokenLimit):
 			checkGone(t, s, toks[i])
 		default:
 			t.Errorf("CreateToken(%s) = %v, want nil or ErrTokenLimit", toks[i].Name, err)
@@ -344,11 +344,11 @@ func testCreateTokenConcurrentLimit(t *testing.T, s store.Store) {
 	checkTokens(t, s, "alice", won...)
 }
 
-func testCreateTokenConcurrentSameName(t *testing.T, s store.Store) {
+func testCreateTokenConcurrentSameName(t *testing.T, s model.Store) {
 	const n = 20
 	mustCreateUser(t, s, "alice")
 	t0 := now()
-	toks := make([]store.Token, n)
+	toks := make([]model.Token, n)
 	errs := make([]error, n)
 	for i := range toks {
 		toks[i] = newToken("alice", "ci", t0)
@@ -356,16 +356,16 @@ func testCreateTokenConcurrentSameName(t *testing.T, s store.Store) {
 	var wg sync.WaitGroup
 	for i := range toks {
 		wg.Go(func() {
-			_, errs[i] = s.CreateToken(store.NewToken{Token: toks[i], Limit: 100})
+			_, errs[i] = s.CreateToken(model.NewToken{Token: toks[i], Limit: 100})
 		})
 	}
 	wg.Wait()
-	var won []store.Token
+	var won []model.Token
 	for i, err := range errs {
 		switch {
 		case err == nil:
 			won = append(won, toks[i])
-		case errors.Is(err, store.ErrNameTaken):
+		case errors.Is(err, model.ErrNameTaken):
 			checkGone(t, s, toks[i])
 		default:
 			t.Errorf("CreateToken = %v, want nil or ErrNameTaken", err)
@@ -383,7 +383,7 @@ func testCreateTokenConcurrentSameName(t *testing.T, s store.Store) {
 // indexes agree: no listed token is missing from the hash index, no hash
 // finds a token that is not listed, and every name is free again once
 // everything listed is revoked.
-func testCreateTokenConcurrentCreateRevoke(t *testing.T, s store.Store) {
+func testCreateTokenConcurrentCreateRevoke(t *testing.T, s model.Store) {
 	const (
 		workers = 6
 		rounds  = 24
@@ -396,12 +396,12 @@ func testCreateTokenConcurrentCreateRevoke(t *testing.T, s store.Store) {
 
 	var (
 		mu      sync.Mutex
-		created []store.Token
+		created []model.Token
 		wg      sync.WaitGroup
 	)
 	for w := range workers {
 		wg.Go(func() {
-			var mine []store.Token
+			var mine []model.Token
 			for i := range rounds {
 				name := names[(w+i)%len(names)]
 				switch {
@@ -409,7 +409,7 @@ func testCreateTokenConcurrentCreateRevoke(t *testing.T, s store.Store) {
 					victim := mine[len(mine)-1]
 					mine = mine[:len(mine)-1]
 					_, err := s.RevokeToken("alice", victim.ID)
-					if err != nil && !errors.Is(err, store.ErrNotFound) {
+					if err != nil && !errors.Is(err, model.ErrNotFound) {
 						t.Errorf("RevokeToken: %v", err)
 					}
 				case i%4 == 2:
@@ -422,8 +422,8 @@ func testCreateTokenConcurrentCreateRevoke(t *testing.T, s store.Store) {
 					}
 				default:
 					tok := newToken("alice", name, now())
-					_, err := s.CreateToken(store.NewToken{Token: tok, Limit: 100, Replace: i%2 == 0})
-					if err != nil && !errors.Is(err, store.ErrNameTaken) {
+					_, err := s.CreateToken(model.NewToken{Token: tok, Limit: 100, Replace: i%2 == 0})
+					if err != nil && !errors.Is(err, model.ErrNameTaken) {
 						t.Errorf("CreateToken: %v", err)
 					}
 					if err == nil {
@@ -465,7 +465,7 @@ func testCreateTokenConcurrentCreateRevoke(t *testing.T, s store.Store) {
 	for _, tok := range created {
 		got, _, err := s.TokenByHash(tok.Hash)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, model.ErrNotFound):
 		case err != nil:
 			t.Errorf("TokenByHash(%s): %v", tok.ID, err)
 		case got.ID != tok.ID:
@@ -492,7 +492,7 @@ func testCreateTokenConcurrentCreateRevoke(t *testing.T, s store.Store) {
 	// No name is still held and nothing still counts against the limit.
 	for _, name := range names {
 		tok := newToken("alice", name, now())
-		if _, err := s.CreateToken(store.NewToken{Token: tok, Limit: len(names)}); err != nil {
+		if _, err := s.CreateToken(model.NewToken{Token: tok, Limit: len(names)}); err != nil {
 			t.Errorf("CreateToken(%s) after revoking everything: %v", name, err)
 		}
 	}
@@ -500,31 +500,31 @@ func testCreateTokenConcurrentCreateRevoke(t *testing.T, s store.Store) {
 	checkTokens(t, s, "bob", bobs)
 }
 
-func testTokenByHashNotFound(t *testing.T, s store.Store) {
+func testTokenByHashNotFound(t *testing.T, s model.Store) {
 	hash := make([]byte, 32)
 	rand.Read(hash)
-	if _, _, err := s.TokenByHash(hash); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.TokenByHash(hash); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("TokenByHash on an empty store = %v, want ErrNotFound", err)
 	}
 	mustCreateUser(t, s, "alice")
 	tok := newToken("alice", "ci", now())
 	mustCreateToken(t, s, tok)
-	if _, _, err := s.TokenByHash(hash); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.TokenByHash(hash); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("TokenByHash(unknown) = %v, want ErrNotFound", err)
 	}
-	if _, _, err := s.TokenByHash(tok.Hash[:16]); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := s.TokenByHash(tok.Hash[:16]); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("TokenByHash(prefix of a hash) = %v, want ErrNotFound", err)
 	}
 }
 
-func testTokenByHashReflectsOwner(t *testing.T, s store.Store) {
+func testTokenByHashReflectsOwner(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	tok := newToken("alice", "ci", now())
 	mustCreateToken(t, s, tok)
 	if _, owner, err := s.TokenByHash(tok.Hash); err != nil || owner.Admin || owner.Disabled {
 		t.Fatalf("TokenByHash owner = %+v, %v; want plain alice", owner, err)
 	}
-	want, err := s.UpdateUser("alice", func(u *store.User) error {
+	want, err := s.UpdateUser("alice", func(u *model.User) error {
 		u.Admin = true
 		u.Disabled = true
 		return nil
@@ -541,7 +541,7 @@ func testTokenByHashReflectsOwner(t *testing.T, s store.Store) {
 	}
 }
 
-func testTokensOrderedByCreation(t *testing.T, s store.Store) {
+func testTokensOrderedByCreation(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	mustCreateUser(t, s, "bob")
 	mustCreateUser(t, s, "carol")
@@ -553,25 +553,25 @@ func testTokensOrderedByCreation(t *testing.T, s store.Store) {
 	alpha := newToken("alice", "alpha", t0)
 	mid := newToken("alice", "mid", t0.Add(3*time.Second))
 	beta := newToken("alice", "beta", t0.Add(time.Second))
-	for _, tok := range []store.Token{zeta, newToken("bob", "b1", t0), alpha, newToken("bob", "alpha", t0.Add(time.Second)), mid, beta} {
+	for _, tok := range []model.Token{zeta, newToken("bob", "b1", t0), alpha, newToken("bob", "alpha", t0.Add(time.Second)), mid, beta} {
 		mustCreateToken(t, s, tok)
 	}
 	checkTokens(t, s, "alice", alpha, beta, zeta, mid)
 	got, err := s.Tokens("bob")
-	if err != nil || len(got) != 2 || slices.ContainsFunc(got, func(tok store.Token) bool { return tok.Owner != "bob" }) {
+	if err != nil || len(got) != 2 || slices.ContainsFunc(got, func(tok model.Token) bool { return tok.Owner != "bob" }) {
 		t.Errorf("Tokens(bob) = %v, %v; want bob's 2 tokens", tokenIDs(got), err)
 	}
 	checkTokens(t, s, "carol")
 }
 
-func testRevokeToken(t *testing.T, s store.Store) {
+func testRevokeToken(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	mustCreateUser(t, s, "bob")
 	t0 := now()
 	a := newToken("alice", "a", t0)
 	b := newToken("alice", "b", t0.Add(time.Second))
 	bobs := newToken("bob", "c", t0.Add(2*time.Second))
-	for _, tok := range []store.Token{a, b, bobs} {
+	for _, tok := range []model.Token{a, b, bobs} {
 		mustCreateToken(t, s, tok)
 	}
 
@@ -586,20 +586,20 @@ func testRevokeToken(t *testing.T, s store.Store) {
 	checkFound(t, s, b)
 	checkTokens(t, s, "alice", b)
 
-	if _, err := s.RevokeToken("alice", a.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RevokeToken("alice", a.ID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("second RevokeToken = %v, want ErrNotFound", err)
 	}
-	if _, err := s.RevokeToken("alice", "no-such-id"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RevokeToken("alice", "no-such-id"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("RevokeToken(unknown id) = %v, want ErrNotFound", err)
 	}
-	if _, err := s.RevokeToken("nobody", b.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RevokeToken("nobody", b.ID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("RevokeToken(unknown owner) = %v, want ErrNotFound", err)
 	}
 	// Another owner's token is not found and not touched.
-	if _, err := s.RevokeToken("alice", bobs.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RevokeToken("alice", bobs.ID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("RevokeToken(alice, bob's token) = %v, want ErrNotFound", err)
 	}
-	if _, err := s.RevokeToken("bob", b.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RevokeToken("bob", b.ID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("RevokeToken(bob, alice's token) = %v, want ErrNotFound", err)
 	}
 	checkFound(t, s, bobs)
@@ -609,19 +609,19 @@ func testRevokeToken(t *testing.T, s store.Store) {
 
 	// The name is free again.
 	again := newToken("alice", "a", t0.Add(time.Minute))
-	if _, err := s.CreateToken(store.NewToken{Token: again, Limit: 10}); err != nil {
+	if _, err := s.CreateToken(model.NewToken{Token: again, Limit: 10}); err != nil {
 		t.Errorf("CreateToken with the name of a revoked token: %v", err)
 	}
 	checkTokens(t, s, "alice", b, again)
 }
 
-func testRecordTokenUse(t *testing.T, s store.Store) {
+func testRecordTokenUse(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
 	t0 := now()
 	a := newToken("alice", "a", t0)
 	b := newToken("alice", "b", t0.Add(time.Second))
 	gone := newToken("alice", "gone", t0.Add(2*time.Second))
-	for _, tok := range []store.Token{a, b, gone} {
+	for _, tok := range []model.Token{a, b, gone} {
 		mustCreateToken(t, s, tok)
 	}
 	if _, err := s.RevokeToken("alice", gone.ID); err != nil {

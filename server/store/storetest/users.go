@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/portusproject/portus/server/store"
+	"github.com/portusproject/portus/server/model"
 )
 
 var userTests = []subtest{
@@ -25,8 +25,8 @@ var userTests = []subtest{
 	{"UpdateUserKeepsName", testUpdateUserKeepsName},
 }
 
-func testCreateUserReturnsStoredUser(t *testing.T, s store.Store) {
-	want := store.User{Name: "alice", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", Disabled: true, CreatedAt: now()}
+func testCreateUserReturnsStoredUser(t *testing.T, s model.Store) {
+	want := model.User{Name: "alice", PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", Disabled: true, CreatedAt: now()}
 	got, err := s.CreateUser(want, false)
 	if err != nil {
 		t.Fatalf("CreateUser: %v", err)
@@ -43,10 +43,10 @@ func testCreateUserReturnsStoredUser(t *testing.T, s store.Store) {
 	}
 }
 
-func testCreateUserExists(t *testing.T, s store.Store) {
+func testCreateUserExists(t *testing.T, s model.Store) {
 	first := mustCreateUser(t, s, "alice")
-	_, err := s.CreateUser(store.User{Name: "alice", PasswordHash: "other", Admin: true, CreatedAt: now()}, true)
-	if !errors.Is(err, store.ErrUserExists) {
+	_, err := s.CreateUser(model.User{Name: "alice", PasswordHash: "other", Admin: true, CreatedAt: now()}, true)
+	if !errors.Is(err, model.ErrUserExists) {
 		t.Fatalf("second CreateUser(alice) = %v, want ErrUserExists", err)
 	}
 	stored, err := s.User("alice")
@@ -61,9 +61,9 @@ func testCreateUserExists(t *testing.T, s store.Store) {
 	}
 }
 
-func testCreateUserFirstIsAdmin(t *testing.T, s store.Store) {
+func testCreateUserFirstIsAdmin(t *testing.T, s model.Store) {
 	for i, name := range []string{"alice", "bob", "carol"} {
-		got, err := s.CreateUser(store.User{Name: name, CreatedAt: now()}, true)
+		got, err := s.CreateUser(model.User{Name: name, CreatedAt: now()}, true)
 		if err != nil {
 			t.Fatalf("CreateUser(%s): %v", name, err)
 		}
@@ -81,9 +81,9 @@ func testCreateUserFirstIsAdmin(t *testing.T, s store.Store) {
 	}
 }
 
-func testCreateUserFirstIsAdminOnlyOnEmptyStore(t *testing.T, s store.Store) {
+func testCreateUserFirstIsAdminOnlyOnEmptyStore(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice") // the first user, firstIsAdmin=false
-	got, err := s.CreateUser(store.User{Name: "bob", CreatedAt: now()}, true)
+	got, err := s.CreateUser(model.User{Name: "bob", CreatedAt: now()}, true)
 	if err != nil {
 		t.Fatalf("CreateUser(bob): %v", err)
 	}
@@ -97,16 +97,16 @@ func testCreateUserFirstIsAdminOnlyOnEmptyStore(t *testing.T, s store.Store) {
 	}
 }
 
-func testCreateUserConcurrentFirstIsAdmin(t *testing.T, s store.Store) {
+func testCreateUserConcurrentFirstIsAdmin(t *testing.T, s model.Store) {
 	const n = 20
 	var (
 		wg       sync.WaitGroup
-		returned [n]store.User
+		returned [n]model.User
 		errs     [n]error
 	)
 	for i := range n {
 		wg.Go(func() {
-			returned[i], errs[i] = s.CreateUser(store.User{Name: fmt.Sprintf("user%02d", i), CreatedAt: now()}, true)
+			returned[i], errs[i] = s.CreateUser(model.User{Name: fmt.Sprintf("user%02d", i), CreatedAt: now()}, true)
 		})
 	}
 	wg.Wait()
@@ -152,22 +152,22 @@ func mustAtoi(t *testing.T, s string) int {
 	return n
 }
 
-func testUserNotFound(t *testing.T, s store.Store) {
-	if _, err := s.User("nobody"); !errors.Is(err, store.ErrNotFound) {
+func testUserNotFound(t *testing.T, s model.Store) {
+	if _, err := s.User("nobody"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("User(nobody) on an empty store = %v, want ErrNotFound", err)
 	}
 	mustCreateUser(t, s, "alice")
-	if _, err := s.User("nobody"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.User("nobody"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("User(nobody) = %v, want ErrNotFound", err)
 	}
 }
 
-func testUsersOrderedByName(t *testing.T, s store.Store) {
+func testUsersOrderedByName(t *testing.T, s model.Store) {
 	users, err := s.Users()
 	if err != nil || len(users) != 0 {
 		t.Fatalf("Users() on an empty store = %v, %v; want none", users, err)
 	}
-	created := map[string]store.User{}
+	created := map[string]model.User{}
 	for _, name := range []string{"mallory", "bob", "zoe", "alice", "carol", "bobby"} {
 		created[name] = mustCreateUser(t, s, name)
 	}
@@ -188,10 +188,10 @@ func testUsersOrderedByName(t *testing.T, s store.Store) {
 	}
 }
 
-func testUpdateUserApplies(t *testing.T, s store.Store) {
+func testUpdateUserApplies(t *testing.T, s model.Store) {
 	orig := mustCreateUser(t, s, "alice")
 	mustCreateUser(t, s, "bob")
-	got, err := s.UpdateUser("alice", func(u *store.User) error {
+	got, err := s.UpdateUser("alice", func(u *model.User) error {
 		if d := userDiff(*u, orig); d != "" {
 			t.Errorf("change got the wrong user: %s", d)
 		}
@@ -222,16 +222,16 @@ func testUpdateUserApplies(t *testing.T, s store.Store) {
 
 // testUpdateUserAtomic runs read-modify-write changes concurrently; a lost
 // update shows as a count below n.
-func testUpdateUserAtomic(t *testing.T, s store.Store) {
+func testUpdateUserAtomic(t *testing.T, s model.Store) {
 	const n = 20
 	u := mustCreateUser(t, s, "alice")
-	if _, err := s.UpdateUser(u.Name, func(u *store.User) error { u.PasswordHash = "0"; return nil }); err != nil {
+	if _, err := s.UpdateUser(u.Name, func(u *model.User) error { u.PasswordHash = "0"; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			_, err := s.UpdateUser("alice", func(u *store.User) error {
+			_, err := s.UpdateUser("alice", func(u *model.User) error {
 				c, err := strconv.Atoi(u.PasswordHash)
 				if err != nil {
 					return err
@@ -256,9 +256,9 @@ func testUpdateUserAtomic(t *testing.T, s store.Store) {
 
 var errBoom = errors.New("storetest: change refused")
 
-func testUpdateUserChangeErrorAborts(t *testing.T, s store.Store) {
+func testUpdateUserChangeErrorAborts(t *testing.T, s model.Store) {
 	orig := mustCreateUser(t, s, "alice")
-	_, err := s.UpdateUser("alice", func(u *store.User) error {
+	_, err := s.UpdateUser("alice", func(u *model.User) error {
 		u.Admin = true
 		u.Disabled = true
 		u.PasswordHash = "changed"
@@ -276,16 +276,16 @@ func testUpdateUserChangeErrorAborts(t *testing.T, s store.Store) {
 	}
 }
 
-func testUpdateUserNotFound(t *testing.T, s store.Store) {
+func testUpdateUserNotFound(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
-	_, err := s.UpdateUser("nobody", func(u *store.User) error {
+	_, err := s.UpdateUser("nobody", func(u *model.User) error {
 		u.Admin = true
 		return nil
 	})
-	if !errors.Is(err, store.ErrNotFound) {
+	if !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("UpdateUser(nobody) = %v, want ErrNotFound", err)
 	}
-	if _, err := s.User("nobody"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.User("nobody"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("UpdateUser(nobody) created the user: User = %v", err)
 	}
 	if users, err := s.Users(); err != nil || len(users) != 1 {
@@ -293,9 +293,9 @@ func testUpdateUserNotFound(t *testing.T, s store.Store) {
 	}
 }
 
-func testUpdateUserKeepsName(t *testing.T, s store.Store) {
+func testUpdateUserKeepsName(t *testing.T, s model.Store) {
 	mustCreateUser(t, s, "alice")
-	got, err := s.UpdateUser("alice", func(u *store.User) error {
+	got, err := s.UpdateUser("alice", func(u *model.User) error {
 		u.Name = "mallory"
 		u.Disabled = true
 		return nil
@@ -309,7 +309,7 @@ func testUpdateUserKeepsName(t *testing.T, s store.Store) {
 	if u, err := s.User("alice"); err != nil || u.Name != "alice" || !u.Disabled {
 		t.Errorf("User(alice) = %+v, %v; want disabled alice", u, err)
 	}
-	if _, err := s.User("mallory"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.User("mallory"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("renaming in change created a user: User(mallory) = %v", err)
 	}
 	if users, err := s.Users(); err != nil || len(users) != 1 {

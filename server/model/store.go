@@ -1,6 +1,5 @@
-// Package store defines what Portus keeps: users, application tokens and the
-// audit log, and the one interface through which the server reads and
-// writes them.
+// Store, the one interface through which the server reads and writes
+// what Portus keeps.
 //
 // The interface is shaped by the domain, not by a key-value API: each method
 // is one transaction that keeps its invariants inside (a user never holds
@@ -8,83 +7,15 @@
 // token and its successor change together). That lets the same contract run
 // on the embedded bbolt file (package store/boltstore) and on etcd (package
 // store/etcdstore), with one conformance suite (package store/storetest) for
-// both.
-//
-// No package outside a backend sees a database type.
-package store
+// both. No package outside a backend sees a database type.
+
+package model
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"time"
 )
-
-// Errors a Store returns. Backends wrap them with detail; callers test with
-// errors.Is.
-var (
-	ErrNotFound    = errors.New("not found")
-	ErrUserExists  = errors.New("user already exists")
-	ErrNameTaken   = errors.New("token name already taken")
-	ErrTokenLimit  = errors.New("token limit reached")
-	ErrUnavailable = errors.New("store unavailable")
-)
-
-// User is an account.
-type User struct {
-	Name string `json:"name"`
-	// PasswordHash is a PHC-format hash ($argon2id$...), empty for users
-	// without a local password.
-	PasswordHash string    `json:"password_hash,omitempty"`
-	Admin        bool      `json:"admin,omitempty"`
-	Disabled     bool      `json:"disabled,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	// Source is where the password is checked: "" for a local account,
-	// SourceLDAP for one created at its first LDAP sign-in.
-	Source string `json:"source,omitempty"`
-	// Email and DisplayName come from the directory for LDAP accounts.
-	Email       string `json:"email,omitempty"`
-	DisplayName string `json:"display_name,omitempty"`
-	// DockerLogin overrides the server's docker_login policy for this
-	// user: "tokens_only", "passwords_allowed", or "" for the server's.
-	DockerLogin string `json:"docker_login,omitempty"`
-}
-
-// SourceLDAP is User.Source of accounts whose password is in the directory.
-const SourceLDAP = "ldap"
-
-// Token is an application token as stored: its secret only as a keyed hash.
-type Token struct {
-	ID    string `json:"id"`
-	Owner string `json:"owner"`
-	Name  string `json:"name"`
-	// Hash is HMAC-SHA256(pepper, token): the lookup key. The plaintext is
-	// never stored.
-	Hash       []byte     `json:"hash"`
-	Scope      string     `json:"scope"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
-	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
-	CreatedVia string     `json:"created_via"`
-}
-
-// Expired reports whether the token has expired at now.
-func (t Token) Expired(now time.Time) bool {
-	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
-}
-
-// Activity is one audit-log entry. It never holds a secret.
-type Activity struct {
-	// ID is assigned by the store, increasing with time.
-	ID        uint64    `json:"id"`
-	Time      time.Time `json:"time"`
-	Action    string    `json:"action"`
-	Actor     string    `json:"actor"`
-	Subject   string    `json:"subject,omitempty"`
-	TokenName string    `json:"token_name,omitempty"`
-	ClientIP  string    `json:"client_ip,omitempty"`
-	Detail    string    `json:"detail,omitempty"`
-}
 
 // ActivityQuery selects a page of the audit log, newest first.
 type ActivityQuery struct {
@@ -94,19 +25,6 @@ type ActivityQuery struct {
 	Before uint64
 	// Limit is the page size; zero means 50.
 	Limit int
-}
-
-// Session is a signed-in browser. Its cookie holds a random secret; the
-// store keeps only the SHA-256 of that secret, as ID, so a copy of the
-// database opens no session.
-type Session struct {
-	// ID is SHA-256(cookie value): the lookup key.
-	ID   []byte `json:"id"`
-	User string `json:"user"`
-	// CSRFToken is the random value every form of the session carries.
-	CSRFToken string    `json:"csrf_token"`
-	CreatedAt time.Time `json:"created_at"`
-	LastSeen  time.Time `json:"last_seen"`
 }
 
 // NewToken is what CreateToken needs to insert a token.
@@ -120,7 +38,7 @@ type NewToken struct {
 }
 
 // Store is the persistent state of a Portus server. All methods are safe for
-// concurrent use. Errors other than the sentinels above mean the backend
+// concurrent use. Errors other than the sentinels (model.go) mean the backend
 // failed (disk full, read-only, connection lost) and wrap ErrUnavailable.
 type Store interface {
 	// CreateUser adds u. When firstIsAdmin is true and the store has no user

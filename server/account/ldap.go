@@ -39,13 +39,6 @@ type Directory interface {
 	Authenticate(name, password string) (ldapauth.Entry, error)
 }
 
-// DockerLogin policies: whether /v2/token accepts passwords or only
-// application tokens.
-const (
-	DockerLoginPasswordsAllowed = "passwords_allowed"
-	DockerLoginTokensOnly       = "tokens_only"
-)
-
 // PasswordOptions say where passwords are checked and where they are
 // accepted. The zero value checks local passwords only and accepts them
 // everywhere.
@@ -67,69 +60,6 @@ type PasswordOptions struct {
 // keep working.
 var ErrDirectoryUnavailable = errors.New("the directory server is not answering; try again later or use an application token")
 
-// TokensRequiredError refuses a password at the registry token endpoint
-// for a user whose docker_login policy is tokens_only.
-type TokensRequiredError struct{ ProfileURL string }
-
-func (e *TokensRequiredError) Error() string {
-	where := "on your profile page"
-	if e.ProfileURL != "" {
-		where += " " + e.ProfileURL
-	}
-	return "this server does not accept passwords for docker login: create an application token " + where + " and use it as the password"
-}
-
-// ValidateDockerLogin checks a docker_login value; empty is allowed when
-// allowEmpty (a user's "use the server's policy").
-func ValidateDockerLogin(v string, allowEmpty bool) error {
-	switch v {
-	case DockerLoginPasswordsAllowed, DockerLoginTokensOnly:
-		return nil
-	case "":
-		if allowEmpty {
-			return nil
-		}
-	}
-	return &FieldError{"docker_login", `must be "tokens_only", "passwords_allowed" or "" (the server's policy)`}
-}
-
-// AuthenticateRegistry is Authenticate for the registry token endpoint:
-// it also enforces the docker_login policy. Under tokens_only a password
-// is refused with a *TokensRequiredError before it is checked anywhere, so
-// that it is neither sent to the directory nor counted by the throttle.
-func (s *Service) AuthenticateRegistry(name, secret, ip string) (Principal, error) {
-	if !apptoken.LooksLike(secret) {
-		policy, err := s.dockerLogin(name)
-		if err != nil {
-			return Principal{}, err
-		}
-		if policy == DockerLoginTokensOnly {
-			s.audit(model.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip,
-				Detail: "password refused at the registry token endpoint: docker_login is tokens_only"})
-			return Principal{}, &TokensRequiredError{s.passwords.ProfileURL}
-		}
-	}
-	return s.Authenticate(name, secret, ip)
-}
-
-// dockerLogin is the policy in force for name: the user's override, else
-// the server's.
-func (s *Service) dockerLogin(name string) (string, error) {
-	u, err := s.store.User(name)
-	if err != nil && !errors.Is(err, model.ErrNotFound) {
-		return "", err
-	}
-	if u.DockerLogin != "" {
-		return u.DockerLogin, nil
-	}
-	if s.passwords.DockerLogin != "" {
-		return s.passwords.DockerLogin, nil
-	}
-	return DockerLoginPasswordsAllowed, nil
-}
-
-// askDirectory reports whether AuthenticatePassword should ask the
-// directory about this password for the account u (the zero User when the
 // name is unknown).
 func (s *Service) askDirectory(u model.User, password string) bool {
 	if s.passwords.Directory == nil || apptoken.LooksLike(password) {

@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -223,56 +222,4 @@ func (m *Sessions) Sign(purpose, value string) string {
 // Verify reports, in constant time, whether sig is Sign(purpose, value).
 func (m *Sessions) Verify(purpose, value, sig string) bool {
 	return subtle.ConstantTimeCompare([]byte(m.Sign(purpose, value)), []byte(sig)) == 1
-}
-
-// endUserSessions deletes every session of user (when they are disabled or
-// change their password).
-func (s *Service) endUserSessions(name string) {
-	if _, err := s.store.DeleteUserSessions(name); err != nil {
-		// Lookup refuses disabled users anyway; the rest expire.
-		s.log.Error("could not end the user's web sessions", "user", name, "err", err)
-	}
-}
-
-// ChangePassword sets a new password for name after checking the current
-// one (which the throttle counts like any sign-in). With revokeTokens it
-// also revokes all of the user's application tokens and returns how many.
-// It ends all of the user's web sessions: the caller starts a new one for
-// the browser that asked.
-func (s *Service) ChangePassword(actor Actor, name, current, newPassword string, revokeTokens bool) (int, error) {
-	if _, err := s.AuthenticatePassword(name, current, actor.IP); err != nil {
-		return 0, err
-	}
-	if subtle.ConstantTimeCompare([]byte(current), []byte(newPassword)) == 1 {
-		return 0, &FieldError{"new_password", "must differ from the current password"}
-	}
-	if _, err := s.UpdateUser(actor, name, UserChange{Password: &newPassword}); err != nil {
-		return 0, err
-	}
-	s.endUserSessions(name)
-	if !revokeTokens {
-		return 0, nil
-	}
-	return s.RevokeAllTokens(actor, name)
-}
-
-// RevokeAllTokens revokes every application token of owner and returns how
-// many it revoked.
-func (s *Service) RevokeAllTokens(actor Actor, owner string) (int, error) {
-	list, err := s.Tokens(owner)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, t := range list {
-		err := s.RevokeToken(actor, owner, t.ID)
-		if errors.Is(err, ErrNotFound) {
-			continue // revoked meanwhile
-		}
-		if err != nil {
-			return n, fmt.Errorf("revoking token %q: %w", t.Name, err)
-		}
-		n++
-	}
-	return n, nil
 }

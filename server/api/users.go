@@ -6,14 +6,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/portusproject/portus/server/account"
-	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apitypes"
 )
-
-func userJSON(u model.User) apitypes.User {
-	return apitypes.User{Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt,
-		Source: u.Source, Email: u.Email, DisplayName: u.DisplayName, DockerLogin: u.DockerLogin}
-}
 
 func (h *Handler) listUsers(c *gin.Context) {
 	users, err := h.Accounts.Users()
@@ -23,7 +17,7 @@ func (h *Handler) listUsers(c *gin.Context) {
 	}
 	out := make([]apitypes.User, 0, len(users))
 	for _, u := range users {
-		out = append(out, userJSON(u))
+		out = append(out, account.WireUser(u))
 	}
 	c.JSON(http.StatusOK, out)
 }
@@ -34,7 +28,7 @@ func (h *Handler) showUser(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, userJSON(u))
+	c.JSON(http.StatusOK, account.WireUser(u))
 }
 
 func (h *Handler) createUser(c *gin.Context) {
@@ -47,7 +41,7 @@ func (h *Handler) createUser(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, userJSON(u))
+	c.JSON(http.StatusCreated, account.WireUser(u))
 }
 
 func (h *Handler) updateUser(c *gin.Context) {
@@ -60,5 +54,5 @@ func (h *Handler) updateUser(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, userJSON(u))
+	c.JSON(http.StatusOK, account.WireUser(u))
 }

@@ -8,6 +8,29 @@ import (
 	"github.com/portusproject/portus/server/model"
 )
 
+// Activities returns a page of the audit log as viewer may see it: their
+// own entries, or everybody's for an administrator (optionally one user's).
+func (s *Service) Activities(viewer Principal, user string, before uint64, limit int) ([]model.Activity, error) {
+	// An application token never has admin reach, even an admin's: it
+	// sees its owner's entries only.
+	if !viewer.Admin() || viewer.Token != nil {
+		user = viewer.Name()
+	}
+	if limit <= 0 || limit > 500 {
+		limit = 50
+	}
+	return s.store.Activities(model.ActivityQuery{User: user, Before: before, Limit: limit})
+}
+
+func (s *Service) audit(a model.Activity) {
+	if a.Time.IsZero() {
+		a.Time = s.now().UTC()
+	}
+	if err := s.store.AddActivity(a, s.keep); err != nil {
+		s.log.Error("could not write the audit log", "action", a.Action, "actor", a.Actor, "err", err)
+	}
+}
+
 // failureAudit keeps failed authentications from flooding the audit log:
 // each is a synchronous write, and the log is capped, so an unthrottled
 // stream of failures from many addresses would cost an fsync each and push

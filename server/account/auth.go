@@ -1,0 +1,257 @@
+package account
+
+import (
+	"crypto/subtle"
+	"errors"
+	"hash"
+
+	"github.com/portusproject/portus/server/model"
+	"github.com/portusproject/portus/shared/apptoken"
+)
+
+// Every "who is this" path is here: an application token, a password
+// (local hash, or the directory as a backend: ldap.go), and the registry
+// token endpoint's docker_login policy on top of both. A failed check of
+// a secret goes through failed or tokenFailed: the throttle, the failure
+// metric and the rate-limited audit entry in one place.
+
+// Actor is who performs an action, for the audit log.
+type Actor struct {
+	Name string
+	IP   string
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	User model.User
+	// Token is the application token that authenticated the request, nil
+	// for a password, a web session or the local admin socket.
+	Token *model.Token
+	// Local is set for the admin CLI on the server's unix socket, which is
+	// trusted like an administrator.
+	Local bool
+}
+
+// LocalAdminName is the actor name of the admin CLI in the audit log.
+const LocalAdminName = "portus-cli"
+
+// Name is the principal's username (LocalAdminName for the admin socket).
+func (p Principal) Name() string {
+	if p.Local {
+		return LocalAdminName
+	}
+	return p.User.Name
+}
+
+// Admin reports whether the principal has administrator rights.
+func (p Principal) Admin() bool { return p.Local || p.User.Admin }
+
+// Actor returns the principal as the actor of an action from ip.
+func (p Principal) Actor(ip string) Actor { return Actor{Name: p.Name(), IP: ip} }
+
+// TokenHash is the stored form of a token: HMAC-SHA256 under the pepper.
+func (s *Service) TokenHash(token string) []byte {
+	m := s.macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write([]byte(token))
+	sum := m.Sum(nil)
+	s.macs.Put(m)
+	return sum
+}
+
+// Authenticate checks a username with a secret that is either an
+// application token (recognised by its format) or a password.
+func (s *Service) Authenticate(name, secret, ip string) (Principal, error) {
+	if apptoken.LooksLike(secret) {
+		return s.AuthenticateToken(name, secret, ip)
+	}
+	return s.AuthenticatePassword(name, secret, ip)
+}
+
+// AuthenticateToken checks an application token for name. It costs one
+// HMAC and one store lookup; a well-formed unknown token and a known token
+// of another user take the same path.
+func (s *Service) AuthenticateToken(name, token, ip string) (Principal, error) {
+	if wait := s.throttle.Wait(name, ip, false); wait > 0 {
+		return Principal{}, &ThrottledError{wait}
+	}
+	if apptoken.Check(token) != nil {
+		return Principal{}, s.tokenFailed(name, ip, "malformed token")
+	}
+	hash := s.TokenHash(token)
+	t, u, err := s.store.TokenByHash(hash)
+	if errors.Is(err, model.ErrNotFound) {
+		return Principal{}, s.tokenFailed(name, ip, "unknown token")
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	now := s.now()
+	switch {
+	// The lookup key is the HMAC itself, so the hash matches; what is left
+	// to check is that the token belongs to the name given.
+	case subtle.ConstantTimeCompare([]byte(u.Name), []byte(name)) != 1:
+		return Principal{}, s.tokenFailed(name, ip, "token of another user")
+	case u.Disabled:
+		return Principal{}, s.tokenFailed(name, ip, "disabled user")
+	case t.Expired(now):
+		return Principal{}, s.tokenFailed(name, ip, "expired token")
+	}
+	// No throttle.Succeed: a token in use must not reset the password
+	// counters of its owner, or a busy CI job would lift a lock an
+	// attacker earned.
+	s.noteUse(t.ID, now)
+	return Principal{User: u, Token: &t}, nil
+}
+
+// AuthenticatePassword checks a password for name with the password hash
+// or, for LDAP accounts, the directory (see ldap.go for the order).
+func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, error) {
+	if wait := s.throttle.BeginPassword(name, ip); wait > 0 {
+		return Principal{}, &ThrottledError{wait}
+	}
+	defer s.throttle.EndPassword(name, ip)
+	u, err := s.store.User(name)
+	if err != nil && !errors.Is(err, model.ErrNotFound) {
+		return Principal{}, err
+	}
+	if s.askDirectory(u, password) {
+		if p, err, decided := s.authenticateDirectory(name, password, ip, u, err == nil); decided {
+			return p, err
+		}
+	}
+	hash := u.PasswordHash
+	if hash == "" {
+		hash = s.dummy()
+	}
+	ok, herr := checkPassword(password, hash)
+	switch {
+	case herr != nil:
+		s.log.Error("stored password hash is unreadable", "user", name, "err", herr)
+		return Principal{}, s.failed(name, ip, "unreadable password hash")
+	case errors.Is(err, model.ErrNotFound):
+		return Principal{}, s.failed(name, ip, "unknown user")
+	case u.PasswordHash == "":
+		return Principal{}, s.failed(name, ip, "no local password")
+	case !ok:
+		return Principal{}, s.failed(name, ip, "wrong password")
+	case u.Disabled:
+		return Principal{}, s.failed(name, ip, "disabled user")
+	}
+	s.throttle.Succeed(name, ip)
+	return Principal{User: u}, nil
+}
+
+// dummy returns the hash checked for users without one.
+func (s *Service) dummy() string {
+	s.dummyOnce.Do(func() {
+		var err error
+		if s.dummyHash, err = HashPassword("portus-dummy-password", s.params); err != nil {
+			// Only a broken random source fails here; the check then
+			// fails as unreadable, which refuses just the same.
+			s.log.Error("could not make the dummy password hash", "err", err)
+		}
+	})
+	return s.dummyHash
+}
+
+// failed records a failed password authentication and returns
+// ErrAuthFailed. The reason goes to the audit log, never to the client.
+func (s *Service) failed(name, ip, reason string) error {
+	s.throttle.Fail(name, ip)
+	if s.onFail != nil {
+		s.onFail("password")
+	}
+	s.auditFailure(model.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
+	return ErrAuthFailed
+}
+
+// tokenFailed is failed for an application token.
+func (s *Service) tokenFailed(name, ip, reason string) error {
+	s.throttle.FailToken(ip)
+	if s.onFail != nil {
+		s.onFail("token")
+	}
+	s.auditFailure(model.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
+	return ErrAuthFailed
+}
+
+// failedName is the claimed username as the audit log may keep it: a
+// secret typed into the username field (it happens) is not stored.
+func failedName(name string) string {
+	if ValidateUsername(name) == nil {
+		return name
+	}
+	return apptoken.Redact(name)
+}
+
+// DockerLogin policies: whether /v2/token accepts passwords or only
+// application tokens.
+const (
+	DockerLoginPasswordsAllowed = "passwords_allowed"
+	DockerLoginTokensOnly       = "tokens_only"
+)
+
+// TokensRequiredError refuses a password at the registry token endpoint
+// for a user whose docker_login policy is tokens_only.
+type TokensRequiredError struct{ ProfileURL string }
+
+func (e *TokensRequiredError) Error() string {
+	where := "on your profile page"
+	if e.ProfileURL != "" {
+		where += " " + e.ProfileURL
+	}
+	return "this server does not accept passwords for docker login: create an application token " + where + " and use it as the password"
+}
+
+// ValidateDockerLogin checks a docker_login value; empty is allowed when
+// allowEmpty (a user's "use the server's policy").
+func ValidateDockerLogin(v string, allowEmpty bool) error {
+	switch v {
+	case DockerLoginPasswordsAllowed, DockerLoginTokensOnly:
+		return nil
+	case "":
+		if allowEmpty {
+			return nil
+		}
+	}
+	return &FieldError{"docker_login", `must be "tokens_only", "passwords_allowed" or "" (the server's policy)`}
+}
+
+// AuthenticateRegistry is Authenticate for the registry token endpoint:
+// it also enforces the docker_login policy. Under tokens_only a password
+// is refused with a *TokensRequiredError before it is checked anywhere, so
+// that it is neither sent to the directory nor counted by the throttle.
+func (s *Service) AuthenticateRegistry(name, secret, ip string) (Principal, error) {
+	if !apptoken.LooksLike(secret) {
+		policy, err := s.dockerLogin(name)
+		if err != nil {
+			return Principal{}, err
+		}
+		if policy == DockerLoginTokensOnly {
+			s.audit(model.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip,
+				Detail: "password refused at the registry token endpoint: docker_login is tokens_only"})
+			return Principal{}, &TokensRequiredError{s.passwords.ProfileURL}
+		}
+	}
+	return s.Authenticate(name, secret, ip)
+}
+
+// dockerLogin is the policy in force for name: the user's override, else
+// the server's.
+func (s *Service) dockerLogin(name string) (string, error) {
+	u, err := s.store.User(name)
+	if err != nil && !errors.Is(err, model.ErrNotFound) {
+		return "", err
+	}
+	if u.DockerLogin != "" {
+		return u.DockerLogin, nil
+	}
+	if s.passwords.DockerLogin != "" {
+		return s.passwords.DockerLogin, nil
+	}
+	return DockerLoginPasswordsAllowed, nil
+}
+
+// askDirectory reports whether AuthenticatePassword should ask the
+// directory about this password for the account u (the zero User when the

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"hash"
+	"time"
 
 	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apptoken"
@@ -73,7 +74,7 @@ func (s *Service) Authenticate(name, secret, ip string) (Principal, error) {
 // of another user take the same path.
 func (s *Service) AuthenticateToken(name, token, ip string) (Principal, error) {
 	if wait := s.throttle.Wait(name, ip, false); wait > 0 {
-		return Principal{}, &ThrottledError{wait}
+		return Principal{}, s.throttled(name, ip, wait)
 	}
 	if apptoken.Check(token) != nil {
 		return Principal{}, s.tokenFailed(name, ip, "malformed token")
@@ -108,7 +109,7 @@ func (s *Service) AuthenticateToken(name, token, ip string) (Principal, error) {
 // or, for LDAP accounts, the directory (see ldap.go for the order).
 func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, error) {
 	if wait := s.throttle.BeginPassword(name, ip); wait > 0 {
-		return Principal{}, &ThrottledError{wait}
+		return Principal{}, s.throttled(name, ip, wait)
 	}
 	defer s.throttle.EndPassword(name, ip)
 	u, err := s.store.User(name)
@@ -117,6 +118,10 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 	}
 	if s.askDirectory(u, password) {
 		if p, err, decided := s.authenticateDirectory(name, password, ip, u, err == nil); decided {
+			// Equal work: the directory decided without an argon2 run, which
+			// a local password costs; without one, the answer's speed would
+			// tell which names have a local password.
+			checkPassword(password, s.dummy())
 			return p, err
 		}
 	}
@@ -155,25 +160,52 @@ func (s *Service) dummy() string {
 	return s.dummyHash
 }
 
-// failed records a failed password authentication and returns
-// ErrAuthFailed. The reason goes to the audit log, never to the client.
-func (s *Service) failed(name, ip, reason string) error {
-	s.throttle.Fail(name, ip)
-	if s.onFail != nil {
-		s.onFail("password")
+// Every refused authentication — a wrong or unknown secret, a disabled
+// account, a throttled client, a password under tokens_only, a directory
+// that is not answering — ends in refuse: the throttle counts it (by the
+// kind of credential), the metric is told, and the failure audit writes a
+// rate-limited entry. No refusal writes the audit log any other way, so
+// none can flood it past the throttle.
+
+// Kinds of refusal, for refuse.
+const (
+	refusedPassword = "password" // counted against the name and the address
+	refusedToken    = "token"    // counted against the address only
+	// refusedUncounted is recorded but not counted: the client is already
+	// waiting (throttled), or the fault is the server's (directory down).
+	refusedUncounted = ""
+)
+
+func (s *Service) refuse(kind, name, ip, reason string) {
+	switch kind {
+	case refusedPassword:
+		s.throttle.Fail(name, ip)
+	case refusedToken:
+		s.throttle.FailToken(ip)
+	}
+	if kind != refusedUncounted && s.onFail != nil {
+		s.onFail(kind)
 	}
 	s.auditFailure(model.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
+}
+
+// failed refuses a password and returns ErrAuthFailed. The reason goes to
+// the audit log, never to the client.
+func (s *Service) failed(name, ip, reason string) error {
+	s.refuse(refusedPassword, name, ip, reason)
 	return ErrAuthFailed
 }
 
 // tokenFailed is failed for an application token.
 func (s *Service) tokenFailed(name, ip, reason string) error {
-	s.throttle.FailToken(ip)
-	if s.onFail != nil {
-		s.onFail("token")
-	}
-	s.auditFailure(model.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
+	s.refuse(refusedToken, name, ip, reason)
 	return ErrAuthFailed
+}
+
+// throttled refuses a client that must wait.
+func (s *Service) throttled(name, ip string, wait time.Duration) error {
+	s.refuse(refusedUncounted, name, ip, "throttled")
+	return &ThrottledError{wait}
 }
 
 // failedName is the claimed username as the audit log may keep it: a
@@ -220,8 +252,11 @@ func ValidateDockerLogin(v string, allowEmpty bool) error {
 
 // AuthenticateRegistry is Authenticate for the registry token endpoint:
 // it also enforces the docker_login policy. Under tokens_only a password
-// is refused with a *TokensRequiredError before it is checked anywhere, so
-// that it is neither sent to the directory nor counted by the throttle.
+// is refused with a *TokensRequiredError before it is checked anywhere (it
+// is never sent to the directory), but the refusal is throttled and
+// counted like a wrong password: otherwise a loop of refusals would run at
+// full speed and fill the audit log. The message is the same for a user's
+// own policy and the server's, and for names that do not exist.
 func (s *Service) AuthenticateRegistry(name, secret, ip string) (Principal, error) {
 	if !apptoken.LooksLike(secret) {
 		policy, err := s.dockerLogin(name)
@@ -229,8 +264,10 @@ func (s *Service) AuthenticateRegistry(name, secret, ip string) (Principal, erro
 			return Principal{}, err
 		}
 		if policy == DockerLoginTokensOnly {
-			s.audit(model.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip,
-				Detail: "password refused at the registry token endpoint: docker_login is tokens_only"})
+			if wait := s.throttle.Wait(name, ip, true); wait > 0 {
+				return Principal{}, s.throttled(name, ip, wait)
+			}
+			s.refuse(refusedPassword, name, ip, "password refused at the registry token endpoint: docker_login is tokens_only")
 			return Principal{}, &TokensRequiredError{s.passwords.ProfileURL}
 		}
 	}

@@ -100,11 +100,12 @@ func (s *Service) authenticateDirectory(name, password, ip string, u model.User,
 		s.log.Warn("the LDAP filter does not identify one entry with this username; check ldap.filter and ldap.uid_attribute", "user", name)
 		return Principal{}, s.failed(name, ip, "ambiguous directory entry"), true
 	default:
-		// Not the user's fault: not counted by the throttle.
 		s.log.Warn("the directory server is not answering", "user", name, "err", err)
 		if local {
 			return Principal{}, nil, false
 		}
+		// Not the user's fault: recorded, not counted by the throttle.
+		s.refuse(refusedUncounted, name, ip, "directory not answering")
 		return Principal{}, fmt.Errorf("%w: %w", ErrDirectoryUnavailable, err), true
 	}
 	u, err = s.directorySignedIn(name, e, u, found, ip)

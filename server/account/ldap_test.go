@@ -341,12 +341,21 @@ func TestDockerLoginPolicy(t *testing.T) {
 	if p, err := f.svc.AuthenticateRegistry("alice", token, "10.0.2.1"); err != nil || p.Token == nil {
 		t.Errorf("token under tokens_only: %v", err)
 	}
-	// Refusals are not failed guesses: no throttle.
-	for range 10 {
-		f.svc.AuthenticateRegistry("alice", "alice-ldap-pw", "10.0.2.1")
+	// Refusals are throttled like failed guesses, or a loop of them would
+	// run at full speed (and fill the audit log); the user, signing in
+	// from an address she used before, is not locked out by them.
+	var throttled *ThrottledError
+	for i := range 12 {
+		_, err := f.svc.AuthenticateRegistry("alice", "alice-ldap-pw", "10.0.9.9")
+		if errors.As(err, &throttled) {
+			break
+		}
+		if i == 11 {
+			t.Fatalf("12 refusals from one address met no throttle: %v", err)
+		}
 	}
 	if _, err := f.svc.AuthenticatePassword("alice", "alice-ldap-pw", "10.0.2.1"); err != nil {
-		t.Errorf("after refusals, the web sign-in: %v", err)
+		t.Errorf("after someone else's refusals, the web sign-in: %v", err)
 	}
 
 	// A per-user override wins over the server's policy, both ways.

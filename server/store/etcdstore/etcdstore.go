@@ -9,6 +9,7 @@
 //	P auth/tokens/OWNER/NAME    model.Token (one key per owner and name:
 //	                            unique names are CreateRevision == 0)
 //	P auth/epoch                empty; rewritten by every write under auth/
+//	                            (authTxn: what the caches wait for)
 //	P counts/OWNER              decimal count of OWNER's tokens
 //	P meta/first-user           exists once a user does
 //	P audit/seq                 {"last":N,"oldest":M}: the newest ID and
@@ -48,6 +49,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -234,10 +236,60 @@ func (s *Store) call(op string) (context.Context, context.CancelFunc, error) {
 	return ctx, cancel, nil
 }
 
-// txn runs one transaction with a timeout. Any error — a timeout or a
+// txn runs one transaction that writes nothing under auth/ (sessions, the
+// audit log, secrets, reads). It refuses one that does: such a write must go
+// through authTxn, so that no write path can leave out the epoch.
+func (s *Store) txn(op string, cmps []clientv3.Cmp, then, els []clientv3.Op) (*clientv3.TxnResponse, error) {
+	if key, ok := s.authWrite(then, els); ok {
+		return nil, fmt.Errorf("%s: writing %s outside authTxn would not move the auth epoch", op, key)
+	}
+	return s.commit(op, cmps, then, els)
+}
+
+// authTxn runs a transaction that writes users or tokens: keys under auth/,
+// which every replica caches. Its then branch also rewrites the epoch key,
+// whose ModRevision is thus the newest write under auth/: barrier and
+// checkLoop wait for the cache to reach it. A write without it would go
+// unseen by them, and a token just created on one replica could be
+// ErrNotFound on another. When the transaction succeeds, authTxn waits
+// until this replica's cache holds it (synced).
+func (s *Store) authTxn(op string, cmps []clientv3.Cmp, then, els []clientv3.Op) (*clientv3.TxnResponse, error) {
+	then = append(slices.Clip(then), clientv3.OpPut(s.k.epoch(), ""))
+	resp, err := s.commit(op, cmps, then, els)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Succeeded {
+		s.synced(resp.Header.Revision)
+	}
+	return resp, nil
+}
+
+// authWrite returns the first key under auth/ that the operations, nested
+// transactions included, put or delete. (DeleteAll's range starts at the
+// prefix, before auth/, and is followed by an authTxn.)
+func (s *Store) authWrite(branches ...[]clientv3.Op) (string, bool) {
+	for _, ops := range branches {
+		for _, o := range ops {
+			if o.IsTxn() {
+				_, then, els := o.Txn()
+				if key, ok := s.authWrite(then, els); ok {
+					return key, true
+				}
+				continue
+			}
+			if key := string(o.KeyBytes()); (o.IsPut() || o.IsDelete()) && strings.HasPrefix(key, s.k.authPrefix()) {
+				return key, true
+			}
+		}
+	}
+	return "", false
+}
+
+// commit runs one transaction with a timeout. Any error — a timeout or a
 // lost leader included, after which the outcome is unknown — is returned
 // as model.ErrUnavailable.
-func (s *Store) txn(op string, cmps []clientv3.Cmp, then, els []clientv3.Op) (*clientv3.TxnResponse, error) {
+func (s *Store) commit(op string, cmps []clientv3.Cmp, then, els []clientv3.Op) (*clientv3.TxnResponse, error) {
 	ctx, cancel, err := s.call(op)
 	if err != nil {
 		return nil, err
@@ -325,10 +377,6 @@ func (s *Store) DeleteAll() error {
 		return err
 	}
 	// A write under auth/ after the deletion, for the cache to wait on.
-	resp, err := s.txn(op, nil, []clientv3.Op{clientv3.OpPut(s.k.epoch(), "")}, nil)
-	if err != nil {
-		return err
-	}
-	s.synced(resp.Header.Revision)
-	return nil
+	_, err := s.authTxn(op, nil, nil, nil)
+	return err
 }

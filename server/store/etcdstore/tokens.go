@@ -50,19 +50,15 @@ func (s *Store) CreateToken(t model.NewToken) (*model.Token, error) {
 			replaced = nil
 			return false, model.ErrTokenLimit
 		}
-		resp, err := s.txn(op,
+		resp, err := s.authTxn(op,
 			[]clientv3.Cmp{exists(userKey), unchanged(countKey, countRev), unchanged(key, nameRev)},
 			[]clientv3.Op{
 				clientv3.OpPut(key, mustJSON(t.Token)),
 				clientv3.OpPut(countKey, strconv.Itoa(n+1)),
-				clientv3.OpPut(s.k.epoch(), ""),
 			}, nil)
 		if err != nil {
 			replaced = nil
 			return false, err
-		}
-		if resp.Succeeded {
-			s.synced(resp.Header.Revision)
 		}
 		return resp.Succeeded, nil
 	})
@@ -164,18 +160,14 @@ func (s *Store) RevokeToken(owner, id string) (model.Token, error) {
 			return false, model.Unavailable(op, err)
 		}
 		key := string(found.Key)
-		resp, err := s.txn(op,
+		resp, err := s.authTxn(op,
 			[]clientv3.Cmp{unchanged(key, found.ModRevision), unchanged(countKey, countRev)},
 			[]clientv3.Op{
 				clientv3.OpDelete(key),
 				clientv3.OpPut(countKey, strconv.Itoa(max(n-1, 0))),
-				clientv3.OpPut(s.k.epoch(), ""),
 			}, nil)
 		if err != nil {
 			return false, err
-		}
-		if resp.Succeeded {
-			s.synced(resp.Header.Revision)
 		}
 		return resp.Succeeded, nil
 	})
@@ -256,12 +248,9 @@ func (s *Store) RecordTokenUse(uses map[string]time.Time) error {
 			if len(puts) == 0 {
 				return true, nil
 			}
-			resp, err := s.txn(op, cmps, append(puts, clientv3.OpPut(s.k.epoch(), "")), nil)
+			resp, err := s.authTxn(op, cmps, puts, nil)
 			if err != nil {
 				return false, err
-			}
-			if resp.Succeeded {
-				s.synced(resp.Header.Revision)
 			}
 			return resp.Succeeded, nil
 		})

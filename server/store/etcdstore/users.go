@@ -32,24 +32,23 @@ func (s *Store) CreateUser(u model.User, firstIsAdmin bool) (model.User, error) 
 	if firstIsAdmin {
 		admin := u
 		admin.Admin = true
-		resp, err := s.txn(op,
+		resp, err := s.authTxn(op,
 			[]clientv3.Cmp{missing(key), missing(s.k.firstUser())},
-			[]clientv3.Op{clientv3.OpPut(key, mustJSON(admin)), clientv3.OpPut(s.k.firstUser(), ""), clientv3.OpPut(s.k.epoch(), "")},
+			[]clientv3.Op{clientv3.OpPut(key, mustJSON(admin)), clientv3.OpPut(s.k.firstUser(), "")},
 			[]clientv3.Op{clientv3.OpGet(key, clientv3.WithCountOnly())})
 		if err != nil {
 			return model.User{}, err
 		}
 		if resp.Succeeded {
-			s.synced(resp.Header.Revision)
 			return admin, nil
 		}
 		if resp.Responses[0].GetResponseRange().Count > 0 {
 			return model.User{}, model.ErrUserExists
 		}
 	}
-	resp, err := s.txn(op,
+	resp, err := s.authTxn(op,
 		[]clientv3.Cmp{missing(key)},
-		[]clientv3.Op{clientv3.OpPut(key, mustJSON(u)), clientv3.OpPut(s.k.firstUser(), ""), clientv3.OpPut(s.k.epoch(), "")},
+		[]clientv3.Op{clientv3.OpPut(key, mustJSON(u)), clientv3.OpPut(s.k.firstUser(), "")},
 		nil)
 	if err != nil {
 		return model.User{}, err
@@ -57,7 +56,6 @@ func (s *Store) CreateUser(u model.User, firstIsAdmin bool) (model.User, error) 
 	if !resp.Succeeded {
 		return model.User{}, model.ErrUserExists
 	}
-	s.synced(resp.Header.Revision)
 	return u, nil
 }
 
@@ -131,15 +129,12 @@ func (s *Store) UpdateUser(name string, change func(*model.User) error) (model.U
 			return false, err
 		}
 		u.Name = name
-		tr, err := s.txn(op,
+		tr, err := s.authTxn(op,
 			[]clientv3.Cmp{unchanged(key, resp.Kvs[0].ModRevision)},
-			[]clientv3.Op{clientv3.OpPut(key, mustJSON(u)), clientv3.OpPut(s.k.epoch(), "")},
+			[]clientv3.Op{clientv3.OpPut(key, mustJSON(u))},
 			nil)
 		if err != nil {
 			return false, err
-		}
-		if tr.Succeeded {
-			s.synced(tr.Header.Revision)
 		}
 		return tr.Succeeded, nil
 	})

@@ -95,12 +95,21 @@ func mustCreateUser(t *testing.T, s model.Store, name string) model.User {
 	return u
 }
 
+// generousLimit is a token limit no test reaches.
+const generousLimit = 1000
+
 // mustCreateToken inserts tok without a limit the test could reach.
 func mustCreateToken(t *testing.T, s model.Store, tok model.Token) {
 	t.Helper()
-	replaced, err := s.CreateToken(model.NewToken{Token: tok, Limit: 1000})
+	mustCreateTokenLimit(t, s, tok, generousLimit)
+}
+
+// mustCreateTokenLimit inserts tok, which must fit within limit.
+func mustCreateTokenLimit(t *testing.T, s model.Store, tok model.Token, limit int) {
+	t.Helper()
+	replaced, err := s.CreateToken(model.NewToken{Token: tok, Limit: limit})
 	if err != nil {
-		t.Fatalf("CreateToken(%s/%s): %v", tok.Owner, tok.Name, err)
+		t.Fatalf("CreateToken(%s/%s) with limit %d: %v", tok.Owner, tok.Name, limit, err)
 	}
 	if replaced != nil {
 		t.Fatalf("CreateToken(%s/%s) without Replace replaced %+v", tok.Owner, tok.Name, *replaced)

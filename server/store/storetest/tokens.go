@@ -3,9 +3,7 @@ package storetest
 import (
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,13 +38,9 @@ func testTokenCount(t *testing.T, s model.Store) {
 		}
 	}
 	count(0)
-	mustCreateUser(t, s, "alice")
-	mustCreateUser(t, s, "bob")
 	t0 := now()
-	a := newToken("alice", "a", t0)
-	for _, tok := range []model.Token{a, newToken("alice", "b", t0), newToken("bob", "a", t0)} {
-		mustCreateToken(t, s, tok)
-	}
+	a := mustCreateOwner(t, s, "alice", t0, "a", "b")[0]
+	mustCreateOwner(t, s, "bob", t0, "a")
 	count(3)
 	if _, err := s.RevokeToken("alice", a.ID); err != nil {
 		t.Fatal(err)
@@ -97,6 +91,41 @@ func checkTokens(t *testing.T, s model.Store, owner string, want ...model.Token)
 	}
 }
 
+// mustCreateTokens creates owner's tokens of the given names with limit,
+// the first at t0 and each a second after the one before, and returns them
+// in that order.
+func mustCreateTokens(t *testing.T, s model.Store, limit int, owner string, t0 time.Time, names ...string) []model.Token {
+	t.Helper()
+	toks := make([]model.Token, len(names))
+	for i, name := range names {
+		toks[i] = newToken(owner, name, t0.Add(time.Duration(i)*time.Second))
+		mustCreateTokenLimit(t, s, toks[i], limit)
+	}
+	return toks
+}
+
+// mustCreateOwner creates the user name and its tokens of tokenNames, the
+// first at t0 and each a second after the one before, and returns the
+// tokens in that order.
+func mustCreateOwner(t *testing.T, s model.Store, name string, t0 time.Time, tokenNames ...string) []model.Token {
+	t.Helper()
+	mustCreateUser(t, s, name)
+	return mustCreateTokens(t, s, generousLimit, name, t0, tokenNames...)
+}
+
+// mustRefuseToken fails the test unless CreateToken(nt), described by what,
+// fails with want and replaces nothing.
+func mustRefuseToken(t *testing.T, s model.Store, nt model.NewToken, want error, what string) {
+	t.Helper()
+	replaced, err := s.CreateToken(nt)
+	if !errors.Is(err, want) {
+		t.Fatalf("%s = %v, want %v", what, err, want)
+	}
+	if replaced != nil {
+		t.Errorf("a failed CreateToken returned replaced %+v", *replaced)
+	}
+}
+
 func testCreateTokenStores(t *testing.T, s model.Store) {
 	alice := mustCreateUser(t, s, "alice")
 	t0 := now()
@@ -141,363 +170,20 @@ func testCreateTokenNameTaken(t *testing.T, s model.Store) {
 	first := newToken("alice", "ci", t0)
 	mustCreateToken(t, s, first)
 	second := newToken("alice", "ci", t0.Add(time.Second))
-	replaced, err := s.CreateToken(model.NewToken{Token: second, Limit: 10})
-	if !errors.Is(err, model.ErrNameTaken) {
-		t.Fatalf("CreateToken with a taken name = %v, want ErrNameTaken", err)
-	}
-	if replaced != nil {
-		t.Errorf("a failed CreateToken returned replaced %+v", *replaced)
-	}
+	mustRefuseToken(t, s, model.NewToken{Token: second, Limit: 10}, model.ErrNameTaken, "CreateToken with a taken name")
 	checkGone(t, s, second)
 	checkFound(t, s, first)
 	checkTokens(t, s, "alice", first)
 }
 
 func testCreateTokenSameNameOtherOwner(t *testing.T, s model.Store) {
-	mustCreateUser(t, s, "alice")
-	mustCreateUser(t, s, "bob")
 	t0 := now()
-	a := newToken("alice", "ci", t0)
-	b := newToken("bob", "ci", t0.Add(time.Second))
-	mustCreateToken(t, s, a)
-	mustCreateToken(t, s, b)
+	a := mustCreateOwner(t, s, "alice", t0, "ci")[0]
+	b := mustCreateOwner(t, s, "bob", t0.Add(time.Second), "ci")[0]
 	checkFound(t, s, a)
 	checkFound(t, s, b)
 	checkTokens(t, s, "alice", a)
 	checkTokens(t, s, "bob", b)
-}
-
-func testCreateTokenLimit(t *testing.T, s model.Store) {
-	const limit = 3
-	mustCreateUser(t, s, "alice")
-	mustCreateUser(t, s, "bob")
-	t0 := now()
-	var held []model.Token
-	for i := range limit {
-		tok := newToken("alice", fmt.Sprintf("t%d", i), t0.Add(time.Duration(i)*time.Second))
-		if _, err := s.CreateToken(model.NewToken{Token: tok, Limit: limit}); err != nil {
-			t.Fatalf("CreateToken %d of %d: %v", i+1, limit, err)
-		}
-		held = append(held, tok)
-	}
-	over := newToken("alice", "over", t0.Add(time.Minute))
-	if _, err := s.CreateToken(model.NewToken{Token: over, Limit: limit}); !errors.Is(err, model.ErrTokenLimit) {
-		t.Fatalf("CreateToken beyond the limit = %v, want ErrTokenLimit", err)
-	}
-	checkGone(t, s, over)
-	checkTokens(t, s, "alice", held...)
-
-	// The limit counts per owner.
-	bobs := newToken("bob", "t0", t0)
-	if _, err := s.CreateToken(model.NewToken{Token: bobs, Limit: limit}); err != nil {
-		t.Errorf("bob's first token failed because of alice's: %v", err)
-	}
-	// Revoking frees a slot.
-	if _, err := s.RevokeToken("alice", held[0].ID); err != nil {
-		t.Fatalf("RevokeToken: %v", err)
-	}
-	if _, err := s.CreateToken(model.NewToken{Token: over, Limit: limit}); err != nil {
-		t.Errorf("CreateToken after a revocation freed a slot = %v", err)
-	}
-	checkTokens(t, s, "alice", held[1], held[2], over)
-}
-
-func testCreateTokenReplace(t *testing.T, s model.Store) {
-	mustCreateUser(t, s, "alice")
-	mustCreateUser(t, s, "bob")
-	t0 := now()
-	old := newToken("alice", "ci", t0)
-	other := newToken("alice", "laptop", t0.Add(time.Second))
-	bobs := newToken("bob", "ci", t0.Add(2*time.Second))
-	mustCreateToken(t, s, old)
-	mustCreateToken(t, s, other)
-	mustCreateToken(t, s, bobs)
-
-	successor := newToken("alice", "ci", t0.Add(time.Minute))
-	replaced, err := s.CreateToken(model.NewToken{Token: successor, Limit: 10, Replace: true})
-	if err != nil {
-		t.Fatalf("CreateToken with Replace: %v", err)
-	}
-	if replaced == nil {
-		t.Fatal("CreateToken with Replace returned no replaced token")
-	}
-	if d := tokenDiff(*replaced, old); d != "" {
-		t.Errorf("replaced: %s", d)
-	}
-	checkGone(t, s, old)
-	checkFound(t, s, successor)
-	checkFound(t, s, other)
-	checkFound(t, s, bobs)
-	checkTokens(t, s, "alice", other, successor)
-	checkTokens(t, s, "bob", bobs)
-	if _, err := s.RevokeToken("alice", old.ID); !errors.Is(err, model.ErrNotFound) {
-		t.Errorf("RevokeToken of the replaced token = %v, want ErrNotFound", err)
-	}
-
-	// Replace with a new name just creates.
-	fresh := newToken("alice", "new", t0.Add(2*time.Minute))
-	replaced, err = s.CreateToken(model.NewToken{Token: fresh, Limit: 10, Replace: true})
-	if err != nil {
-		t.Fatalf("CreateToken with Replace and a new name: %v", err)
-	}
-	if replaced != nil {
-		t.Errorf("CreateToken with Replace and a new name replaced %+v", *replaced)
-	}
-	checkTokens(t, s, "alice", other, successor, fresh)
-}
-
-func testCreateTokenReplaceAtLimit(t *testing.T, s model.Store) {
-	const limit = 2
-	mustCreateUser(t, s, "alice")
-	t0 := now()
-	a := newToken("alice", "a", t0)
-	b := newToken("alice", "b", t0.Add(time.Second))
-	for _, tok := range []model.Token{a, b} {
-		if _, err := s.CreateToken(model.NewToken{Token: tok, Limit: limit}); err != nil {
-			t.Fatalf("CreateToken(%s): %v", tok.Name, err)
-		}
-	}
-	// The replaced token frees its slot in the same transaction.
-	a2 := newToken("alice", "a", t0.Add(time.Minute))
-	replaced, err := s.CreateToken(model.NewToken{Token: a2, Limit: limit, Replace: true})
-	if err != nil {
-		t.Fatalf("CreateToken with Replace at the limit = %v, want success: the replaced token frees its slot", err)
-	}
-	if replaced == nil || replaced.ID != a.ID {
-		t.Errorf("replaced = %v, want %s", replaced, a.ID)
-	}
-	checkGone(t, s, a)
-	checkFound(t, s, a2)
-	checkTokens(t, s, "alice", b, a2)
-
-	// Replace does not help a new name past the limit.
-	c := newToken("alice", "c", t0.Add(2*time.Minute))
-	if _, err := s.CreateToken(model.NewToken{Token: c, Limit: limit, Replace: true}); !errors.Is(err, model.ErrTokenLimit) {
-		t.Errorf("CreateToken with Replace and a new name at the limit = %v, want ErrTokenLimit", err)
-	}
-	checkGone(t, s, c)
-	checkTokens(t, s, "alice", b, a2)
-}
-
-// testCreateTokenReplaceFailureKeepsOld replaces a token of an owner who
-// holds more than the new limit: the insert fails, and the revocation of the
-// old token must not happen either.
-func testCreateTokenReplaceFailureKeepsOld(t *testing.T, s model.Store) {
-	mustCreateUser(t, s, "alice")
-	t0 := now()
-	a := newToken("alice", "a", t0)
-	b := newToken("alice", "b", t0.Add(time.Second))
-	c := newToken("alice", "c", t0.Add(2*time.Second))
-	for _, tok := range []model.Token{a, b, c} {
-		mustCreateToken(t, s, tok)
-	}
-	a2 := newToken("alice", "a", t0.Add(time.Minute))
-	replaced, err := s.CreateToken(model.NewToken{Token: a2, Limit: 2, Replace: true})
-	if !errors.Is(err, model.ErrTokenLimit) {
-		t.Fatalf("CreateToken with Replace ending above the limit = %v, want ErrTokenLimit", err)
-	}
-	if replaced != nil {
-		t.Errorf("a failed CreateToken returned replaced %+v", *replaced)
-	}
-	checkFound(t, s, a)
-	checkGone(t, s, a2)
-	checkTokens(t, s, "alice", a, b, c)
-}
-
-func testCreateTokenConcurrentLimit(t *testing.T, s model.Store) {
-	const (
-		n     = 50
-		limit = 5
-	)
-	mustCreateUser(t, s, "alice")
-	t0 := now()
-	toks := make([]model.Token, n)
-	errs := make([]error, n)
-	for i := range toks {
-		toks[i] = newToken("alice", fmt.Sprintf("t%02d", i), t0.Add(time.Duration(i)*time.Millisecond))
-	}
-	var wg sync.WaitGroup
-	for i := range toks {
-		wg.Go(func() {
-			_, errs[i] = s.CreateToken(model.NewToken{Token: toks[i], Limit: limit})
-		})
-	}
-	wg.Wait()
-	var won []model.Token
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			won = append(won, toks[i])
-		case errors.Is(err, model.ErrTokenLimit):
-			checkGone(t, s, toks[i])
-		default:
-			t.Errorf("CreateToken(%s) = %v, want nil or ErrTokenLimit", toks[i].Name, err)
-		}
-	}
-	if len(won) != limit {
-		t.Errorf("%d concurrent CreateToken with limit %d: %d succeeded", n, limit, len(won))
-	}
-	for _, tok := range won {
-		checkFound(t, s, tok)
-	}
-	// won is in creation-time order because toks is.
-	checkTokens(t, s, "alice", won...)
-}
-
-func testCreateTokenConcurrentSameName(t *testing.T, s model.Store) {
-	const n = 20
-	mustCreateUser(t, s, "alice")
-	t0 := now()
-	toks := make([]model.Token, n)
-	errs := make([]error, n)
-	for i := range toks {
-		toks[i] = newToken("alice", "ci", t0)
-	}
-	var wg sync.WaitGroup
-	for i := range toks {
-		wg.Go(func() {
-			_, errs[i] = s.CreateToken(model.NewToken{Token: toks[i], Limit: 100})
-		})
-	}
-	wg.Wait()
-	var won []model.Token
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			won = append(won, toks[i])
-		case errors.Is(err, model.ErrNameTaken):
-			checkGone(t, s, toks[i])
-		default:
-			t.Errorf("CreateToken = %v, want nil or ErrNameTaken", err)
-		}
-	}
-	if len(won) != 1 {
-		t.Fatalf("%d concurrent CreateToken of one name: %d succeeded, want 1", n, len(won))
-	}
-	checkFound(t, s, won[0])
-	checkTokens(t, s, "alice", won[0])
-}
-
-// testCreateTokenConcurrentCreateRevoke has several goroutines create,
-// replace and revoke tokens of the same few names, then checks that the
-// indexes agree: no listed token is missing from the hash index, no hash
-// finds a token that is not listed, and every name is free again once
-// everything listed is revoked.
-func testCreateTokenConcurrentCreateRevoke(t *testing.T, s model.Store) {
-	const (
-		workers = 6
-		rounds  = 24
-	)
-	names := []string{"a", "b", "c"}
-	mustCreateUser(t, s, "alice")
-	mustCreateUser(t, s, "bob")
-	bobs := newToken("bob", "a", now())
-	mustCreateToken(t, s, bobs)
-
-	var (
-		mu      sync.Mutex
-		created []model.Token
-		wg      sync.WaitGroup
-	)
-	for w := range workers {
-		wg.Go(func() {
-			var mine []model.Token
-			for i := range rounds {
-				name := names[(w+i)%len(names)]
-				switch {
-				case i%4 == 3 && len(mine) > 0:
-					victim := mine[len(mine)-1]
-					mine = mine[:len(mine)-1]
-					_, err := s.RevokeToken("alice", victim.ID)
-					if err != nil && !errors.Is(err, model.ErrNotFound) {
-						t.Errorf("RevokeToken: %v", err)
-					}
-				case i%4 == 2:
-					uses := map[string]time.Time{}
-					for _, tok := range mine {
-						uses[tok.ID] = now()
-					}
-					if err := s.RecordTokenUse(uses); err != nil {
-						t.Errorf("RecordTokenUse: %v", err)
-					}
-				default:
-					tok := newToken("alice", name, now())
-					_, err := s.CreateToken(model.NewToken{Token: tok, Limit: 100, Replace: i%2 == 0})
-					if err != nil && !errors.Is(err, model.ErrNameTaken) {
-						t.Errorf("CreateToken: %v", err)
-					}
-					if err == nil {
-						mine = append(mine, tok)
-						mu.Lock()
-						created = append(created, tok)
-						mu.Unlock()
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if len(created) == 0 {
-		t.Fatal("no CreateToken succeeded")
-	}
-
-	listed, err := s.Tokens("alice")
-	if err != nil {
-		t.Fatalf("Tokens after concurrent create and revoke: %v", err)
-	}
-	if len(listed) > len(names) {
-		t.Errorf("Tokens lists %d tokens for %d names", len(listed), len(names))
-	}
-	seenNames := map[string]bool{}
-	listedIDs := map[string]bool{}
-	for _, tok := range listed {
-		if seenNames[tok.Name] {
-			t.Errorf("name %q is listed twice", tok.Name)
-		}
-		seenNames[tok.Name] = true
-		listedIDs[tok.ID] = true
-		got, _, err := s.TokenByHash(tok.Hash)
-		if err != nil || got.ID != tok.ID {
-			t.Errorf("listed token %s: TokenByHash = %s, %v", tok.ID, got.ID, err)
-		}
-	}
-	found := 0
-	for _, tok := range created {
-		got, _, err := s.TokenByHash(tok.Hash)
-		switch {
-		case errors.Is(err, model.ErrNotFound):
-		case err != nil:
-			t.Errorf("TokenByHash(%s): %v", tok.ID, err)
-		case got.ID != tok.ID:
-			t.Errorf("the hash of %s finds %s", tok.ID, got.ID)
-		case !listedIDs[tok.ID]:
-			t.Errorf("the hash of %s finds a token that Tokens does not list", tok.ID)
-		default:
-			found++
-		}
-	}
-	if found != len(listed) {
-		t.Errorf("%d created hashes are found, but %d tokens are listed", found, len(listed))
-	}
-
-	for _, tok := range listed {
-		if _, err := s.RevokeToken("alice", tok.ID); err != nil {
-			t.Errorf("RevokeToken(%s): %v", tok.ID, err)
-		}
-	}
-	checkTokens(t, s, "alice")
-	for _, tok := range created {
-		checkGone(t, s, tok)
-	}
-	// No name is still held and nothing still counts against the limit.
-	for _, name := range names {
-		tok := newToken("alice", name, now())
-		if _, err := s.CreateToken(model.NewToken{Token: tok, Limit: len(names)}); err != nil {
-			t.Errorf("CreateToken(%s) after revoking everything: %v", name, err)
-		}
-	}
-	checkFound(t, s, bobs)
-	checkTokens(t, s, "bob", bobs)
 }
 
 func testTokenByHashNotFound(t *testing.T, s model.Store) {
@@ -565,15 +251,10 @@ func testTokensOrderedByCreation(t *testing.T, s model.Store) {
 }
 
 func testRevokeToken(t *testing.T, s model.Store) {
-	mustCreateUser(t, s, "alice")
-	mustCreateUser(t, s, "bob")
 	t0 := now()
-	a := newToken("alice", "a", t0)
-	b := newToken("alice", "b", t0.Add(time.Second))
-	bobs := newToken("bob", "c", t0.Add(2*time.Second))
-	for _, tok := range []model.Token{a, b, bobs} {
-		mustCreateToken(t, s, tok)
-	}
+	held := mustCreateOwner(t, s, "alice", t0, "a", "b")
+	a, b := held[0], held[1]
+	bobs := mustCreateOwner(t, s, "bob", t0.Add(2*time.Second), "c")[0]
 
 	got, err := s.RevokeToken("alice", a.ID)
 	if err != nil {
@@ -616,14 +297,9 @@ func testRevokeToken(t *testing.T, s model.Store) {
 }
 
 func testRecordTokenUse(t *testing.T, s model.Store) {
-	mustCreateUser(t, s, "alice")
 	t0 := now()
-	a := newToken("alice", "a", t0)
-	b := newToken("alice", "b", t0.Add(time.Second))
-	gone := newToken("alice", "gone", t0.Add(2*time.Second))
-	for _, tok := range []model.Token{a, b, gone} {
-		mustCreateToken(t, s, tok)
-	}
+	held := mustCreateOwner(t, s, "alice", t0, "a", "b", "gone")
+	a, b, gone := held[0], held[1], held[2]
 	if _, err := s.RevokeToken("alice", gone.ID); err != nil {
 		t.Fatal(err)
 	}

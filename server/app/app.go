@@ -68,26 +68,6 @@ func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 	return e, nil
 }
 
-// LoadIssuer loads (or on first use creates) the JWT signing key and its
-// certificate in the data directory and returns the token issuer. With
-// --store etcd://… they are shared secrets in the cluster, which it opens
-// for the purpose (a running server uses Core.Issuer instead).
-func LoadIssuer(c config.Config) (*registryauth.Issuer, error) {
-	if c.UsesEtcd() {
-		st, err := OpenStore(c)
-		if err != nil {
-			return nil, err
-		}
-		defer st.Close()
-		return sharedIssuer(c, st)
-	}
-	signer, err := registryauth.LoadOrCreateSigner(c.Data, c.SigningAlg, c.SigningKey, time.Now)
-	if err != nil {
-		return nil, fmt.Errorf("loading the token signing key: %w", err)
-	}
-	return registryauth.NewIssuer(signer, c.Issuer, c.TokenTTL)
-}
-
 // Serve runs the server until ctx is cancelled, then stops accepting
 // requests, lets those in flight finish, writes pending last-used times and
 // closes the database. ready, if not nil, is called with the public address

@@ -82,20 +82,34 @@ func SharedPepper(st model.Store) ([]byte, error) {
 }
 
 // Issuer loads (or on first use creates) the JWT signing key and its
-// certificate and returns the token issuer: from the data directory with
-// bbolt (LoadIssuer), from the store with etcd, so that every replica signs
-// with the same key.
+// certificate from the store's shared secrets and returns the token
+// issuer: with etcd every replica signs with the same key.
 func (c *Core) Issuer() (*registryauth.Issuer, error) {
-	if !c.Config.UsesEtcd() {
-		return LoadIssuer(c.Config)
-	}
-	return sharedIssuer(c.Config, c.Store)
+	return newIssuer(c.Config, c.Store)
 }
 
-func sharedIssuer(c config.Config, st model.Store) (*registryauth.Issuer, error) {
-	signer, err := registryauth.LoadOrCreateSharedSigner(st, c.SigningAlg, c.SigningKey, time.Now)
+// LoadIssuer loads (or on first use creates) the JWT signing key and its
+// certificate, the store's shared secrets, and returns the token issuer,
+// without a running server (a running one uses Core.Issuer). With bbolt it
+// reads the secret files of the data directory, which needs no database
+// lock, so it works beside a running server; with --store etcd://… it opens
+// the cluster for the purpose.
+func LoadIssuer(c config.Config) (*registryauth.Issuer, error) {
+	if !c.UsesEtcd() {
+		return newIssuer(c, boltstore.SecretFiles{Dir: c.Data})
+	}
+	st, err := OpenStore(c)
 	if err != nil {
-		return nil, fmt.Errorf("loading the shared token signing key: %w", err)
+		return nil, err
+	}
+	defer st.Close()
+	return newIssuer(c, st)
+}
+
+func newIssuer(c config.Config, keeper registryauth.SecretKeeper) (*registryauth.Issuer, error) {
+	signer, err := registryauth.LoadOrCreateSigner(keeper, c.SigningAlg, c.SigningKey, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("loading the token signing key: %w", err)
 	}
 	return registryauth.NewIssuer(signer, c.Issuer, c.TokenTTL)
 }

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 
 	"github.com/portusproject/portus/server/api"
+	"github.com/portusproject/portus/server/internal/atomicfile"
 )
 
 // runBackup writes a consistent copy of the database to FILE, from the
@@ -41,32 +41,19 @@ func runBackup(env Env, args []string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("server answered %s", resp.Status)
 	}
-	// Write beside the destination and rename at the end, so that FILE is
-	// either the old content or a whole new copy.
-	tmp, err := os.CreateTemp(filepath.Dir(dest), ".portus-backup-*")
-	if err != nil {
-		return fmt.Errorf("creating the backup file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, resp.Body)
-	if err == nil {
-		if status := resp.Trailer.Get(api.BackupStatusTrailer); status != "ok" {
-			err = fmt.Errorf("the server could not finish the copy (%s)", orUnknown(status))
+	// FILE is either the old content or a whole new copy.
+	var n int64
+	err = atomicfile.Write(dest, 0o600, func(w io.Writer) error {
+		var err error
+		if n, err = io.Copy(w, resp.Body); err != nil {
+			return err
 		}
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+		if status := resp.Trailer.Get(api.BackupStatusTrailer); status != "ok" {
+			return fmt.Errorf("the server could not finish the copy (%s)", orUnknown(status))
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("writing the backup: %w", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), dest); err != nil {
 		return fmt.Errorf("writing the backup: %w", err)
 	}
 	fmt.Fprintf(env.Stderr, "Wrote a consistent copy of the database (%d bytes) to %s.\n", n, dest)

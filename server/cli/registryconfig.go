@@ -3,11 +3,11 @@ package cli
 import (
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/portusproject/portus/server/app"
 	"github.com/portusproject/portus/server/config"
+	"github.com/portusproject/portus/server/internal/atomicfile"
 )
 
 // runRegistryConfig writes the certificate bundle a registry needs to
@@ -43,8 +43,9 @@ func runRegistryConfig(env Env, args []string) error {
 		return err
 	}
 	// The bundle holds only the public certificate: readable by the
-	// registry's user.
-	if err := os.WriteFile(bundle, issuer.Signer.CertificatePEM(), 0o644); err != nil {
+	// registry's user. A registry restarting meanwhile reads the old
+	// bundle or the new one, never half of it.
+	if err := atomicfile.WriteFile(bundle, issuer.Signer.CertificatePEM(), 0o644); err != nil {
 		return fmt.Errorf("writing the certificate bundle: %w", err)
 	}
 	fmt.Fprintf(env.Stderr, "Wrote the certificate bundle to %s (key ID %s).\n", bundle, issuer.Signer.KeyID())

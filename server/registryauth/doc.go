@@ -13,8 +13,9 @@
 //   - Scope: one requested resource, "repository:alice/app:pull,push".
 //   - Policy: who may do what; Grant intersects it with what was asked for
 //     and with the application token's own scope.
-//   - Signer: the signing key and its self-signed certificate, kept in the
-//     data directory (LoadOrCreateSigner creates them on first use).
+//   - Signer: the signing key and its self-signed certificate, kept by the
+//     store as shared secrets (LoadOrCreateSigner creates them on first use
+//     through a SecretKeeper, which model.Store is).
 //   - Issuer: turns granted access into a token for one registry (the
 //     audience).
 //

@@ -14,12 +14,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/big"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -30,12 +27,6 @@ import (
 const (
 	AlgES256 = "ES256"
 	AlgRS256 = "RS256"
-)
-
-// Files in the signing directory.
-const (
-	KeyFileName  = "registry-signing.key"
-	CertFileName = "registry-signing.crt"
 )
 
 const (
@@ -59,7 +50,6 @@ const (
 // Signer holds the token signing key and its self-signed certificate. It is
 // immutable after LoadOrCreateSigner and safe for concurrent use.
 type Signer struct {
-	alg     string
 	method  jwt.SigningMethod
 	key     crypto.Signer
 	cert    *x509.Certificate
@@ -72,77 +62,12 @@ type Signer struct {
 	x5c string
 }
 
-// LoadOrCreateSigner loads the signing key and certificate from dir (files
-// KeyFileName and CertFileName, PEM, mode 0600), creating dir (0700) and
-// them on first use. The key file is never overwritten: a damaged one is an
-// error to fix by hand.
-//
-// alg is AlgES256 (P-256) or AlgRS256 (RSAKeyBits bits). The empty alg
-// takes the algorithm of the key found, or ES256 for a key generated now;
-// an explicit alg that does not fit the key is an error rather than a
-// silently replaced key.
-//
-// keyFile, if not empty, names an operator-supplied PEM private key (PKCS#8,
-// SEC1 EC or PKCS#1 RSA; an EC key must be P-256, an RSA key at least 2048
-// bits) used instead of the one in dir, which is then neither read nor
-// created. The certificate is still kept in dir.
-//
-// The certificate is self-signed, valid CertificateValidity, with common
-// name CertificateCommonName. A certificate that is missing, unreadable, for
-// another key, not yet valid, or expiring within CertificateRenewBefore of
-// now() is replaced by a new one for the same key; see CertificateWritten.
-// A nil now means time.Now.
-func LoadOrCreateSigner(dir, alg, keyFile string, now func() time.Time) (*Signer, error) {
-	if now == nil {
-		now = time.Now
-	}
-	if dir == "" {
-		return nil, errors.New("signing key directory not set")
-	}
-	if alg != "" && alg != AlgES256 && alg != AlgRS256 {
-		return nil, fmt.Errorf("unsupported signing algorithm %q (want %s or %s)", alg, AlgES256, AlgRS256)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating signing key directory: %w", err)
-	}
-
-	var (
-		key crypto.Signer
-		err error
-	)
-	if keyFile != "" {
-		key, err = readPrivateKey(keyFile)
-	} else {
-		key, err = loadOrGenerateKey(filepath.Join(dir, KeyFileName), alg)
-	}
-	if err != nil {
-		return nil, err
-	}
-	keyAlg, err := algorithmFor(key)
-	if err != nil {
-		return nil, err
-	}
-	if alg != "" && alg != keyAlg {
-		name := keyFile
-		if name == "" {
-			name = filepath.Join(dir, KeyFileName)
-		}
-		return nil, fmt.Errorf("signing key %s is for %s, not the configured %s: drop --signing-alg (the key's algorithm is used), or see README \"Connect a registry\" to rotate the key", name, keyAlg, alg)
-	}
-
-	cert, certPEM, written, err := loadOrRenewCertificate(filepath.Join(dir, CertFileName), key, now())
-	if err != nil {
-		return nil, err
-	}
-	return newSigner(keyAlg, key, cert, certPEM, written)
-}
-
 func newSigner(alg string, key crypto.Signer, cert *x509.Certificate, certPEM []byte, written bool) (*Signer, error) {
 	kid, err := LibtrustKeyID(key.Public())
 	if err != nil {
 		return nil, err
 	}
-	s := &Signer{alg: alg, key: key, cert: cert, certPEM: certPEM, keyID: kid, written: written,
+	s := &Signer{key: key, cert: cert, certPEM: certPEM, keyID: kid, written: written,
 		x5c: base64.StdEncoding.EncodeToString(cert.Raw)}
 	switch key.(type) {
 	case *ecdsa.PrivateKey:
@@ -158,9 +83,6 @@ func newSigner(alg string, key crypto.Signer, cert *x509.Certificate, certPEM []
 
 // KeyID returns the libtrust key ID of the signing key, the tokens' "kid".
 func (s *Signer) KeyID() string { return s.keyID }
-
-// Algorithm returns AlgES256 or AlgRS256.
-func (s *Signer) Algorithm() string { return s.alg }
 
 // CertificatePEM returns the signing certificate, PEM-encoded, for the
 // registry's rootcertbundle. The caller may modify the returned slice.
@@ -266,36 +188,6 @@ func algorithmFor(key crypto.Signer) (string, error) {
 	return "", fmt.Errorf("unsupported signing key type %T (want ECDSA P-256 or RSA)", key)
 }
 
-// loadOrGenerateKey reads the key at name, or generates and stores one for
-// alg. Two processes starting at once agree on one key: the file appears
-// complete or not at all, and the loser reads the winner's.
-func loadOrGenerateKey(name, alg string) (crypto.Signer, error) {
-	key, err := readPrivateKey(name)
-	if err == nil {
-		tightenMode(name)
-		return key, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	key, keyPEM, err := generateKey(alg)
-	if err != nil {
-		return nil, err
-	}
-	tmp, err := writeTemp(name, keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("writing signing key: %w", err)
-	}
-	defer os.Remove(tmp)
-	if err := os.Link(tmp, name); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return readPrivateKey(name)
-		}
-		return nil, fmt.Errorf("writing signing key: %w", err)
-	}
-	return key, nil
-}
-
 // generateKey generates a key for alg (empty: ES256) and returns it with
 // its PKCS#8 PEM encoding.
 func generateKey(alg string) (crypto.Signer, []byte, error) {
@@ -371,36 +263,6 @@ func parsePrivateKey(data []byte, name string) (crypto.Signer, error) {
 	}
 }
 
-// loadOrRenewCertificate returns the certificate at name if it is still good
-// for key at now, or writes a new one and reports written.
-func loadOrRenewCertificate(name string, key crypto.Signer, now time.Time) (cert *x509.Certificate, certPEM []byte, written bool, err error) {
-	if data, err := os.ReadFile(name); err == nil {
-		if block, _ := pem.Decode(data); block != nil && block.Type == "CERTIFICATE" {
-			c, err := x509.ParseCertificate(block.Bytes)
-			if err == nil && certificateUsable(c, key, now) {
-				tightenMode(name)
-				return c, pem.EncodeToMemory(block), false, nil
-			}
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, false, fmt.Errorf("reading signing certificate: %w", err)
-	}
-
-	cert, certPEM, err = newCertificate(key, now)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	tmp, err := writeTemp(name, certPEM)
-	if err != nil {
-		return nil, nil, false, fmt.Errorf("writing signing certificate: %w", err)
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
-		return nil, nil, false, fmt.Errorf("writing signing certificate: %w", err)
-	}
-	return cert, certPEM, true, nil
-}
-
 // newCertificate creates a self-signed certificate for key, valid from
 // now (backdated by certBackdate) for CertificateValidity.
 func newCertificate(key crypto.Signer, now time.Time) (*x509.Certificate, []byte, error) {
@@ -432,36 +294,4 @@ func certificateUsable(c *x509.Certificate, key crypto.Signer, now time.Time) bo
 	return ok && pub.Equal(key.Public()) &&
 		!now.Before(c.NotBefore) &&
 		now.Add(CertificateRenewBefore).Before(c.NotAfter)
-}
-
-// writeTemp writes data to a new file (0600) beside name, synced to disk,
-// and returns its path.
-func writeTemp(name string, data []byte) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o600)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
-}
-
-// tightenMode makes a file of ours that others may read private again, for
-// instance after a restore from a backup. Failing to is not fatal.
-func tightenMode(name string) {
-	if fi, err := os.Stat(name); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		_ = os.Chmod(name, 0o600)
-	}
 }

@@ -20,11 +20,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portusproject/portus/server/model"
+	"github.com/portusproject/portus/server/store/boltstore"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func at(t time.Time) func() time.Time { return func() time.Time { return t } }
+
+// dirKeeper keeps the secrets as a bbolt installation does, in files of a
+// data directory, so that these tests see the files a server writes.
+func dirKeeper(dir string) SecretKeeper { return boltstore.SecretFiles{Dir: dir} }
 
 // parseCertPEM returns the one certificate in data.
 func parseCertPEM(t *testing.T, data []byte) *x509.Certificate {
@@ -54,17 +61,16 @@ func checkMode(t *testing.T, name string, want os.FileMode) {
 func TestSignerPersistence(t *testing.T) {
 	for _, alg := range []string{AlgES256, AlgRS256} {
 		t.Run(alg, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "data", "keys")
-			s1, err := LoadOrCreateSigner(dir, alg, "", at(t0))
+			dir := t.TempDir()
+			s1, err := LoadOrCreateSigner(dirKeeper(dir), alg, "", at(t0))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s1.Algorithm() != alg || !s1.CertificateWritten() {
-				t.Errorf("first signer: algorithm %s, written %v", s1.Algorithm(), s1.CertificateWritten())
+			if s1.method.Alg() != alg || !s1.CertificateWritten() {
+				t.Errorf("first signer: algorithm %s, written %v", s1.method.Alg(), s1.CertificateWritten())
 			}
-			checkMode(t, dir, 0o700)
-			checkMode(t, filepath.Join(dir, KeyFileName), 0o600)
-			checkMode(t, filepath.Join(dir, CertFileName), 0o600)
+			checkMode(t, filepath.Join(dir, model.SecretSigningKey), 0o600)
+			checkMode(t, filepath.Join(dir, model.SecretSigningCert), 0o600)
 			if entries, _ := os.ReadDir(dir); len(entries) != 2 {
 				t.Errorf("directory holds %d files, want 2 (no temporary files left)", len(entries))
 			}
@@ -75,12 +81,12 @@ func TestSignerPersistence(t *testing.T) {
 
 			// Later starts, with the algorithm given or left to the key.
 			for _, a := range []string{alg, ""} {
-				s2, err := LoadOrCreateSigner(dir, a, "", at(t0.Add(24*time.Hour)))
+				s2, err := LoadOrCreateSigner(dirKeeper(dir), a, "", at(t0.Add(24*time.Hour)))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if s2.KeyID() != s1.KeyID() || s2.Algorithm() != alg {
-					t.Errorf("reload with alg %q: key %s (%s), want %s (%s)", a, s2.KeyID(), s2.Algorithm(), s1.KeyID(), alg)
+				if s2.KeyID() != s1.KeyID() || s2.method.Alg() != alg {
+					t.Errorf("reload with alg %q: key %s (%s), want %s (%s)", a, s2.KeyID(), s2.method.Alg(), s1.KeyID(), alg)
 				}
 				if !bytes.Equal(s2.CertificatePEM(), s1.CertificatePEM()) || s2.CertificateWritten() {
 					t.Error("reload rewrote a good certificate")
@@ -88,7 +94,7 @@ func TestSignerPersistence(t *testing.T) {
 			}
 
 			other := map[string]string{AlgES256: AlgRS256, AlgRS256: AlgES256}[alg]
-			if _, err := LoadOrCreateSigner(dir, other, "", nil); err == nil || !strings.Contains(err.Error(), "drop --signing-alg") {
+			if _, err := LoadOrCreateSigner(dirKeeper(dir), other, "", nil); err == nil || !strings.Contains(err.Error(), "drop --signing-alg") {
 				t.Errorf("key for %s loaded as %s: %v", alg, other, err)
 			}
 
@@ -123,16 +129,16 @@ func TestSignerPersistence(t *testing.T) {
 
 func TestSignerCertificateRenewal(t *testing.T) {
 	dir := t.TempDir()
-	s1, err := LoadOrCreateSigner(dir, "", "", at(t0))
+	s1, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(t0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s1.Algorithm() != AlgES256 {
-		t.Errorf("default algorithm %s", s1.Algorithm())
+	if s1.method.Alg() != AlgES256 {
+		t.Errorf("default algorithm %s", s1.method.Alg())
 	}
 
 	// A year on, nothing to do.
-	s2, err := LoadOrCreateSigner(dir, "", "", at(t0.AddDate(1, 0, 0)))
+	s2, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(t0.AddDate(1, 0, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +148,7 @@ func TestSignerCertificateRenewal(t *testing.T) {
 
 	// Ten days before expiry: a new certificate for the same key.
 	later := t0.Add(CertificateValidity - 10*24*time.Hour)
-	s3, err := LoadOrCreateSigner(dir, "", "", at(later))
+	s3, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(later))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,14 +162,14 @@ func TestSignerCertificateRenewal(t *testing.T) {
 	if !cert.NotAfter.Equal(later.Add(CertificateValidity)) {
 		t.Errorf("renewed certificate valid until %v", cert.NotAfter)
 	}
-	onDisk, err := os.ReadFile(filepath.Join(dir, CertFileName))
+	onDisk, err := os.ReadFile(filepath.Join(dir, model.SecretSigningCert))
 	if err != nil || !bytes.Equal(onDisk, s3.CertificatePEM()) {
 		t.Errorf("renewed certificate not written: %v", err)
 	}
-	checkMode(t, filepath.Join(dir, CertFileName), 0o600)
+	checkMode(t, filepath.Join(dir, model.SecretSigningCert), 0o600)
 
 	// Just renewed, so not again.
-	s4, err := LoadOrCreateSigner(dir, "", "", at(later.Add(time.Hour)))
+	s4, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(later.Add(time.Hour)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +178,7 @@ func TestSignerCertificateRenewal(t *testing.T) {
 	}
 
 	// A clock set back before the certificate's start renews it too.
-	s5, err := LoadOrCreateSigner(dir, "", "", at(t0))
+	s5, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(t0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,17 +189,17 @@ func TestSignerCertificateRenewal(t *testing.T) {
 
 func TestSignerDamagedFiles(t *testing.T) {
 	dir := t.TempDir()
-	s1, err := LoadOrCreateSigner(dir, "", "", at(t0))
+	s1, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(t0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile := filepath.Join(dir, CertFileName), filepath.Join(dir, KeyFileName)
+	certFile, keyFile := filepath.Join(dir, model.SecretSigningCert), filepath.Join(dir, model.SecretSigningKey)
 
 	// A damaged certificate is derived data: replaced.
 	if err := os.WriteFile(certFile, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := LoadOrCreateSigner(dir, "", "", at(t0))
+	s2, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(t0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +211,7 @@ func TestSignerDamagedFiles(t *testing.T) {
 	if err := os.Chmod(keyFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOrCreateSigner(dir, "", "", at(t0)); err != nil {
+	if _, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(t0)); err != nil {
 		t.Fatal(err)
 	}
 	checkMode(t, keyFile, 0o600)
@@ -214,7 +220,7 @@ func TestSignerDamagedFiles(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOrCreateSigner(dir, "", "", at(t0)); err == nil {
+	if _, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(t0)); err == nil {
 		t.Error("damaged key accepted")
 	}
 	if data, _ := os.ReadFile(keyFile); string(data) != "garbage" {
@@ -230,7 +236,7 @@ func TestSignerConcurrentFirstStart(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			s, err := LoadOrCreateSigner(dir, "", "", at(t0))
+			s, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(t0))
 			errs[i] = err
 			if err == nil {
 				ids[i] = s.KeyID()
@@ -250,11 +256,11 @@ func TestSignerConcurrentFirstStart(t *testing.T) {
 
 func TestSignerBadAlgorithm(t *testing.T) {
 	for _, alg := range []string{"HS256", "EdDSA", "PS256", "es256"} {
-		if _, err := LoadOrCreateSigner(t.TempDir(), alg, "", nil); err == nil {
+		if _, err := LoadOrCreateSigner(dirKeeper(t.TempDir()), alg, "", nil); err == nil {
 			t.Errorf("algorithm %s accepted", alg)
 		}
 	}
-	if _, err := LoadOrCreateSigner("", "", "", nil); err == nil {
+	if _, err := LoadOrCreateSigner(dirKeeper(""), "", "", nil); err == nil {
 		t.Error("empty directory accepted")
 	}
 }
@@ -312,7 +318,7 @@ func TestSignerOperatorKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := LoadOrCreateSigner(dir, tt.format, tt.file, at(t0))
+			s, err := LoadOrCreateSigner(dirKeeper(dir), tt.format, tt.file, at(t0))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -320,34 +326,34 @@ func TestSignerOperatorKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.KeyID() != want || s.Algorithm() != tt.alg {
-				t.Errorf("key %s (%s), want %s (%s)", s.KeyID(), s.Algorithm(), want, tt.alg)
+			if s.KeyID() != want || s.method.Alg() != tt.alg {
+				t.Errorf("key %s (%s), want %s (%s)", s.KeyID(), s.method.Alg(), want, tt.alg)
 			}
-			if _, err := os.Stat(filepath.Join(dir, KeyFileName)); !os.IsNotExist(err) {
+			if _, err := os.Stat(filepath.Join(dir, model.SecretSigningKey)); !os.IsNotExist(err) {
 				t.Errorf("a key was written to the directory: %v", err)
 			}
 			cert := parseCertPEM(t, s.CertificatePEM())
 			if pub := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !pub.Equal(tt.key.Public()) {
 				t.Error("certificate is not for the operator's key")
 			}
-			checkMode(t, filepath.Join(dir, CertFileName), 0o600)
+			checkMode(t, filepath.Join(dir, model.SecretSigningCert), 0o600)
 		})
 	}
 
 	// Switching from the generated key to an operator key renews the certificate.
 	dir := t.TempDir()
-	gen, err := LoadOrCreateSigner(dir, "", "", at(t0))
+	gen, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(t0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	op, err := LoadOrCreateSigner(dir, "", tests[2].file, at(t0))
+	op, err := LoadOrCreateSigner(dirKeeper(dir), "", tests[2].file, at(t0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !op.CertificateWritten() || op.KeyID() == gen.KeyID() || op.Algorithm() != AlgRS256 {
+	if !op.CertificateWritten() || op.KeyID() == gen.KeyID() || op.method.Alg() != AlgRS256 {
 		t.Error("certificate not replaced for the operator's key")
 	}
-	if _, err := LoadOrCreateSigner(dir, AlgES256, tests[2].file, at(t0)); err == nil {
+	if _, err := LoadOrCreateSigner(dirKeeper(dir), AlgES256, tests[2].file, at(t0)); err == nil {
 		t.Error("RSA operator key accepted for ES256")
 	}
 }
@@ -377,7 +383,7 @@ func TestSignerOperatorKeyRejected(t *testing.T) {
 	}
 	for name, file := range tests {
 		dir := t.TempDir()
-		if _, err := LoadOrCreateSigner(dir, "", file, nil); err == nil {
+		if _, err := LoadOrCreateSigner(dirKeeper(dir), "", file, nil); err == nil {
 			t.Errorf("%s key accepted", name)
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -452,12 +458,7 @@ func testSigner(t testing.TB, alg string) *Signer {
 	if s, ok := testSigners.Load(alg); ok {
 		return s.(*Signer)
 	}
-	dir, err := os.MkdirTemp("", "registryauth-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	s, err := LoadOrCreateSigner(dir, alg, "", nil)
+	s, err := LoadOrCreateSigner(&memKeeper{m: map[string][]byte{}}, alg, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,13 +66,6 @@ type Policy struct {
 	AnonymousPull []string
 }
 
-// DefaultPolicy returns the policy of the design: users own their
-// namespace, signed-in users pull top-level repositories, anonymous
-// requests get nothing.
-func DefaultPolicy() Policy {
-	return Policy{UserNamespaces: true, AuthenticatedPullTopLevel: true}
-}
-
 // Validate reports a malformed AnonymousPull pattern. Grant treats such a
 // pattern as matching nothing.
 func (p Policy) Validate() error {

@@ -7,6 +7,11 @@ import (
 	"testing"
 )
 
+// servePolicy is the policy that serve's defaults give (config.Defaults):
+// users own their namespace, signed-in users pull top-level repositories,
+// anonymous requests get nothing.
+var servePolicy = Policy{UserNamespaces: true, AuthenticatedPullTopLevel: true}
+
 func TestGrantDefaultPolicy(t *testing.T) {
 	var (
 		anonymous = Subject{}
@@ -57,7 +62,7 @@ func TestGrantDefaultPolicy(t *testing.T) {
 		{"anonymous namespace", anonymous, "repository:alice/app:pull", []string{}},
 		{"anonymous catalog", anonymous, "registry:catalog:*", []string{}},
 	}
-	policy := DefaultPolicy()
+	policy := servePolicy
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			scopes, err := ParseScopes([]string{tt.scope})
@@ -78,7 +83,7 @@ func TestGrantKeepsOrderAndEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := DefaultPolicy().Grant(Subject{Name: "alice", TokenScope: "push"}, scopes)
+	got := servePolicy.Grant(Subject{Name: "alice", TokenScope: "push"}, scopes)
 	want := []Access{
 		{"repository", "bob/app", []string{}},
 		{"repository", "alice/app", []string{"push"}},
@@ -88,7 +93,7 @@ func TestGrantKeepsOrderAndEntries(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v\nwant %v", got, want)
 	}
-	if got := DefaultPolicy().Grant(Subject{Name: "alice"}, nil); got == nil || len(got) != 0 {
+	if got := servePolicy.Grant(Subject{Name: "alice"}, nil); got == nil || len(got) != 0 {
 		t.Errorf("Grant of nothing = %#v, want an empty slice", got)
 	}
 }
@@ -131,7 +136,7 @@ func TestGrantConfigurable(t *testing.T) {
 // TestGrantDistrustsCallers covers scopes that ParseScopes would never
 // produce, and user names that the account rules should never allow.
 func TestGrantDistrustsCallers(t *testing.T) {
-	p := DefaultPolicy()
+	p := servePolicy
 	tests := []struct {
 		sub   Subject
 		scope Scope

@@ -8,11 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/portusproject/portus/server/model"
 )
 
-// SecretKeeper keeps key material that every replica of a deployment
-// shares, under the names KeyFileName and CertFileName. The store's
-// SharedSecret and ReplaceSharedSecret fit it (see model.Store).
+// SecretKeeper keeps the key material that every process of a deployment
+// shares, under the names model.SecretSigningKey and
+// model.SecretSigningCert. model.Store fits it: with bbolt the secrets are
+// files in the data directory, with etcd keys in the cluster.
 type SecretKeeper interface {
 	// SharedSecret returns the secret called name, storing what create
 	// returns if there is none yet; concurrent callers all get the one
@@ -23,21 +26,48 @@ type SecretKeeper interface {
 	ReplaceSharedSecret(name string, old, next []byte) ([]byte, error)
 }
 
-// LoadOrCreateSharedSigner is LoadOrCreateSigner for several replicas: the
-// key and the certificate are kept by keeper instead of files, so that the
-// first replica creates them and every replica signs with the same key and
-// presents the same certificate, and one rootcertbundle verifies them all.
-// alg and keyFile mean what they mean for LoadOrCreateSigner; with a
-// keyFile (the same on every replica) only the certificate is shared. A
-// certificate that is unusable at now() is replaced, once, by whichever
-// replica notices first.
-func LoadOrCreateSharedSigner(keeper SecretKeeper, alg, keyFile string, now func() time.Time) (*Signer, error) {
+// LoadOrCreateSigner loads the signing key and its certificate from keeper,
+// creating them on first use. The first process creates them and every
+// other signs with the same key and presents the same certificate, so one
+// rootcertbundle verifies them all. A stored key is never replaced: a
+// damaged one is an error to fix by hand.
+//
+// alg is AlgES256 (P-256) or AlgRS256 (RSAKeyBits bits). The empty alg
+// takes the algorithm of the key found, or ES256 for a key generated now;
+// an explicit alg that does not fit the key is an error rather than a
+// silently replaced key.
+//
+// keyFile, if not empty, names an operator-supplied PEM private key (PKCS#8,
+// SEC1 EC or PKCS#1 RSA; an EC key must be P-256, an RSA key at least 2048
+// bits) used instead of the stored one, which is then neither read nor
+// created; only the certificate is kept by keeper.
+//
+// The certificate is self-signed, valid CertificateValidity, with common
+// name CertificateCommonName. One that is missing, unreadable, for another
+// key, not yet valid, or expiring within CertificateRenewBefore of now() is
+// replaced, once, by whichever process notices first; see
+// CertificateWritten. A nil now means time.Now.
+func LoadOrCreateSigner(keeper SecretKeeper, alg, keyFile string, now func() time.Time) (*Signer, error) {
 	if now == nil {
 		now = time.Now
 	}
 	if alg != "" && alg != AlgES256 && alg != AlgRS256 {
 		return nil, fmt.Errorf("unsupported signing algorithm %q (want %s or %s)", alg, AlgES256, AlgRS256)
 	}
+	key, keyAlg, err := loadKey(keeper, alg, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	cert, certPEM, written, err := loadCertificate(keeper, key, now())
+	if err != nil {
+		return nil, err
+	}
+	return newSigner(keyAlg, key, cert, certPEM, written)
+}
+
+// loadKey returns the operator's key from keyFile, or the stored key
+// (generated for alg if there is none), and its algorithm.
+func loadKey(keeper SecretKeeper, alg, keyFile string) (crypto.Signer, string, error) {
 	var (
 		key  crypto.Signer
 		name = keyFile
@@ -46,9 +76,9 @@ func LoadOrCreateSharedSigner(keeper SecretKeeper, alg, keyFile string, now func
 	if keyFile != "" {
 		key, err = readPrivateKey(keyFile)
 	} else {
-		name = "the shared signing key"
+		name = model.SecretSigningKey
 		var keyPEM []byte
-		keyPEM, err = keeper.SharedSecret(KeyFileName, func() ([]byte, error) {
+		keyPEM, err = keeper.SharedSecret(model.SecretSigningKey, func() ([]byte, error) {
 			_, p, err := generateKey(alg)
 			return p, err
 		})
@@ -57,70 +87,50 @@ func LoadOrCreateSharedSigner(keeper SecretKeeper, alg, keyFile string, now func
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	keyAlg, err := algorithmFor(key)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if alg != "" && alg != keyAlg {
-		return nil, fmt.Errorf("%s is for %s, not the configured %s", name, keyAlg, alg)
+		return nil, "", fmt.Errorf("signing key %s is for %s, not the configured %s: drop --signing-alg (the key's algorithm is used), or see README \"Connect a registry\" to rotate the key", name, keyAlg, alg)
 	}
+	return key, keyAlg, nil
+}
 
-	at := now()
+// loadCertificate returns the stored certificate if it is still good for
+// key at now, or stores a new one and reports whether this call wrote it.
+func loadCertificate(keeper SecretKeeper, key crypto.Signer, at time.Time) (cert *x509.Certificate, certPEM []byte, written bool, err error) {
 	var created []byte
-	certPEM, err := keeper.SharedSecret(CertFileName, func() ([]byte, error) {
+	certPEM, err = keeper.SharedSecret(model.SecretSigningCert, func() ([]byte, error) {
 		_, p, err := newCertificate(key, at)
 		created = p
 		return p, err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, false, err
 	}
-	// Written by us, not by a replica that won the race.
-	written := created != nil && bytes.Equal(certPEM, created)
-	cert, err := parseCertificate(certPEM)
-	if err != nil || !certificateUsable(cert, key, at) {
-		_, fresh, err := newCertificate(key, at)
-		if err != nil {
-			return nil, err
-		}
-		stored, err := keeper.ReplaceSharedSecret(CertFileName, certPEM, fresh)
-		if err != nil {
-			return nil, err
-		}
-		written = bytes.Equal(stored, fresh)
-		certPEM = stored
-		if cert, err = parseCertificate(certPEM); err != nil {
-			return nil, err
-		}
-		if !certificateUsable(cert, key, at) {
-			return nil, errors.New("the shared signing certificate does not fit the signing key: do all replicas use the same --signing-key?")
-		}
+	// Written by us, not by a process that won the race.
+	written = created != nil && bytes.Equal(certPEM, created)
+	if cert, err = parseCertificate(certPEM); err == nil && certificateUsable(cert, key, at) {
+		return cert, certPEM, written, nil
 	}
-	return newSigner(keyAlg, key, cert, certPEM, written)
-}
-
-// SignerFromPEM builds a signer from a PEM private key and its PEM
-// certificate, as LoadOrCreateSigner would from its files.
-func SignerFromPEM(keyPEM, certPEM []byte) (*Signer, error) {
-	key, err := parsePrivateKey(keyPEM, "signing key")
+	_, fresh, err := newCertificate(key, at)
 	if err != nil {
-		return nil, err
+		return nil, nil, false, err
 	}
-	alg, err := algorithmFor(key)
+	stored, err := keeper.ReplaceSharedSecret(model.SecretSigningCert, certPEM, fresh)
 	if err != nil {
-		return nil, err
+		return nil, nil, false, err
 	}
-	cert, err := parseCertificate(certPEM)
-	if err != nil {
-		return nil, err
+	if cert, err = parseCertificate(stored); err != nil {
+		return nil, nil, false, err
 	}
-	pub, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
-	if !ok || !pub.Equal(key.Public()) {
-		return nil, errors.New("the signing certificate is for another key")
+	if !certificateUsable(cert, key, at) {
+		return nil, nil, false, errors.New("the shared signing certificate does not fit the signing key: do all replicas use the same --signing-key?")
 	}
-	return newSigner(alg, key, cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), false)
+	return cert, stored, bytes.Equal(stored, fresh), nil
 }
 
 func parseCertificate(data []byte) (*x509.Certificate, error) {

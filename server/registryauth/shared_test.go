@@ -2,9 +2,12 @@ package registryauth
 
 import (
 	"bytes"
+	"maps"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portusproject/portus/server/model"
 )
 
 // memKeeper is a SecretKeeper in memory.
@@ -41,45 +44,48 @@ func TestSharedSignerIsShared(t *testing.T) {
 	k := &memKeeper{m: map[string][]byte{}}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(t time.Time) func() time.Time { return func() time.Time { return t } }
-	a, err := LoadOrCreateSharedSigner(k, AlgES256, "", at(t0))
+	a, err := LoadOrCreateSigner(k, AlgES256, "", at(t0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !a.CertificateWritten() {
 		t.Error("the first replica did not report writing the certificate")
 	}
-	b, err := LoadOrCreateSharedSigner(k, "", "", at(t0.Add(time.Hour)))
+	b, err := LoadOrCreateSigner(k, "", "", at(t0.Add(time.Hour)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b.CertificateWritten() || a.KeyID() != b.KeyID() || !bytes.Equal(a.CertificatePEM(), b.CertificatePEM()) {
 		t.Errorf("second replica: written %v, key %s vs %s, same cert %v", b.CertificateWritten(), a.KeyID(), b.KeyID(), bytes.Equal(a.CertificatePEM(), b.CertificatePEM()))
 	}
-	if _, err := LoadOrCreateSharedSigner(k, AlgRS256, "", at(t0)); err == nil {
+	if _, err := LoadOrCreateSigner(k, AlgRS256, "", at(t0)); err == nil {
 		t.Error("RS256 accepted for a shared ES256 key")
 	}
 
 	// Near expiry, the next replica renews it for all; the key stays.
 	late := a.CertificateNotAfter().Add(-CertificateRenewBefore / 2)
-	c, err := LoadOrCreateSharedSigner(k, "", "", at(late))
+	c, err := LoadOrCreateSigner(k, "", "", at(late))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !c.CertificateWritten() || c.KeyID() != a.KeyID() || bytes.Equal(c.CertificatePEM(), a.CertificatePEM()) {
 		t.Errorf("renewal: written %v, same key %v, new cert %v", c.CertificateWritten(), c.KeyID() == a.KeyID(), !bytes.Equal(c.CertificatePEM(), a.CertificatePEM()))
 	}
-	d, err := LoadOrCreateSharedSigner(k, "", "", at(late))
+	d, err := LoadOrCreateSigner(k, "", "", at(late))
 	if err != nil || d.CertificateWritten() || !bytes.Equal(d.CertificatePEM(), c.CertificatePEM()) {
 		t.Errorf("after the renewal another replica renewed again: %v, written %v", err, d != nil && d.CertificateWritten())
 	}
 
-	// SignerFromPEM gives the same signer from the stored bytes.
-	e, err := SignerFromPEM(k.m[KeyFileName], k.m[CertFileName])
-	if err != nil || e.KeyID() != a.KeyID() {
-		t.Errorf("SignerFromPEM = %v, %v", e, err)
+	// A copy of the stored bytes gives the same signer; a certificate of
+	// another key is replaced for this one.
+	copied := &memKeeper{m: maps.Clone(k.m)}
+	if e, err := LoadOrCreateSigner(copied, "", "", at(late)); err != nil || e.KeyID() != a.KeyID() || e.CertificateWritten() {
+		t.Errorf("signer from a copy of the secrets: %v, %v", e, err)
 	}
-	other, _ := LoadOrCreateSharedSigner(&memKeeper{m: map[string][]byte{}}, "", "", nil)
-	if _, err := SignerFromPEM(k.m[KeyFileName], other.CertificatePEM()); err == nil {
-		t.Error("SignerFromPEM accepted a certificate of another key")
+	other, _ := LoadOrCreateSigner(&memKeeper{m: map[string][]byte{}}, "", "", at(late))
+	copied.m[model.SecretSigningCert] = other.CertificatePEM()
+	e, err := LoadOrCreateSigner(copied, "", "", at(late))
+	if err != nil || e.KeyID() != a.KeyID() || !e.CertificateWritten() || bytes.Equal(e.CertificatePEM(), other.CertificatePEM()) {
+		t.Errorf("a certificate of another key was kept: %v, %v", e, err)
 	}
 }

@@ -58,7 +58,7 @@ func verify(t *testing.T, s *Signer, token string, now time.Time) (*Claims, map[
 		}
 		return cert.PublicKey, nil
 	},
-		jwt.WithValidMethods([]string{s.Algorithm()}),
+		jwt.WithValidMethods([]string{s.method.Alg()}),
 		jwt.WithIssuer("portus"),
 		jwt.WithAudience("registry.example"),
 		jwt.WithExpirationRequired(),

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portusproject/portus/server/registryauth"
+	"github.com/portusproject/portus/server/store/boltstore"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -21,7 +22,7 @@ import (
 var typicalAccess = []registryauth.Access{{Type: "repository", Name: "alice/app", Actions: []string{"pull", "push"}}}
 
 func newIssuer(dir string) (*registryauth.Issuer, error) {
-	signer, err := registryauth.LoadOrCreateSigner(dir, registryauth.AlgES256, "", time.Now)
+	signer, err := registryauth.LoadOrCreateSigner(boltstore.SecretFiles{Dir: dir}, registryauth.AlgES256, "", time.Now)
 	if err != nil {
 		return nil, err
 	}

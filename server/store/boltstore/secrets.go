@@ -11,15 +11,49 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/portusproject/portus/server/internal/atomicfile"
 	"github.com/portusproject/portus/server/model"
 )
 
+// SecretFiles are the shared secrets of a bbolt installation: files named
+// after the secrets (model.SecretNames) in the data directory Dir, mode
+// 0600. A Store keeps its secrets there; a command that must read them
+// while a server holds the database's lock (registry-config) uses
+// SecretFiles directly. Its methods mean what model.Store's do.
+type SecretFiles struct {
+	Dir string
+}
+
 // SharedSecret implements model.Store with a file named name beside the
-// database. A new one appears whole or not at all: it is written to a
-// temporary file and linked into place, and a process that loses the race
-// reads the winner's.
+// database.
 func (s *Store) SharedSecret(name string, create func() ([]byte, error)) ([]byte, error) {
-	path, err := s.secretPath(name)
+	if err := s.checkOpen(name); err != nil {
+		return nil, err
+	}
+	return SecretFiles{Dir: s.dir}.SharedSecret(name, create)
+}
+
+// ReplaceSharedSecret implements model.Store.
+func (s *Store) ReplaceSharedSecret(name string, old, next []byte) ([]byte, error) {
+	if err := s.checkOpen(name); err != nil {
+		return nil, err
+	}
+	return SecretFiles{Dir: s.dir}.ReplaceSharedSecret(name, old, next)
+}
+
+// checkOpen makes a closed database fail every method, these included.
+func (s *Store) checkOpen(name string) error {
+	if err := s.db.View(func(*bolt.Tx) error { return nil }); err != nil {
+		return model.Unavailable("reading shared secret "+name, err)
+	}
+	return nil
+}
+
+// SharedSecret returns the secret called name, creating it from create if
+// there is none. A new one appears whole or not at all, and a process that
+// loses the race to create it reads the winner's.
+func (f SecretFiles) SharedSecret(name string, create func() ([]byte, error)) ([]byte, error) {
+	path, err := f.path(name)
 	if err != nil {
 		return nil, err
 	}
@@ -31,24 +65,14 @@ func (s *Store) SharedSecret(name string, create func() ([]byte, error)) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := writeTempSecret(path, fresh)
-	if err != nil {
-		return nil, model.Unavailable("writing shared secret "+name, err)
-	}
-	defer os.Remove(tmp)
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return readSecret(path)
-		}
-		return nil, model.Unavailable("writing shared secret "+name, err)
-	}
-	return fresh, nil
+	return createSecret(path, fresh)
 }
 
-// ReplaceSharedSecret implements model.Store. The file is replaced by a
+// ReplaceSharedSecret stores next if the secret is still old (nil: absent)
+// and returns the secret as stored afterwards. The file is replaced by a
 // rename, so that readers see the old or the new secret, never a mix.
-func (s *Store) ReplaceSharedSecret(name string, old, next []byte) ([]byte, error) {
-	path, err := s.secretPath(name)
+func (f SecretFiles) ReplaceSharedSecret(name string, old, next []byte) ([]byte, error) {
+	path, err := f.path(name)
 	if err != nil {
 		return nil, err
 	}
@@ -58,42 +82,44 @@ func (s *Store) ReplaceSharedSecret(name string, old, next []byte) ([]byte, erro
 		if old != nil {
 			return nil, err
 		}
+		return createSecret(path, next)
 	case err != nil:
 		return nil, err
 	case old == nil || !bytes.Equal(cur, old):
 		return cur, nil
 	}
-	tmp, err := writeTempSecret(path, next)
-	if err != nil {
-		return nil, model.Unavailable("writing shared secret "+name, err)
-	}
-	defer os.Remove(tmp)
-	if old == nil {
-		err = os.Link(tmp, path)
-		if errors.Is(err, fs.ErrExist) {
-			return readSecret(path)
-		}
-	} else {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
+	if err := atomicfile.WriteFile(path, next, 0o600); err != nil {
 		return nil, model.Unavailable("writing shared secret "+name, err)
 	}
 	return bytes.Clone(next), nil
 }
 
-// secretPath checks that the store is open and name is a known secret.
-func (s *Store) secretPath(name string) (string, error) {
+// path checks that name is a known secret and returns its file.
+func (f SecretFiles) path(name string) (string, error) {
 	if !slices.Contains(model.SecretNames, name) {
 		return "", fmt.Errorf("unknown shared secret %q", name)
 	}
-	// A closed database fails every method, this one included.
-	if err := s.db.View(func(*bolt.Tx) error { return nil }); err != nil {
-		return "", model.Unavailable("reading shared secret "+name, err)
+	if f.Dir == "" {
+		return "", errors.New("shared secrets: no data directory given")
 	}
-	return filepath.Join(s.dir, name), nil
+	return filepath.Join(f.Dir, name), nil
 }
 
+// createSecret writes a new secret file, or returns the one another
+// process wrote first.
+func createSecret(path string, secret []byte) ([]byte, error) {
+	err := atomicfile.Create(path, secret, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return readSecret(path)
+	}
+	if err != nil {
+		return nil, model.Unavailable("writing shared secret "+filepath.Base(path), err)
+	}
+	return secret, nil
+}
+
+// readSecret reads a secret file, making it private again if a restore
+// from a backup left it readable by others.
 func readSecret(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -106,25 +132,4 @@ func readSecret(path string) ([]byte, error) {
 		_ = os.Chmod(path, 0o600)
 	}
 	return data, nil
-}
-
-// writeTempSecret writes data to a new 0600 file beside path, synced to
-// disk, and returns its name.
-func writeTempSecret(path string, data []byte) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", err
-	}
-	return f.Name(), nil
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,12 +20,16 @@ import (
 	"github.com/portusproject/portus/server/model"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/partials/*.html
 var templateFS embed.FS
 
 // layoutFile holds the "layout" template every page fills with its
-// "content".
-const layoutFile = "templates/layout.html"
+// "content"; the files in templates/partials hold templates that pages
+// share, such as "token-table".
+const (
+	layoutFile   = "templates/layout.html"
+	partialFiles = "templates/partials/*.html"
+)
 
 var funcs = template.FuncMap{
 	"when": when,
@@ -61,19 +66,25 @@ func iso(v any) string {
 	return ""
 }
 
-// parseTemplates parses every page with the layout. Each page must define
-// "content"; a page that does not, or does not parse, is an error.
+// parseTemplates parses every page with the layout and the partials. Each
+// page must define "content"; a page that does not, or does not parse, is
+// an error.
 func parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
 	files, err := fs.Glob(fsys, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
+	partials, err := fs.Glob(fsys, partialFiles)
+	if err != nil {
+		return nil, err
+	}
+	shared := append([]string{layoutFile}, partials...)
 	pages := map[string]*template.Template{}
 	for _, f := range files {
 		if f == layoutFile {
 			continue
 		}
-		t, err := template.New(path.Base(f)).Funcs(funcs).ParseFS(fsys, layoutFile, f)
+		t, err := template.New(path.Base(f)).Funcs(funcs).ParseFS(fsys, slices.Concat(shared, []string{f})...)
 		if err != nil {
 			return nil, err
 		}

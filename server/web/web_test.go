@@ -605,6 +605,9 @@ func TestAdminPages(t *testing.T) {
 	if !strings.Contains(page.Body, `data-token="ci"`) || !strings.Contains(page.Body, `data-token="laptop"`) {
 		t.Fatalf("bob's page does not list his tokens:\n%s", page)
 	}
+	if !strings.Contains(page.Body, `href="/admin/users/bob/tokens/`+bobToken.ID+`/revoke" aria-label="Revoke token ci">Revoke</a>`) {
+		t.Errorf("bob's page has no link to revoke his token ci:\n%s", page)
+	}
 	p = root.submit("/admin/users/bob/tokens/"+bobToken.ID+"/revoke", "/admin/users/bob/tokens/"+bobToken.ID+"/revoke", nil)
 	if !strings.Contains(root.follow(p).text(), "Token 'ci' of bob was revoked.") {
 		t.Error("no flash after revoking bob's token")

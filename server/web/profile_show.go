@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/portusproject/portus/server/httperr"
 	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apitypes"
 )
@@ -71,7 +72,7 @@ func (h *Handler) showProfile(c *gin.Context, status int, d profileData) {
 	}
 	d.Table = ownTokenTable(tokens, h.maxTokens)
 	d.AtLimit = len(tokens) >= h.maxTokens
-	d.Limit = limitMessage(len(tokens))
+	d.Limit = httperr.TokenLimitPage(len(tokens))
 	if d.Form.Scope == "" {
 		d.Form.Scope = apitypes.ScopePush
 	}

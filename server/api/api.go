@@ -209,6 +209,16 @@ func (h *Handler) fail(c *gin.Context, err error) {
 	abort(c, p.Status, p.API)
 }
 
+// reply answers with v as JSON and status, or, when err is set, with what
+// fits err (v is then not sent).
+func (h *Handler) reply(c *gin.Context, status int, v any, err error) {
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(status, v)
+}
+
 // decode reads a JSON body into v. Unknown fields, trailing data and
 // bodies over 64 KiB are refused with a message that says what is wrong.
 func decode(c *gin.Context, v any) bool {

@@ -30,11 +30,7 @@ func (h *Handler) listUsers(c *gin.Context) {
 
 func (h *Handler) showUser(c *gin.Context) {
 	u, err := h.Accounts.UserLookup(c.Param("name"))
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, userJSON(u))
+	h.reply(c, http.StatusOK, userJSON(u), err)
 }
 
 func (h *Handler) createUser(c *gin.Context) {
@@ -43,11 +39,7 @@ func (h *Handler) createUser(c *gin.Context) {
 		return
 	}
 	u, err := h.Accounts.CreateUser(actor(c), req.Name, req.Password, req.Admin, false)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, userJSON(u))
+	h.reply(c, http.StatusCreated, userJSON(u), err)
 }
 
 func (h *Handler) updateUser(c *gin.Context) {
@@ -56,9 +48,5 @@ func (h *Handler) updateUser(c *gin.Context) {
 		return
 	}
 	u, err := h.Accounts.UpdateUser(actor(c), c.Param("name"), account.UserChange{Admin: req.Admin, Disabled: req.Disabled, DockerLogin: req.DockerLogin, Unlock: req.Unlock})
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, userJSON(u))
+	h.reply(c, http.StatusOK, userJSON(u), err)
 }

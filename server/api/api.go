@@ -20,7 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/portusproject/portus/server/account"
-	"github.com/portusproject/portus/server/model"
+	"github.com/portusproject/portus/server/httperr"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -193,39 +193,30 @@ func abort(c *gin.Context, status int, message string) {
 	c.AbortWithStatusJSON(status, apitypes.Error{Message: message})
 }
 
-// fail answers with the status and message that fit err. Detail that could
-// help an attacker or leak a secret stays in the server log.
+// fail answers with the status and message that fit err (see
+// httperr.Explain). Detail that could help an attacker or leak a secret
+// stays in the server log.
 func (h *Handler) fail(c *gin.Context, err error) {
-	var (
-		field     *account.FieldError
-		limit     *account.LimitError
-		throttled *account.ThrottledError
-	)
-	switch {
-	case errors.As(err, &field):
-		abort(c, http.StatusBadRequest, field.Error())
-	case errors.Is(err, account.ErrAuthFailed):
-		// No WWW-Authenticate: a Basic challenge would make browsers ask
-		// for and then replay credentials on cross-site requests.
-		abort(c, http.StatusUnauthorized, account.ErrAuthFailed.Error())
-	case errors.As(err, &throttled):
-		c.Header("Retry-After", strconv.Itoa(throttled.RetrySeconds()))
-		abort(c, http.StatusTooManyRequests, throttled.Error())
-	case errors.Is(err, account.ErrNotFound):
-		abort(c, http.StatusNotFound, "not found: no such user or token (GET /api/v1/tokens lists your tokens with their ids)")
-	case errors.Is(err, account.ErrUserExists), errors.Is(err, account.ErrNameTaken), errors.Is(err, account.ErrLastAdmin):
-		abort(c, http.StatusConflict, err.Error())
-	case errors.As(err, &limit):
-		abort(c, http.StatusUnprocessableEntity, limit.Error()+"; remove one on your profile page or with DELETE /api/v1/tokens/{id} first")
-	case errors.Is(err, account.ErrDirectoryUnavailable):
-		abort(c, http.StatusServiceUnavailable, account.ErrDirectoryUnavailable.Error())
-	case errors.Is(err, model.ErrUnavailable):
-		h.Log.Error("store unavailable", "method", c.Request.Method, "path", c.FullPath(), "err", err)
-		abort(c, http.StatusServiceUnavailable, "the server cannot use its database right now (disk full or read-only, or etcd unreachable); the change may not have been saved: check, then try again later")
-	default:
-		h.Log.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
-		abort(c, http.StatusInternalServerError, "internal server error; the server log has the details")
+	p := httperr.Explain(err)
+	if p.Log != "" {
+		h.Log.Error(p.Log, "method", c.Request.Method, "path", c.FullPath(), "err", err)
 	}
+	if p.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(p.RetryAfter))
+	}
+	// No WWW-Authenticate on a 401: a Basic challenge would make browsers
+	// ask for and then replay credentials on cross-site requests.
+	abort(c, p.Status, p.API)
+}
+
+// reply answers with v as JSON and status, or, when err is set, with what
+// fits err (v is then not sent).
+func (h *Handler) reply(c *gin.Context, status int, v any, err error) {
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(status, v)
 }
 
 // decode reads a JSON body into v. Unknown fields, trailing data and

@@ -9,33 +9,35 @@ import (
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
-func (h *Handler) listOwnTokens(c *gin.Context) {
+// callerName is the owner for the routes about the caller's own tokens.
+// The admin socket has no user of its own: it gets a 400 whose message,
+// refusal, names the route to use instead.
+func callerName(c *gin.Context, refusal string) (string, bool) {
 	p := principal(c)
 	if p.Local {
-		abort(c, http.StatusBadRequest, "the admin socket has no tokens of its own; use /api/v1/users/{name}/tokens")
-		return
+		abort(c, http.StatusBadRequest, refusal)
+		return "", false
 	}
-	h.listTokens(c, p.Name())
+	return p.Name(), true
+}
+
+func (h *Handler) listOwnTokens(c *gin.Context) {
+	if name, ok := callerName(c, "the admin socket has no tokens of its own; use /api/v1/users/{name}/tokens"); ok {
+		h.listTokens(c, name)
+	}
 }
 
 func (h *Handler) listUserTokens(c *gin.Context) { h.listTokens(c, c.Param("name")) }
 
 func (h *Handler) listTokens(c *gin.Context, owner string) {
 	list, err := h.Accounts.Tokens(owner)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, list)
+	h.reply(c, http.StatusOK, list, err)
 }
 
 func (h *Handler) createOwnToken(c *gin.Context) {
-	p := principal(c)
-	if p.Local {
-		abort(c, http.StatusBadRequest, "the admin socket has no user; use /api/v1/users/{name}/tokens")
-		return
+	if name, ok := callerName(c, "the admin socket has no user; use /api/v1/users/{name}/tokens"); ok {
+		h.createToken(c, name)
 	}
-	h.createToken(c, p.Name())
 }
 
 func (h *Handler) createUserToken(c *gin.Context) { h.createToken(c, c.Param("name")) }
@@ -81,11 +83,9 @@ func (h *Handler) revokeOwnToken(c *gin.Context) {
 		abort(c, http.StatusForbidden, "an application token can only revoke itself; use your password to revoke other tokens")
 		return
 	}
-	if p.Local {
-		abort(c, http.StatusBadRequest, "the admin socket has no tokens of its own; use /api/v1/users/{name}/tokens/{id}")
-		return
+	if name, ok := callerName(c, "the admin socket has no tokens of its own; use /api/v1/users/{name}/tokens/{id}"); ok {
+		h.revoke(c, name, id)
 	}
-	h.revoke(c, p.Name(), id)
 }
 
 func (h *Handler) revokeUserToken(c *gin.Context) { h.revoke(c, c.Param("name"), c.Param("id")) }

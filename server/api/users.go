@@ -24,11 +24,7 @@ func (h *Handler) listUsers(c *gin.Context) {
 
 func (h *Handler) showUser(c *gin.Context) {
 	u, err := h.Accounts.UserLookup(c.Param("name"))
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, account.WireUser(u))
+	h.reply(c, http.StatusOK, account.WireUser(u), err)
 }
 
 func (h *Handler) createUser(c *gin.Context) {
@@ -37,11 +33,7 @@ func (h *Handler) createUser(c *gin.Context) {
 		return
 	}
 	u, err := h.Accounts.CreateUser(actor(c), req.Name, req.Password, req.Admin, false)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, account.WireUser(u))
+	h.reply(c, http.StatusCreated, account.WireUser(u), err)
 }
 
 func (h *Handler) updateUser(c *gin.Context) {
@@ -50,9 +42,5 @@ func (h *Handler) updateUser(c *gin.Context) {
 		return
 	}
 	u, err := h.Accounts.UpdateUser(actor(c), c.Param("name"), account.UserChange{Admin: req.Admin, Disabled: req.Disabled, DockerLogin: req.DockerLogin, Unlock: req.Unlock})
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, account.WireUser(u))
+	h.reply(c, http.StatusOK, account.WireUser(u), err)
 }

@@ -5,14 +5,14 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/portusproject/portus/server/httperr"
 	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
 // profileData is what the profile page shows.
 type profileData struct {
-	Tokens  []apitypes.Token
-	Max     int
+	Table   tokenTable
 	AtLimit bool
 	Limit   string // the limit message, when AtLimit
 	// Created is the token made by this very request: the only time its
@@ -70,10 +70,9 @@ func (h *Handler) showProfile(c *gin.Context, status int, d profileData) {
 		h.fail(c, err)
 		return
 	}
-	d.Tokens = tokens
-	d.Max = h.maxTokens
+	d.Table = ownTokenTable(tokens, h.maxTokens)
 	d.AtLimit = len(tokens) >= h.maxTokens
-	d.Limit = limitMessage(len(tokens))
+	d.Limit = httperr.TokenLimitPage(len(tokens))
 	if d.Form.Scope == "" {
 		d.Form.Scope = apitypes.ScopePush
 	}

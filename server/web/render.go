@@ -3,28 +3,32 @@ package web
 import (
 	"bytes"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/portusproject/portus/server/account"
+	"github.com/portusproject/portus/server/httperr"
 	"github.com/portusproject/portus/server/model"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/partials/*.html
 var templateFS embed.FS
 
 // layoutFile holds the "layout" template every page fills with its
-// "content".
-const layoutFile = "templates/layout.html"
+// "content"; the files in templates/partials hold templates that pages
+// share, such as "token-table".
+const (
+	layoutFile   = "templates/layout.html"
+	partialFiles = "templates/partials/*.html"
+)
 
 var funcs = template.FuncMap{
 	"when": when,
@@ -61,19 +65,25 @@ func iso(v any) string {
 	return ""
 }
 
-// parseTemplates parses every page with the layout. Each page must define
-// "content"; a page that does not, or does not parse, is an error.
+// parseTemplates parses every page with the layout and the partials. Each
+// page must define "content"; a page that does not, or does not parse, is
+// an error.
 func parseTemplates(fsys fs.FS) (map[string]*template.Template, error) {
 	files, err := fs.Glob(fsys, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
+	partials, err := fs.Glob(fsys, partialFiles)
+	if err != nil {
+		return nil, err
+	}
+	shared := append([]string{layoutFile}, partials...)
 	pages := map[string]*template.Template{}
 	for _, f := range files {
 		if f == layoutFile {
 			continue
 		}
-		t, err := template.New(path.Base(f)).Funcs(funcs).ParseFS(fsys, layoutFile, f)
+		t, err := template.New(path.Base(f)).Funcs(funcs).ParseFS(fsys, slices.Concat(shared, []string{f})...)
 		if err != nil {
 			return nil, err
 		}
@@ -158,64 +168,16 @@ func (h *Handler) fail(c *gin.Context, err error) {
 	h.errorPage(c, status, title, msg)
 }
 
-// fieldLabels name form fields as the pages do.
-var fieldLabels = map[string]string{
-	"name":         "Name",
-	"password":     "Password",
-	"new_password": "New password",
-	"scope":        "Scope",
-	"expires_at":   "Expiry",
-}
-
-// explain maps an error of package account to a status and a message that
-// says what to do. Anything unexpected is logged and explained vaguely.
+// explain gives the status and the page's sentence for err (see
+// httperr.Explain), setting Retry-After where it applies. Anything
+// unexpected is logged and explained vaguely.
 func (h *Handler) explain(c *gin.Context, err error) (int, string) {
-	var (
-		field     *account.FieldError
-		limit     *account.LimitError
-		throttled *account.ThrottledError
-	)
-	switch {
-	case errors.As(err, &field):
-		label := fieldLabels[field.Field]
-		if label == "" {
-			label = field.Field
-		}
-		return http.StatusBadRequest, label + " " + field.Message + "."
-	case errors.Is(err, account.ErrAuthFailed):
-		return http.StatusUnauthorized, "Invalid username or password."
-	case errors.As(err, &throttled):
-		c.Header("Retry-After", strconv.Itoa(throttled.RetrySeconds()))
-		return http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-in attempts. Wait %s, then try again.", seconds(throttled.RetrySeconds()))
-	case errors.As(err, &limit):
-		return http.StatusUnprocessableEntity, limitMessage(limit.Limit)
-	case errors.Is(err, account.ErrNameTaken):
-		return http.StatusConflict, "You already have a token with this name. Choose another name, or remove that token first."
-	case errors.Is(err, account.ErrUserExists):
-		return http.StatusConflict, "A user with this name already exists. Choose another name."
-	case errors.Is(err, account.ErrLastAdmin):
-		return http.StatusConflict, "This is the only active administrator. Make another user an administrator first."
-	case errors.Is(err, account.ErrDirectoryUnavailable):
-		return http.StatusServiceUnavailable, "The directory server is not answering. Try again in a minute; docker logins with an application token keep working."
-	case errors.Is(err, account.ErrNotFound):
-		return http.StatusNotFound, "That was not found. It may have been removed meanwhile; go back and reload the page."
-	case errors.Is(err, model.ErrUnavailable):
-		h.log.Error("store unavailable", "method", c.Request.Method, "path", c.FullPath(), "err", err)
-		return http.StatusServiceUnavailable, "The server cannot use its database right now (is its disk full or read-only, or its etcd cluster unreachable?). Your change may not have been saved: reload the page to check, then try again later, or tell the administrator."
-	default:
-		h.log.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
-		return http.StatusInternalServerError, "Something went wrong on the server. Try again; if it keeps happening, tell the administrator (the server log has the details)."
+	p := httperr.Explain(err)
+	if p.Log != "" {
+		h.log.Error(p.Log, "method", c.Request.Method, "path", c.FullPath(), "err", err)
 	}
-}
-
-func seconds(n int) string {
-	if n == 1 {
-		return "1 second"
+	if p.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(p.RetryAfter))
 	}
-	return strconv.Itoa(n) + " seconds"
-}
-
-// limitMessage says the token limit and how to free a slot.
-func limitMessage(n int) string {
-	return fmt.Sprintf("You have %d application tokens, the most allowed. Remove one to create another.", n)
+	return p.Status, p.Page
 }

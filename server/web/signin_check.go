@@ -29,12 +29,16 @@ func (h *Handler) signinCheck(c *gin.Context) {
 		again(status, msg)
 		return
 	}
-	h.startSession(c, p)
+	if !h.startSession(c, p) {
+		return // startSession has answered
+	}
 	h.redirect(c, "/profile")
 }
 
 // startSession gives the browser a new session for p, ending the one it
-// had (a session id is never reused across sign-ins).
+// had (a session id is never reused across sign-ins). When it cannot, it
+// renders the error page and returns false: the caller must not answer
+// again.
 func (h *Handler) startSession(c *gin.Context, p account.Principal) bool {
 	if ck, err := c.Request.Cookie(sessionCookie); err == nil && ck.Value != "" {
 		if err := h.sessions.End(account.Actor{}, ck.Value); err != nil {

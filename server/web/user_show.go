@@ -8,15 +8,13 @@ import (
 
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/model"
-	"github.com/portusproject/portus/shared/apitypes"
 )
 
 // userData is what an administrator sees of one user.
 type userData struct {
 	Subject model.User
-	Tokens  []apitypes.Token
+	Table   tokenTable
 	Me      string
-	Max     int
 }
 
 // userShow shows a user and their tokens to an administrator.
@@ -37,5 +35,5 @@ func (h *Handler) userShow(c *gin.Context) {
 	}
 	p, _ := currentUser(c)
 	u.PasswordHash = ""
-	h.render(c, http.StatusOK, "user", "User "+u.Name, "users", userData{Subject: u, Tokens: tokens, Me: p.Name(), Max: h.maxTokens})
+	h.render(c, http.StatusOK, "user", "User "+u.Name, "users", userData{Subject: u, Table: userTokenTable(u.Name, tokens, h.maxTokens), Me: p.Name()})
 }

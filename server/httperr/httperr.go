@@ -1,0 +1,109 @@
+// Package httperr owns what an HTTP client is told about an error of
+// package account or model: the status, and the message, worded once for
+// the JSON API and once for the web pages. Packages api and web both ask
+// Explain, so an error means the same status on either surface; neither
+// imports the other.
+package httperr
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/portusproject/portus/server/account"
+	"github.com/portusproject/portus/server/model"
+)
+
+// Problem is what a client is told about an error.
+type Problem struct {
+	Status int
+	// API is the JSON API's message; Page the sentence a web page shows.
+	API, Page string
+	// RetryAfter, when positive, is the Retry-After header in seconds.
+	RetryAfter int
+	// Log, when set, is the server log's message for the full error: the
+	// client is told only vaguely, as detail could help an attacker or
+	// leak a secret.
+	Log string
+}
+
+// Explain says what a client is told about err. Anything unexpected is a
+// 500 with Log set.
+func Explain(err error) Problem {
+	var (
+		field     *account.FieldError
+		limit     *account.LimitError
+		throttled *account.ThrottledError
+	)
+	switch {
+	case errors.As(err, &field):
+		return Problem{Status: http.StatusBadRequest, API: field.Error(), Page: fieldSentence(field)}
+	case errors.Is(err, account.ErrAuthFailed):
+		return Problem{Status: http.StatusUnauthorized, API: account.ErrAuthFailed.Error(),
+			Page: "Invalid username or password."}
+	case errors.As(err, &throttled):
+		n := throttled.RetrySeconds()
+		return Problem{Status: http.StatusTooManyRequests, RetryAfter: n, API: throttled.Error(),
+			Page: fmt.Sprintf("Too many failed sign-in attempts. Wait %s, then try again.", seconds(n))}
+	case errors.Is(err, account.ErrNotFound):
+		return Problem{Status: http.StatusNotFound,
+			API:  "not found: no such user or token (GET /api/v1/tokens lists your tokens with their ids)",
+			Page: "That was not found. It may have been removed meanwhile; go back and reload the page."}
+	case errors.Is(err, account.ErrNameTaken):
+		return Problem{Status: http.StatusConflict, API: err.Error(),
+			Page: "You already have a token with this name. Choose another name, or remove that token first."}
+	case errors.Is(err, account.ErrUserExists):
+		return Problem{Status: http.StatusConflict, API: err.Error(),
+			Page: "A user with this name already exists. Choose another name."}
+	case errors.Is(err, account.ErrLastAdmin):
+		return Problem{Status: http.StatusConflict, API: err.Error(),
+			Page: "This is the only active administrator. Make another user an administrator first."}
+	case errors.As(err, &limit):
+		return Problem{Status: http.StatusUnprocessableEntity,
+			API:  limit.Error() + "; remove one on your profile page or with DELETE /api/v1/tokens/{id} first",
+			Page: TokenLimitPage(limit.Limit)}
+	case errors.Is(err, account.ErrDirectoryUnavailable):
+		return Problem{Status: http.StatusServiceUnavailable, API: account.ErrDirectoryUnavailable.Error(),
+			Page: "The directory server is not answering. Try again in a minute; docker logins with an application token keep working."}
+	case errors.Is(err, model.ErrUnavailable):
+		return Problem{Status: http.StatusServiceUnavailable, Log: "store unavailable",
+			API:  "the server cannot use its database right now (disk full or read-only, or etcd unreachable); the change may not have been saved: check, then try again later",
+			Page: "The server cannot use its database right now (is its disk full or read-only, or its etcd cluster unreachable?). Your change may not have been saved: reload the page to check, then try again later, or tell the administrator."}
+	default:
+		return Problem{Status: http.StatusInternalServerError, Log: "request failed",
+			API:  "internal server error; the server log has the details",
+			Page: "Something went wrong on the server. Try again; if it keeps happening, tell the administrator (the server log has the details)."}
+	}
+}
+
+// TokenLimitPage is the web page's sentence for a user who holds limit
+// tokens, the most allowed: how to free a slot.
+func TokenLimitPage(limit int) string {
+	return fmt.Sprintf("You have %d application tokens, the most allowed. Remove one to create another.", limit)
+}
+
+// fieldLabels name form fields as the pages do.
+var fieldLabels = map[string]string{
+	"name":         "Name",
+	"password":     "Password",
+	"new_password": "New password",
+	"scope":        "Scope",
+	"expires_at":   "Expiry",
+}
+
+// fieldSentence words a field error for a page: "Name must be …".
+func fieldSentence(field *account.FieldError) string {
+	label := fieldLabels[field.Field]
+	if label == "" {
+		label = field.Field
+	}
+	return label + " " + field.Message + "."
+}
+
+func seconds(n int) string {
+	if n == 1 {
+		return "1 second"
+	}
+	return strconv.Itoa(n) + " seconds"
+}

@@ -1,0 +1,29 @@
+package web
+
+import (
+	"net/url"
+
+	"github.com/portusproject/portus/shared/apitypes"
+)
+
+// tokenTable is what the "token-table" template (templates/partials)
+// shows: a user's tokens, each row linking to the page that confirms its
+// removal. The profile and the admin user page differ only in that link.
+type tokenTable struct {
+	Tokens []apitypes.Token
+	Max    int
+	// Base is the URL of the tokens: a row links to Base/{id}/{Action}.
+	Base string
+	// Action is the last segment of a row's link; Label its text.
+	Action, Label string
+}
+
+// ownTokenTable is the signed-in user's own list on the profile page.
+func ownTokenTable(tokens []apitypes.Token, limit int) tokenTable {
+	return tokenTable{Tokens: tokens, Max: limit, Base: "/profile/tokens", Action: "remove", Label: "Remove"}
+}
+
+// userTokenTable is an administrator's view of user name's tokens.
+func userTokenTable(name string, tokens []apitypes.Token, limit int) tokenTable {
+	return tokenTable{Tokens: tokens, Max: limit, Base: "/admin/users/" + url.PathEscape(name) + "/tokens", Action: "revoke", Label: "Revoke"}
+}

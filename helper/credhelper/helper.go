@@ -202,10 +202,13 @@ func (h *Helper) keychain(cfg *config.Config) *keychain.Keychain {
 // each read the old item, each exchange the password, and the one that
 // writes last could keep the token that the other's exchange had already
 // replaced (and so revoked) on the server. The wait is bounded by
-// serverLockWait.
+// serverLockWait. Where the system has no file locks (keychain.ErrUnsupported)
+// there is nothing to wait for: the action fails at once, saying so, rather
+// than go on unserialised.
 func (h *Helper) lockServer(cfg *config.Config, kc *keychain.Keychain, key string) (func(), error) {
-	if unlock, err := kc.LockServer(key, 0); err == nil {
-		return unlock, nil
+	unlock, err := kc.LockServer(key, 0)
+	if err == nil || errors.Is(err, keychain.ErrUnsupported) {
+		return unlock, err
 	}
 	wait := serverLockWait(cfg)
 	h.log.Debug("another helper is working on this server; waiting", "server", key, "path", kc.ServerLockPath(key), "at_most", wait)

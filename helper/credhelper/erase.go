@@ -3,7 +3,6 @@ package credhelper
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 
 	"github.com/portusproject/portus/helper/config"
 	"github.com/portusproject/portus/helper/keychain"
@@ -17,29 +16,21 @@ import (
 // still deleted here, and stderr says which token remains valid and where to
 // revoke it. Erasing what is not stored succeeds: docker logout calls erase
 // up to four times, with different spellings of one address. The whole
-// action holds the server's lock (see lockServer).
+// action holds the server's lock (see withServer).
 func (h *Helper) Delete(serverURL string) error {
 	key, err := registryurl.Normalize(serverURL)
 	if err != nil {
 		h.log.Debug("erase: not a registry address", "error", err)
 		return nil
 	}
-	cfg, kc, err := h.setup()
-	if err != nil {
-		return err
-	}
-	unlock, err := h.lockServer(cfg, kc, key)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	rec, err := readRecord(kc, key)
-	switch {
-	case errors.Is(err, keychain.ErrNotFound), errors.Is(err, errBadRecord):
-		rec = nil
-	case err != nil:
-		return err
-	}
+	return h.withServer("erase", key, func(cfg *config.Config, kc *keychain.Keychain, rec *record) error {
+		return h.erase(cfg, kc, key, rec)
+	})
+}
+
+// erase is the erase action for key once its lock is held; rec is what was
+// stored for it, or nil.
+func (h *Helper) erase(cfg *config.Config, kc *keychain.Keychain, key string, rec *record) error {
 	if rec != nil {
 		switch rec.Kind {
 		case kindCreated:

@@ -196,16 +196,47 @@ func (h *Helper) keychain(cfg *config.Config) *keychain.Keychain {
 	})
 }
 
+// withServer runs f, the body of a store or erase action (named action in
+// the debug log) for registry key: it loads the configuration and the
+// keychain (setup), holds key's lock for the whole of f (see lockServer),
+// and hands f what is stored for key: nil when nothing is, or when the item
+// is not one this helper wrote, which f then replaces or removes.
+func (h *Helper) withServer(action, key string, f func(cfg *config.Config, kc *keychain.Keychain, stored *record) error) error {
+	cfg, kc, err := h.setup()
+	if err != nil {
+		return err
+	}
+	unlock, err := h.lockServer(cfg, kc, key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	stored, err := readRecord(kc, key)
+	switch {
+	case errors.Is(err, keychain.ErrNotFound):
+		stored = nil
+	case errors.Is(err, errBadRecord):
+		h.log.Debug(action+": the stored item is unreadable; treating it as none", "server", key)
+		stored = nil
+	case err != nil:
+		return err
+	}
+	return f(cfg, kc, stored)
+}
+
 // lockServer takes the per-server lock of key (see keychain.LockServer)
 // for a whole store or erase action, so that two helpers working on the
 // same registry at once take turns: without it, two parallel logins could
 // each read the old item, each exchange the password, and the one that
 // writes last could keep the token that the other's exchange had already
 // replaced (and so revoked) on the server. The wait is bounded by
-// serverLockWait.
+// serverLockWait. Where the system has no file locks (keychain.ErrUnsupported)
+// there is nothing to wait for: the action fails at once, saying so, rather
+// than go on unserialised.
 func (h *Helper) lockServer(cfg *config.Config, kc *keychain.Keychain, key string) (func(), error) {
-	if unlock, err := kc.LockServer(key, 0); err == nil {
-		return unlock, nil
+	unlock, err := kc.LockServer(key, 0)
+	if err == nil || errors.Is(err, keychain.ErrUnsupported) {
+		return unlock, err
 	}
 	wait := serverLockWait(cfg)
 	h.log.Debug("another helper is working on this server; waiting", "server", key, "path", kc.ServerLockPath(key), "at_most", wait)

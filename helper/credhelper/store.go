@@ -24,32 +24,20 @@ import (
 // Add stores credentials: the store action. See the package documentation
 // for what is kept. On failure nothing new is stored. The whole action, from
 // reading what is stored to writing its replacement, holds the server's
-// lock (see lockServer).
+// lock (see withServer).
 func (h *Helper) Add(creds *credentials.Credentials) error {
 	key, err := registryurl.Normalize(creds.ServerURL)
 	if err != nil {
 		return err
 	}
-	cfg, kc, err := h.setup()
-	if err != nil {
-		return err
-	}
-	unlock, err := h.lockServer(cfg, kc, key)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	old, err := readRecord(kc, key)
-	switch {
-	case errors.Is(err, keychain.ErrNotFound):
-		old = nil
-	case errors.Is(err, errBadRecord):
-		h.log.Debug("store: replacing an unreadable item", "server", key)
-		old = nil
-	case err != nil:
-		return err
-	}
+	return h.withServer("store", key, func(cfg *config.Config, kc *keychain.Keychain, old *record) error {
+		return h.store(cfg, kc, key, creds, old)
+	})
+}
 
+// store is the store action for key once its lock is held; old is what was
+// stored for it, or nil.
+func (h *Helper) store(cfg *config.Config, kc *keychain.Keychain, key string, creds *credentials.Credentials, old *record) error {
 	// docker login without -u sends back what get returned: our own token.
 	if old != nil && subtle.ConstantTimeCompare([]byte(old.Secret), []byte(creds.Secret)) == 1 {
 		if old.Username == creds.Username {

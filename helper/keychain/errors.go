@@ -25,7 +25,7 @@ var (
 	ErrTimeout = errors.New("the keyring did not answer in time")
 	// ErrTooLarge: a value above MaxValueLen (or the platform's limit).
 	ErrTooLarge = errors.New("value too large for the keyring")
-	// ErrUnsupported: no keyring on this operating system.
+	// ErrUnsupported: no keyring, or no file locks, on this operating system.
 	ErrUnsupported = errors.New("no supported keyring on " + runtime.GOOS)
 )
 

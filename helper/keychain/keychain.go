@@ -36,21 +36,11 @@
 package keychain
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
-
-	"github.com/portusproject/portus/helper/config"
-	"github.com/portusproject/portus/helper/internal/filelock"
 )
 
 const (
@@ -122,19 +112,9 @@ func New(opts Options) *Keychain {
 		k.lockDir = DefaultLockDir()
 	}
 	if k.log == nil {
-		k.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		k.log = slog.New(slog.DiscardHandler)
 	}
 	return k
-}
-
-// DefaultLockDir is where the lock files (index and per-server) live by default:
-// $XDG_RUNTIME_DIR/docker-credential-portus when XDG_RUNTIME_DIR is set,
-// otherwise the helper's configuration directory (config.Dir).
-func DefaultLockDir() string {
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(dir) {
-		return filepath.Join(dir, Service)
-	}
-	return config.Dir()
 }
 
 // Get returns the value stored for server, or an error wrapping ErrNotFound.
@@ -255,144 +235,6 @@ func (k *Keychain) Remove(server string) (existed bool, err error) {
 		return nil
 	})
 	return existed, err
-}
-
-// Servers returns the sorted keys in the index: every server Put stored and
-// Remove did not delete. The index may name a server whose item was deleted
-// by other means; Get then reports ErrNotFound for it.
-func (k *Keychain) Servers() ([]string, error) {
-	if err := k.check(); err != nil {
-		return nil, opError("listing credentials", err)
-	}
-	var servers []string
-	err := k.withIndexLock("listing credentials", func() error {
-		s, _, err := k.readIndex()
-		servers = s
-		return err
-	})
-	if err != nil {
-		return nil, opError("listing credentials", err)
-	}
-	return servers, nil
-}
-
-// LockServer takes the lock of server (a registry key) for this and every
-// other process, waiting up to wait for it, and returns the function that
-// releases it. The lock file lives in the lock directory beside the index
-// lock; see ServerLockPath. The per-server lock and the index lock are
-// independent: Put and Remove take the index lock while the caller holds a
-// server lock, never the other way round, so they cannot deadlock.
-func (k *Keychain) LockServer(server string, wait time.Duration) (unlock func(), err error) {
-	unlock, err = filelock.Lock(k.ServerLockPath(server), wait)
-	if err != nil {
-		return nil, fmt.Errorf("keyring: waiting for another docker-credential-portus working on %s: %w", server, err)
-	}
-	return unlock, nil
-}
-
-// ServerLockPath is the lock file of server in the lock directory:
-// "server-" + the key with every character other than a letter, digit, '.'
-// or '-' replaced by '_' (at most 64 of them) + "-" + the first 16 hex
-// digits of the key's SHA-256 + ".lock", e.g.
-// "server-localhost_5000-0123456789abcdef.lock". The hash keeps keys that
-// differ only in replaced characters apart; the name is safe on every file
-// system.
-func (k *Keychain) ServerLockPath(server string) string {
-	sum := sha256.Sum256([]byte(server))
-	safe := []byte(server)
-	for i, c := range safe {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '-':
-		default:
-			safe[i] = '_'
-		}
-	}
-	if len(safe) > 64 {
-		safe = safe[:64]
-	}
-	return filepath.Join(k.lockDir, serverLockPrefix+string(safe)+"-"+hex.EncodeToString(sum[:8])+".lock")
-}
-
-// withIndexLock runs f holding the index lock file.
-func (k *Keychain) withIndexLock(what string, f func() error) error {
-	path := filepath.Join(k.lockDir, lockFileName)
-	unlock, err := filelock.Lock(path, k.timeout)
-	if err != nil {
-		return opError(what, fmt.Errorf("taking the keyring index lock: %w", err))
-	}
-	defer unlock()
-	return f()
-}
-
-// indexPage is the JSON value of one index item.
-type indexPage struct {
-	Servers []string `json:"servers"`
-}
-
-// readIndex returns the servers in the index and how many pages hold them.
-func (k *Keychain) readIndex() (servers []string, pages int, err error) {
-	for ; ; pages++ {
-		var v string
-		err := k.call("get", "index page "+strconv.Itoa(pages), func() (err error) {
-			v, err = k.backend.Get(IndexService, strconv.Itoa(pages))
-			return err
-		})
-		if errors.Is(err, ErrNotFound) {
-			return servers, pages, nil
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		var p indexPage
-		if err := json.Unmarshal([]byte(v), &p); err != nil {
-			return nil, 0, fmt.Errorf("index item %q of service %q is corrupt (%v): delete it, e.g. with `secret-tool clear service %s`, and log in again",
-				strconv.Itoa(pages), IndexService, err, IndexService)
-		}
-		servers = append(servers, p.Servers...)
-	}
-}
-
-// writeIndex stores servers as pages of at most MaxValueLen bytes and
-// deletes the pages beyond them, up to oldPages.
-func (k *Keychain) writeIndex(servers []string, oldPages int) error {
-	var pages []string
-	const overhead = len(`{"servers":[]}`)
-	for start := 0; start < len(servers); {
-		size := overhead + len(mustJSON(servers[start]))
-		end := start + 1
-		for end < len(servers) {
-			next := size + 1 + len(mustJSON(servers[end])) // comma and quoted name
-			if next > MaxValueLen {
-				break
-			}
-			size = next
-			end++
-		}
-		pages = append(pages, mustJSON(indexPage{servers[start:end]}))
-		start = end
-	}
-	for i, p := range pages {
-		user := strconv.Itoa(i)
-		if err := k.call("set", "index page "+user, func() error { return k.backend.Set(IndexService, user, p) }); err != nil {
-			return err
-		}
-	}
-	for i := len(pages); i < oldPages; i++ {
-		user := strconv.Itoa(i)
-		err := k.call("delete", "index page "+user, func() error { return k.backend.Delete(IndexService, user) })
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-	}
-	return nil
-}
-
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // a struct of strings always encodes
-	}
-	return string(b)
 }
 
 // check runs the backend's preflight check, if it has one.

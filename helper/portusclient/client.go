@@ -17,7 +17,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -88,7 +87,7 @@ func newResty(opts Options, followRedirects bool) (*resty.Client, *slog.Logger, 
 	timeout := timeout(opts)
 	log := opts.Log
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	tlsConfig, err := tlsConfig(opts.CAFile)
 	if err != nil {

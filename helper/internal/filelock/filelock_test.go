@@ -2,7 +2,10 @@ package filelock
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,5 +63,27 @@ func TestLockSerialises(t *testing.T) {
 	wg.Wait()
 	if maxSeen != 1 {
 		t.Fatalf("%d holders at once, want 1", maxSeen)
+	}
+}
+
+// TestLockUnsupported runs, on any system, the path Lock takes where the
+// system has no file locks: an error wrapping ErrUnsupported at once, and
+// nothing created.
+func TestLockUnsupported(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sub")
+	path := filepath.Join(dir, "x.lock")
+	start := time.Now()
+	unlock, err := lockWith(ops{}, path, 5*time.Second)
+	if !errors.Is(err, ErrUnsupported) || unlock != nil {
+		t.Fatalf("lockWith(no lock calls) = %v, %v; want nil and ErrUnsupported", unlock != nil, err)
+	}
+	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), runtime.GOOS) {
+		t.Fatalf("error %q should name the file and the system", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("lockWith(no lock calls) took %s, want no wait", d)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("lock directory after an unsupported Lock: %v, want it not created", err)
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"syscall"
 )
 
+// system is flock(2), which the kernel drops with the process.
+var system = ops{try: tryLock, unlock: unlockFile}
+
 func tryLock(f *os.File) (bool, error) {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)

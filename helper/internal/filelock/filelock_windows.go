@@ -9,6 +9,10 @@ import (
 	"golang.org/x/sys/windows"
 )
 
+// system is LockFileEx on the first byte, which Windows drops with the
+// process.
+var system = ops{try: tryLock, unlock: unlockFile}
+
 func tryLock(f *os.File) (bool, error) {
 	var ol windows.Overlapped
 	err := windows.LockFileEx(windows.Handle(f.Fd()),

@@ -16,9 +16,6 @@
 package ldaptest
 
 import (
-	"crypto/rand"
-	"crypto/sha1"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -29,26 +26,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/portusproject/portus/server/ldapauth"
 )
-
-// The fixture's names and passwords.
-const (
-	Base            = "dc=example,dc=org"
-	People          = "ou=people," + Base
-	AdminsGroup     = "cn=admins,ou=groups," + Base
-	ServiceDN       = "cn=portus,ou=services," + Base
-	ServicePassword = "service-account-password"
-	RootDN          = "cn=root," + Base
-	RootPassword    = "root-password"
-
-	AlicePassword = "alice-directory-password"
-	BobPassword   = "bob-directory-password"
-)
-
-// UserDN is the DN of a user of the fixture.
-func UserDN(name string) string { return "uid=" + name + "," + People }
 
 // Tool paths. Debian installs the slapd tools in /usr/sbin, which is not
 // always on PATH.
@@ -244,159 +222,6 @@ func (s *Server) signal(sig os.Signal) {
 	if err := s.cmd.Process.Signal(sig); err != nil {
 		s.t.Fatalf("signalling slapd: %v", err)
 	}
-}
-
-// Config returns a client configuration for this server with the service
-// account and the admin group, and a timeout of 2 s.
-func (s *Server) Config() ldapauth.Config {
-	return ldapauth.Config{
-		URL:          s.URL,
-		BindDN:       ServiceDN,
-		BindPassword: ServicePassword,
-		Base:         People,
-		AdminGroup:   AdminsGroup,
-		Timeout:      2 * time.Second,
-	}
-}
-
-// BindPasswordFile writes the service account's password to a new file
-// (mode 0600) and returns its path.
-func (s *Server) BindPasswordFile(t testing.TB) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "ldap-bind-password")
-	if err := os.WriteFile(p, []byte(ServicePassword+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// Modify applies an LDIF change as the directory's root with ldapmodify.
-func (s *Server) Modify(t testing.TB, ldif string) {
-	t.Helper()
-	cmd := exec.Command("ldapmodify", "-x", "-H", s.URL, "-D", RootDN, "-w", RootPassword)
-	cmd.Stdin = strings.NewReader(ldif)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("ldapmodify: %v\n%s", err, out)
-	}
-}
-
-// RemoveAdmin takes name out of the admins group.
-func (s *Server) RemoveAdmin(t testing.TB, name string) {
-	t.Helper()
-	s.Modify(t, fmt.Sprintf("dn: %s\nchangetype: modify\ndelete: member\nmember: %s\n", AdminsGroup, UserDN(name)))
-}
-
-// AddAdmin puts name into the admins group.
-func (s *Server) AddAdmin(t testing.TB, name string) {
-	t.Helper()
-	s.Modify(t, fmt.Sprintf("dn: %s\nchangetype: modify\nadd: member\nmember: %s\n", AdminsGroup, UserDN(name)))
-}
-
-// Binds returns how many bind requests for dn the server has logged.
-func (s *Server) Binds(dn string) int {
-	return strings.Count(s.log.String(), `BIND dn="`+dn+`" method=`)
-}
-
-// WaitBinds waits up to 5 s until the server has logged want binds for dn
-// (slapd writes its log asynchronously) and returns the count it saw.
-func (s *Server) WaitBinds(dn string, want int) int {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n := s.Binds(dn)
-		if n >= want || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// Log returns slapd's log so far.
-func (s *Server) Log() string { return s.log.String() }
-
-func slapdConf(dir string) string {
-	return fmt.Sprintf(`include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-include /etc/ldap/schema/inetorgperson.schema
-pidfile %[1]s/slapd.pid
-argsfile %[1]s/slapd.args
-modulepath /usr/lib/ldap
-moduleload back_mdb
-database mdb
-maxsize 10485760
-suffix "%[2]s"
-rootdn "%[3]s"
-rootpw %[4]s
-directory %[1]s/db
-access to attrs=userPassword
-  by self =xw
-  by anonymous auth
-  by * none
-access to *
-  by dn.exact="%[5]s" read
-  by self read
-  by * none
-`, dir, Base, RootDN, RootPassword, ServiceDN)
-}
-
-func fixture() string {
-	return fmt.Sprintf(`dn: %[1]s
-objectClass: dcObject
-objectClass: organization
-o: Example
-dc: example
-
-dn: ou=people,%[1]s
-objectClass: organizationalUnit
-ou: people
-
-dn: ou=groups,%[1]s
-objectClass: organizationalUnit
-ou: groups
-
-dn: ou=services,%[1]s
-objectClass: organizationalUnit
-ou: services
-
-dn: %[2]s
-objectClass: organizationalRole
-objectClass: simpleSecurityObject
-cn: portus
-userPassword: %[3]s
-
-dn: %[4]s
-objectClass: inetOrgPerson
-uid: alice
-cn: Alice Liddell
-sn: Liddell
-mail: alice@example.org
-userPassword: %[5]s
-
-dn: %[6]s
-objectClass: inetOrgPerson
-uid: bob
-cn: Bob Builder
-sn: Builder
-mail: bob@example.org
-userPassword: %[7]s
-
-dn: %[8]s
-objectClass: groupOfNames
-cn: admins
-member: %[4]s
-member: cn=placeholder,ou=groups,%[1]s
-`, Base, ServiceDN, ssha(ServicePassword), UserDN("alice"), ssha(AlicePassword), UserDN("bob"), ssha(BobPassword), AdminsGroup)
-}
-
-// ssha is the {SSHA} userPassword scheme: base64(SHA-1(password+salt)+salt).
-func ssha(password string) string {
-	salt := make([]byte, 8)
-	if _, err := rand.Read(salt); err != nil {
-		panic(err)
-	}
-	h := sha1.New()
-	h.Write([]byte(password))
-	h.Write(salt)
-	return "{SSHA}" + base64.StdEncoding.EncodeToString(append(h.Sum(nil), salt...))
 }
 
 func tail(s string, n int) string {

@@ -2,7 +2,9 @@
 // admin commands, one file per resource. Admin commands speak the JSON API
 // to the running server over its unix socket in the data directory; when no
 // server runs they open the database themselves and serve the same API in
-// memory, so both paths run the same handlers.
+// memory, so both paths run the same handlers. Every command and verb is
+// one value of a table (commands, userVerbs, tokenVerbs) from which the
+// help is printed; verb.go runs the admin verbs.
 package cli
 
 import (

@@ -3,9 +3,9 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
-	"text/tabwriter"
 	"time"
 
 	"github.com/portusproject/portus/shared/apitypes"
@@ -80,16 +80,12 @@ func listTokens(x *adminCall) error {
 	if err := x.client.do(http.MethodGet, tokensPath(x), nil, &tokens); err != nil {
 		return err
 	}
-	if x.flags.asJSON {
-		return writeJSON(x.env.Stdout, tokens)
-	}
-	tw := tabwriter.NewWriter(x.env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tCREATED\tEXPIRES\tLAST USED\tVIA")
-	for _, t := range tokens {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope,
-			t.CreatedAt.Local().Format(time.DateTime), timeOr(t.ExpiresAt, "never"), timeOr(t.LastUsedAt, "never"), t.CreatedVia)
-	}
-	return tw.Flush()
+	return printList(x, tokens, "ID\tNAME\tSCOPE\tCREATED\tEXPIRES\tLAST USED\tVIA", func(w io.Writer) {
+		for _, t := range tokens {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope,
+				t.CreatedAt.Local().Format(time.DateTime), timeOr(t.ExpiresAt, "never"), timeOr(t.LastUsedAt, "never"), t.CreatedVia)
+		}
+	})
 }
 
 func revokeToken(x *adminCall) error {

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
-	"text/tabwriter"
 	"time"
 
 	"github.com/portusproject/portus/shared/apitypes"
@@ -62,15 +62,11 @@ func listUsers(x *adminCall) error {
 	if err := x.client.do(http.MethodGet, "/api/v1/users", nil, &users); err != nil {
 		return err
 	}
-	if x.flags.asJSON {
-		return writeJSON(x.env.Stdout, users)
-	}
-	tw := tabwriter.NewWriter(x.env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tADMIN\tDISABLED\tCREATED")
-	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, yesNo(u.Admin), yesNo(u.Disabled), u.CreatedAt.Local().Format(time.DateTime))
-	}
-	return tw.Flush()
+	return printList(x, users, "NAME\tADMIN\tDISABLED\tCREATED", func(w io.Writer) {
+		for _, u := range users {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Name, yesNo(u.Admin), yesNo(u.Disabled), u.CreatedAt.Local().Format(time.DateTime))
+		}
+	})
 }
 
 // updateUser patches the user named by the first argument.

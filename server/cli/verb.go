@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"text/tabwriter"
 	"time"
 
 	"github.com/portusproject/portus/server/config"
@@ -68,6 +69,18 @@ func (v command) runVerb(env Env, path string, args []string) error {
 // jsonOutput registers -o json.
 func jsonOutput(fs *flag.FlagSet, f *verbFlags) {
 	fs.Var(jsonFlag{&f.asJSON}, "o", "output format: json")
+}
+
+// printList writes v as JSON with -o json, else as a table: the header,
+// then the tab-separated lines rows writes.
+func printList(x *adminCall, v any, header string, rows func(w io.Writer)) error {
+	if x.flags.asJSON {
+		return writeJSON(x.env.Stdout, v)
+	}
+	tw := tabwriter.NewWriter(x.env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	rows(tw)
+	return tw.Flush()
 }
 
 func writeJSON(w io.Writer, v any) error {

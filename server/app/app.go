@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/portusproject/portus/server/account"
@@ -76,13 +75,8 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if c.UsesEtcd() {
-		// No database lock guards the data directory of a replica: an
-		// admin socket that answers belongs to another one using it.
-		if conn, err := net.DialTimeout("unix", c.SocketPath(), time.Second); err == nil {
-			conn.Close()
-			return fmt.Errorf("another portus serve answers on %s: give each replica its own --data", c.SocketPath())
-		}
+	if err := checkReplicaAlone(c); err != nil {
+		return err
 	}
 	core, err := OpenCore(c, account.Options{Logger: log})
 	if err != nil {
@@ -93,7 +87,6 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 			log.Error("closing the database", "err", err)
 		}
 	}()
-
 	public, err := PublicHandler(core, log)
 	if err != nil {
 		return err
@@ -102,76 +95,33 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 	if err != nil {
 		return err
 	}
-
-	ln, err := net.Listen("tcp", c.Listen)
+	ln, adminLn, err := listen(c)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w (is another server using the port? choose one with --listen)", c.Listen, err)
+		return err
 	}
-	// This process holds the database lock (with etcd: it checked above
-	// that no server answers), so a socket file left behind is
-	// from a server that died: replace it.
-	sock := c.SocketPath()
-	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
-		ln.Close()
-		return fmt.Errorf("removing stale admin socket: %w", err)
-	}
-	adminLn, err := net.Listen("unix", sock)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("creating admin socket %s: %w", sock, err)
-	}
-	if err := os.Chmod(sock, 0o600); err != nil {
-		ln.Close()
-		adminLn.Close()
-		return fmt.Errorf("setting the mode of the admin socket: %w", err)
-	}
-	defer os.Remove(sock)
+	defer os.Remove(c.SocketPath())
 
-	// Bodies are at most 64 KiB and answers small: generous timeouts still
-	// keep a slow client from holding a connection for ever.
-	publicSrv := &http.Server{Handler: public, MaxHeaderBytes: 16 << 10,
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	adminSrv := &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second}
-
-	flushCtx, stopFlusher := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		core.Accounts.RunFlusher(flushCtx, c.FlushInterval)
-	}()
-
+	stopFlusher := startFlusher(core.Accounts, c.FlushInterval)
+	publicSrv, adminSrv := newServers(public, admin, log)
 	errc := make(chan error, 2)
 	go func() {
-		var err error
 		if c.TLSCert != "" {
-			err = publicSrv.ServeTLS(ln, c.TLSCert, c.TLSKey)
+			errc <- publicSrv.ServeTLS(ln, c.TLSCert, c.TLSKey)
 		} else {
-			err = publicSrv.Serve(ln)
+			errc <- publicSrv.Serve(ln)
 		}
-		errc <- err
 	}()
 	go func() { errc <- adminSrv.Serve(adminLn) }()
 
-	log.Info("portus is serving", "addr", ln.Addr().String(), "url", c.URL, "data", c.Data, "admin_socket", sock, "tls", c.TLSCert != "")
+	log.Info("portus is serving", "addr", ln.Addr().String(), "url", c.URL, "data", c.Data, "admin_socket", c.SocketPath(), "tls", c.TLSCert != "")
 	if ready != nil {
 		ready(ln.Addr())
 	}
-
-	var serveErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: finishing requests in flight")
-	case serveErr = <-errc:
-		log.Error("listener failed", "err", serveErr)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	shutErr := errors.Join(publicSrv.Shutdown(sctx), adminSrv.Shutdown(sctx))
+	serveErr := waitForStop(ctx, errc, log)
+	shutErr := shutdown(publicSrv, adminSrv)
+	// After the servers, so that the last requests' last-used times are
+	// written too.
 	stopFlusher()
-	wg.Wait()
 	if shutErr != nil {
 		log.Error("requests still running at shutdown", "err", shutErr)
 	}
@@ -180,4 +130,99 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// startFlusher writes batched last-used times every interval until the
+// returned function is called; that function returns once the final
+// write is done.
+func startFlusher(accounts *account.Service, interval time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		accounts.RunFlusher(ctx, interval)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// checkReplicaAlone refuses a second replica on one data directory. No
+// database lock guards the data directory of a replica: an admin socket
+// that answers belongs to another one using it.
+func checkReplicaAlone(c config.Config) error {
+	if !c.UsesEtcd() {
+		return nil
+	}
+	if conn, err := net.DialTimeout("unix", c.SocketPath(), time.Second); err == nil {
+		conn.Close()
+		return fmt.Errorf("another portus serve answers on %s: give each replica its own --data", c.SocketPath())
+	}
+	return nil
+}
+
+// listen opens the public listener and the admin socket (mode 0600: its
+// permissions are the admin commands' trust boundary).
+func listen(c config.Config) (public, admin net.Listener, err error) {
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening on %s: %w (is another server using the port? choose one with --listen)", c.Listen, err)
+	}
+	// This process holds the database lock (with etcd: it checked that no
+	// server answers), so a socket file left behind is from a server that
+	// died: replace it.
+	sock := c.SocketPath()
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		ln.Close()
+		return nil, nil, fmt.Errorf("removing stale admin socket: %w", err)
+	}
+	adminLn, err := net.Listen("unix", sock)
+	if err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("creating admin socket %s: %w", sock, err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		adminLn.Close()
+		return nil, nil, fmt.Errorf("setting the mode of the admin socket: %w", err)
+	}
+	return ln, adminLn, nil
+}
+
+// newServers returns the HTTP servers of the public listener and the
+// admin socket. Bodies are at most 64 KiB and answers small: generous
+// timeouts still keep a slow client from holding a connection for ever.
+func newServers(public, admin http.Handler, log *slog.Logger) (publicSrv, adminSrv *http.Server) {
+	publicSrv = &http.Server{Handler: public, MaxHeaderBytes: 16 << 10,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	adminSrv = &http.Server{Handler: admin, ReadHeaderTimeout: 10 * time.Second}
+	return publicSrv, adminSrv
+}
+
+// waitForStop waits for ctx to end or a listener to fail, and returns the
+// listener's failure.
+func waitForStop(ctx context.Context, errc <-chan error, log *slog.Logger) error {
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing requests in flight")
+		return nil
+	case err := <-errc:
+		log.Error("listener failed", "err", err)
+		return err
+	}
+}
+
+// shutdown stops the servers and lets the requests in flight finish, for
+// at most shutdownTimeout.
+func shutdown(servers ...*http.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	var err error
+	for _, srv := range servers {
+		err = errors.Join(err, srv.Shutdown(ctx))
+	}
+	return err
 }

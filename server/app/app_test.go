@@ -18,6 +18,7 @@ import (
 	"github.com/portusproject/portus/server/app"
 	"github.com/portusproject/portus/server/config"
 	"github.com/portusproject/portus/server/internal/testserver"
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -31,6 +32,9 @@ func testConfig(t *testing.T) config.Config {
 	}
 	return c
 }
+
+// pepperPath is where a bbolt data directory keeps the token pepper.
+func pepperPath(c config.Config) string { return filepath.Join(c.Data, model.SecretPepper) }
 
 func mode(t *testing.T, path string) os.FileMode {
 	t.Helper()
@@ -49,12 +53,12 @@ func TestOpenCoreCreatesPrivateFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, want := range map[string]os.FileMode{c.Data: 0o700, c.DBPath(): 0o600, c.PepperPath(): 0o600} {
+	for path, want := range map[string]os.FileMode{c.Data: 0o700, c.DBPath(): 0o600, pepperPath(c): 0o600} {
 		if m := mode(t, path); m != want {
 			t.Errorf("%s has mode %o, want %o", filepath.Base(path), m, want)
 		}
 	}
-	pepper, err := os.ReadFile(c.PepperPath())
+	pepper, err := os.ReadFile(pepperPath(c))
 	if err != nil || len(pepper) != 32 {
 		t.Fatalf("pepper: %d bytes, %v", len(pepper), err)
 	}
@@ -88,7 +92,7 @@ func TestOpenCoreCreatesPrivateFiles(t *testing.T) {
 	if m := mode(t, c.DBPath()); m != 0o600 {
 		t.Errorf("database reopened with mode %o", m)
 	}
-	again, _ := os.ReadFile(c.PepperPath())
+	again, _ := os.ReadFile(pepperPath(c))
 	if string(again) != string(pepper) {
 		t.Error("the pepper changed on reopen")
 	}
@@ -102,7 +106,7 @@ func TestOpenCoreRefusesShortPepper(t *testing.T) {
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(c.PepperPath(), []byte("short"), 0o600); err != nil {
+	if err := os.WriteFile(pepperPath(c), []byte("short"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := app.OpenCore(c, cheap); err == nil || !strings.Contains(err.Error(), "pepper") {

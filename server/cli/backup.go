@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 
 	"github.com/portusproject/portus/server/api"
+	"github.com/portusproject/portus/server/config"
 	"github.com/portusproject/portus/server/internal/atomicfile"
+	"github.com/portusproject/portus/server/model"
+	"github.com/portusproject/portus/server/store/etcdstore"
 )
 
 // runBackup writes a consistent copy of the database to FILE, from the
@@ -57,7 +62,7 @@ func runBackup(env Env, args []string) error {
 		return fmt.Errorf("writing the backup: %w", err)
 	}
 	fmt.Fprintf(env.Stderr, "Wrote a consistent copy of the database (%d bytes) to %s.\n", n, dest)
-	fmt.Fprintf(env.Stderr, "To restore, put it as portus.db in a data directory together with a copy of %s\n(without the pepper no application token works) and the registry-signing.* files.\n", filepath.Join(c.Data, "pepper"))
+	fmt.Fprint(env.Stderr, restoreHint(c, dest))
 	return nil
 }
 
@@ -66,4 +71,33 @@ func orUnknown(s string) string {
 		return "no completion status"
 	}
 	return s
+}
+
+// restoreHint says how the backup at dest is restored. What the server
+// sent says which store it came from: an admin command that reaches a
+// replica over its socket may know only --data, not --store.
+func restoreHint(c config.Config, dest string) string {
+	if isEtcdDump(dest) {
+		return "It is a JSON-lines dump of the deployment's keys in etcd, without the pepper and the signing key:\n" +
+			"portus cannot load it back. To keep a restorable copy, use `etcdctl snapshot save`, or copy the\n" +
+			"whole deployment (pepper and signing key included) into a data directory with\n" +
+			"`portus migrate --from etcd://HOST:PORT[,...] --to bbolt:DIR`.\n"
+	}
+	return fmt.Sprintf("To restore, put it as portus.db in a data directory together with a copy of %s\n"+
+		"(without the pepper no application token works) and the registry-signing.* files.\n", filepath.Join(c.Data, model.SecretPepper))
+}
+
+// isEtcdDump reports whether the file at path starts with the header of
+// etcdstore's backup format (a bbolt file starts with binary pages).
+func isEtcdDump(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var header struct {
+		Format string `json:"format"`
+	}
+	err = json.NewDecoder(io.LimitReader(f, 64<<10)).Decode(&header)
+	return err == nil && header.Format == etcdstore.BackupFormat
 }

@@ -2,7 +2,9 @@
 // admin commands, one file per resource. Admin commands speak the JSON API
 // to the running server over its unix socket in the data directory; when no
 // server runs they open the database themselves and serve the same API in
-// memory, so both paths run the same handlers.
+// memory, so both paths run the same handlers. Every command and verb is
+// one value of a table (commands, userVerbs, tokenVerbs) from which the
+// help is printed; verb.go runs the admin verbs.
 package cli
 
 import (
@@ -34,23 +36,44 @@ func OSEnv() Env {
 	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 }
 
+// command is one word of the command line and what it does: a top-level
+// command (serve), a resource with verbs (user) or one of those verbs
+// (user create). The help is generated from these values, so it lists
+// every command there is.
 type command struct {
-	name  string
-	usage string
-	run   func(env Env, args []string) error
+	name    string
+	summary string // one line, in the help of the word before
+	// main runs a top-level command with the arguments after its name;
+	// it parses its own flags.
+	main func(env Env, args []string) error
+	// verbs are the commands of a resource: `portus user create …`.
+	verbs []command
+
+	// An admin verb (verb.go) declares its arguments and flags: the
+	// table loads the configuration, checks them, connects to the
+	// server and calls run.
+	args  string // synopsis after the verb, such as "NAME [--admin] --password-stdin"
+	nargs int    // how many arguments it takes
+	flags func(fs *flag.FlagSet, f *verbFlags)
+	// prepare checks the flags and reads stdin before anything connects.
+	prepare func(x *adminCall) error
+	run     func(x *adminCall) error
+	// init lets the verb create a new data directory (the first `user
+	// create` of an installation).
+	init bool
 }
 
 var commands []command
 
 func init() {
 	commands = []command{
-		{"serve", "run the server", runServe},
-		{"user", "create, list, disable or enable users", runUser},
-		{"token", "create, list or revoke application tokens", runToken},
-		{"backup", "write a consistent copy of the database to a file, while the server runs", runBackup},
-		{"registry-config", "write the certificate bundle and print the registry's auth: block", runRegistryConfig},
-		{"migrate", "copy everything from one store to another (bbolt:PATH ↔ etcd://…)", runMigrate},
-		{"version", "print the version", runVersion},
+		{name: "serve", summary: "run the server", main: runServe},
+		{name: "user", summary: "users", verbs: userVerbs},
+		{name: "token", summary: "application tokens", verbs: tokenVerbs},
+		{name: "backup", summary: "write a consistent copy of the database to a file, while the server runs", main: runBackup},
+		{name: "registry-config", summary: "write the certificate bundle and print the registry's auth: block", main: runRegistryConfig},
+		{name: "migrate", summary: "copy everything from one store to another (bbolt:PATH ↔ etcd://…)", main: runMigrate},
+		{name: "version", summary: "print the version", main: runVersion},
 	}
 }
 
@@ -67,32 +90,80 @@ func Main(env Env, args []string) int {
 		}
 		return 0
 	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			err := c.run(env, args[1:])
-			switch {
-			case err == nil:
-				return 0
-			case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
-				return 2
-			default:
-				fmt.Fprintf(env.Stderr, "portus %s: %v\n", c.name, err)
-				return 1
-			}
+	c, ok := lookup(commands, args[0])
+	if !ok {
+		fmt.Fprintf(env.Stderr, "portus: unknown command %q\n\n", args[0])
+		printUsage(env.Stderr)
+		return 2
+	}
+	err := c.dispatch(env, args[1:])
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		return 2
+	default:
+		fmt.Fprintf(env.Stderr, "portus %s: %v\n", c.name, err)
+		return 1
+	}
+}
+
+func lookup(table []command, name string) (command, bool) {
+	for _, c := range table {
+		if c.name == name {
+			return c, true
 		}
 	}
-	fmt.Fprintf(env.Stderr, "portus: unknown command %q\n\n", args[0])
-	printUsage(env.Stderr)
-	return 2
+	return command{}, false
+}
+
+// dispatch runs a top-level command, or the verb of a resource named by
+// the first argument ("user create alice").
+func (c command) dispatch(env Env, args []string) error {
+	if c.main != nil {
+		return c.main(env, args)
+	}
+	if len(args) > 0 {
+		if v, ok := lookup(c.verbs, args[0]); ok {
+			return v.runVerb(env, c.name+" "+v.name, args[1:])
+		}
+	}
+	printVerbs(env.Stderr, c)
+	return errUsage
 }
 
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: portus COMMAND [flags]\n\nCommands:")
+	width := 0
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.usage)
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.listing())
 	}
 	fmt.Fprintln(w, "\nRun 'portus COMMAND -h' for a command's flags. Every setting can also be given as a")
 	fmt.Fprintln(w, "PORTUS_* environment variable (--max-tokens is PORTUS_MAX_TOKENS) or in a YAML file (--config).")
+}
+
+// listing is c's line in the list of commands; a resource's names its verbs.
+func (c command) listing() string {
+	if len(c.verbs) == 0 {
+		return c.summary
+	}
+	names := make([]string, len(c.verbs))
+	for i, v := range c.verbs {
+		names[i] = v.name
+	}
+	return c.summary + ": " + strings.Join(names, ", ")
+}
+
+// printVerbs is the help of a resource: each verb with its synopsis.
+func printVerbs(w io.Writer, c command) {
+	fmt.Fprintf(w, "Usage: portus %s VERB [flags]\n\nVerbs:\n", c.name)
+	for _, v := range c.verbs {
+		fmt.Fprintf(w, "  portus %s\n        %s\n", strings.TrimSpace(c.name+" "+v.name+" "+v.args), v.summary)
+	}
+	fmt.Fprintf(w, "\nRun 'portus %s VERB -h' for a verb's flags.\n", c.name)
 }
 
 // newFlags returns a flag set whose errors and help go to env.Stderr.
@@ -104,19 +175,6 @@ func newFlags(env Env, name, args string) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
-}
-
-// subcommand splits "user create alice" into the verb and the rest.
-func subcommand(env Env, resource string, verbs []string, args []string) (string, []string, error) {
-	if len(args) > 0 {
-		for _, v := range verbs {
-			if args[0] == v {
-				return v, args[1:], nil
-			}
-		}
-	}
-	fmt.Fprintf(env.Stderr, "Usage: portus %s %s [flags]\n", resource, strings.Join(verbs, "|"))
-	return "", nil, errUsage
 }
 
 // readPassword reads one line from stdin, as `--password-stdin` promises.

@@ -10,8 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
-	"strings"
 	"syscall"
 	"time"
 
@@ -111,48 +111,15 @@ func (a *adminClient) do(method, path string, body, out any) error {
 	return nil
 }
 
-// handlerTransport serves requests with an in-process handler.
+// handlerTransport serves requests with an in-process handler. The
+// recorder's Result carries the trailers the handler announced (the backup
+// status) as a network response would.
 type handlerTransport struct{ h http.Handler }
 
 func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	w := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	w := httptest.NewRecorder()
 	t.h.ServeHTTP(w, req)
-	// Trailers announced in the header are set after the body, as a
-	// network response would deliver them.
-	trailer := http.Header{}
-	for _, names := range w.header.Values("Trailer") {
-		for _, name := range strings.Split(names, ",") {
-			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
-			trailer[name] = w.header[name]
-		}
-	}
-	return &http.Response{
-		Trailer:    trailer,
-		StatusCode: w.status,
-		Status:     fmt.Sprintf("%d %s", w.status, http.StatusText(w.status)),
-		Header:     w.header,
-		Body:       io.NopCloser(&w.body),
-		Request:    req,
-		ProtoMajor: 1, ProtoMinor: 1,
-	}, nil
-}
-
-type bufferedResponse struct {
-	header      http.Header
-	status      int
-	wroteHeader bool
-	body        bytes.Buffer
-}
-
-func (w *bufferedResponse) Header() http.Header { return w.header }
-
-func (w *bufferedResponse) WriteHeader(status int) {
-	if !w.wroteHeader {
-		w.status, w.wroteHeader = status, true
-	}
-}
-
-func (w *bufferedResponse) Write(p []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.body.Write(p)
+	resp := w.Result()
+	resp.Request = req
+	return resp, nil
 }

@@ -197,68 +197,98 @@ type copySummary struct {
 	secrets                   []string
 }
 
-// copyStore writes everything of src into the empty dst.
+// copyStore writes everything of src into the empty dst: the shared
+// secrets first (the tokens are useless without the pepper), then the
+// users with their tokens, then the audit log, and checks the count.
 func copyStore(src, dst model.Store, progress io.Writer) (copySummary, error) {
 	var sum copySummary
+	var err error
+	if sum.secrets, err = copySecrets(src, dst); err != nil {
+		return sum, err
+	}
+	if len(sum.secrets) == 0 || sum.secrets[0] != model.SecretPepper {
+		fmt.Fprintln(progress, "Warning: the source has no token pepper: its application tokens cannot be checked anywhere.")
+	}
+	if err := copyUsers(src, dst, &sum); err != nil {
+		return sum, err
+	}
+	if err := copyAuditLog(src, dst, &sum, progress); err != nil {
+		return sum, err
+	}
+	if n, err := dst.TokenCount(); err != nil || n != sum.tokens {
+		return sum, fmt.Errorf("the destination counts %d tokens after copying %d (%v)", n, sum.tokens, err)
+	}
+	return sum, nil
+}
+
+// copySecrets gives dst the shared secrets of src and returns the names
+// of those src has, in model.SecretNames order.
+func copySecrets(src, dst model.Store) ([]string, error) {
+	var copied []string
 	for _, name := range model.SecretNames {
 		secret, err := src.SharedSecret(name, nil)
 		if errors.Is(err, model.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return sum, err
+			return copied, err
 		}
 		cur, err := dst.SharedSecret(name, nil)
 		switch {
 		case errors.Is(err, model.ErrNotFound):
 			cur = nil
 		case err != nil:
-			return sum, err
+			return copied, err
 		}
 		if cur == nil || !bytes.Equal(cur, secret) {
 			stored, err := dst.ReplaceSharedSecret(name, cur, secret)
 			if err != nil {
-				return sum, err
+				return copied, err
 			}
 			if !bytes.Equal(stored, secret) {
-				return sum, fmt.Errorf("shared secret %s changed in the destination while copying", name)
+				return copied, fmt.Errorf("shared secret %s changed in the destination while copying", name)
 			}
 		}
-		sum.secrets = append(sum.secrets, name)
+		copied = append(copied, name)
 	}
-	if len(sum.secrets) == 0 || sum.secrets[0] != model.SecretPepper {
-		fmt.Fprintln(progress, "Warning: the source has no token pepper: its application tokens cannot be checked anywhere.")
-	}
+	return copied, nil
+}
 
+// copyUsers creates every user of src in dst, each with their tokens.
+func copyUsers(src, dst model.Store, sum *copySummary) error {
 	users, err := src.Users()
 	if err != nil {
-		return sum, err
+		return err
 	}
 	for _, u := range users {
 		if _, err := dst.CreateUser(u, false); err != nil {
-			return sum, fmt.Errorf("user %s: %w", u.Name, err)
+			return fmt.Errorf("user %s: %w", u.Name, err)
 		}
 		sum.users++
 		tokens, err := src.Tokens(u.Name)
 		if err != nil {
-			return sum, err
+			return err
 		}
 		for _, t := range tokens {
 			// No limit: the tokens were within it where they came from.
 			if _, err := dst.CreateToken(model.NewToken{Token: t}); err != nil {
-				return sum, fmt.Errorf("token %s of %s: %w", t.ID, u.Name, err)
+				return fmt.Errorf("token %s of %s: %w", t.ID, u.Name, err)
 			}
 			sum.tokens++
 		}
 	}
+	return nil
+}
 
-	// The audit log, oldest first, so that the new IDs keep the order.
+// copyAuditLog adds the audit log of src to dst, oldest first, so that the
+// new IDs keep the order.
+func copyAuditLog(src, dst model.Store, sum *copySummary, progress io.Writer) error {
 	var log []model.Activity
 	q := model.ActivityQuery{Limit: 500}
 	for {
 		page, err := src.Activities(q)
 		if err != nil {
-			return sum, err
+			return err
 		}
 		if len(page) == 0 {
 			break
@@ -270,17 +300,12 @@ func copyStore(src, dst model.Store, progress io.Writer) (copySummary, error) {
 		a := log[i]
 		a.ID = 0
 		if err := dst.AddActivity(a, 0); err != nil {
-			return sum, fmt.Errorf("audit entry %d: %w", log[i].ID, err)
+			return fmt.Errorf("audit entry %d: %w", log[i].ID, err)
 		}
 		sum.activities++
 		if sum.activities%10000 == 0 {
 			fmt.Fprintf(progress, "… %d of %d audit entries\n", sum.activities, len(log))
 		}
 	}
-
-	// Check the copy.
-	if n, err := dst.TokenCount(); err != nil || n != sum.tokens {
-		return sum, fmt.Errorf("the destination counts %d tokens after copying %d (%v)", n, sum.tokens, err)
-	}
-	return sum, nil
+	return nil
 }

@@ -4,132 +4,114 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
-	"text/tabwriter"
 	"time"
 
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
-func runUser(env Env, args []string) error {
-	verb, args, err := subcommand(env, "user", []string{"create", "list", "disable", "enable", "unlock", "set-docker-login"}, args)
-	if err != nil {
+// userVerbs are the commands of `portus user`.
+var userVerbs = []command{
+	{name: "create", summary: "add an account; the password comes from stdin, never from an argument",
+		args: "NAME [--admin] --password-stdin", nargs: 1, init: true,
+		flags: func(fs *flag.FlagSet, f *verbFlags) {
+			fs.BoolVar(&f.admin, "admin", false, "make the user an administrator")
+			fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from stdin (required)")
+		},
+		prepare: readNewPassword, run: createUser},
+	{name: "list", summary: "list the accounts",
+		args: "[-o json]", flags: jsonOutput, run: listUsers},
+	{name: "disable", summary: "disable an account: its tokens and sessions stop working at once",
+		args: "NAME", nargs: 1, run: func(x *adminCall) error { return setDisabled(x, true) }},
+	{name: "enable", summary: "enable a disabled account again",
+		args: "NAME", nargs: 1, run: func(x *adminCall) error { return setDisabled(x, false) }},
+	{name: "unlock", summary: "lift the sign-in lock that failed passwords put on a user (on the running server)",
+		args: "NAME", nargs: 1, run: unlockUser},
+	// The user's docker_login policy; "default" follows the server's.
+	{name: "set-docker-login", summary: "whether docker login takes the user's password; default: the server's policy",
+		args: "NAME tokens_only|passwords_allowed|default", nargs: 2, run: setDockerLogin},
+}
+
+func readNewPassword(x *adminCall) error {
+	if !x.flags.passwordStdin {
+		return errors.New("give the password on stdin with --password-stdin; passwords are never taken as arguments")
+	}
+	var err error
+	x.password, err = readPassword(x.env.Stdin)
+	return err
+}
+
+func createUser(x *adminCall) error {
+	var u apitypes.User
+	req := apitypes.CreateUserRequest{Name: x.args[0], Password: x.password, Admin: x.flags.admin}
+	if err := x.client.do(http.MethodPost, "/api/v1/users", req, &u); err != nil {
 		return err
 	}
-	var (
-		admin, passwordStdin, asJSON bool
-	)
-	fs := newFlags(env, "user "+verb, map[string]string{
-		"create":  "NAME [--admin] --password-stdin",
-		"list":    "[-o json]",
-		"disable": "NAME",
-		"enable":  "NAME",
-		"unlock":  "NAME",
-		// The user's docker_login policy; "default" follows the server's.
-		"set-docker-login": "NAME tokens_only|passwords_allowed|default",
-	}[verb])
-	c, rest, err := loadData(env, fs, args, func(fs *flag.FlagSet) {
-		switch verb {
-		case "create":
-			fs.BoolVar(&admin, "admin", false, "make the user an administrator")
-			fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin (required)")
-		case "list":
-			fs.Var(jsonFlag{&asJSON}, "o", "output format: json")
+	role := "user"
+	if u.Admin {
+		role = "administrator"
+	}
+	fmt.Fprintf(x.env.Stderr, "Created %s %q.\n", role, u.Name)
+	return nil
+}
+
+func listUsers(x *adminCall) error {
+	var users []apitypes.User
+	if err := x.client.do(http.MethodGet, "/api/v1/users", nil, &users); err != nil {
+		return err
+	}
+	return printList(x, users, "NAME\tADMIN\tDISABLED\tCREATED", func(w io.Writer) {
+		for _, u := range users {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", u.Name, yesNo(u.Admin), yesNo(u.Disabled), u.CreatedAt.Local().Format(time.DateTime))
 		}
 	})
-	if err != nil {
-		return err
-	}
-	wantArgs := 1
-	switch verb {
-	case "list":
-		wantArgs = 0
-	case "set-docker-login":
-		wantArgs = 2
-	}
-	if len(rest) != wantArgs {
-		fs.Usage()
-		return errUsage
-	}
-	var password string
-	if verb == "create" {
-		if !passwordStdin {
-			return errors.New("give the password on stdin with --password-stdin; passwords are never taken as arguments")
-		}
-		if password, err = readPassword(env.Stdin); err != nil {
-			return err
-		}
-	}
-	client, err := connect(c, env.Stderr, verb == "create")
-	if err != nil {
-		return err
-	}
-	defer client.close()
+}
 
-	switch verb {
-	case "create":
-		var u apitypes.User
-		if err := client.do(http.MethodPost, "/api/v1/users", apitypes.CreateUserRequest{Name: rest[0], Password: password, Admin: admin}, &u); err != nil {
-			return err
-		}
-		role := "user"
-		if u.Admin {
-			role = "administrator"
-		}
-		fmt.Fprintf(env.Stderr, "Created %s %q.\n", role, u.Name)
-	case "list":
-		var users []apitypes.User
-		if err := client.do(http.MethodGet, "/api/v1/users", nil, &users); err != nil {
-			return err
-		}
-		if asJSON {
-			return writeJSON(env.Stdout, users)
-		}
-		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tADMIN\tDISABLED\tCREATED")
-		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, yesNo(u.Admin), yesNo(u.Disabled), u.CreatedAt.Local().Format(time.DateTime))
-		}
-		return tw.Flush()
-	case "disable", "enable":
-		disabled := verb == "disable"
-		if err := client.do(http.MethodPatch, "/api/v1/users/"+url.PathEscape(rest[0]), apitypes.UpdateUserRequest{Disabled: &disabled}, nil); err != nil {
-			return err
-		}
-		if disabled {
-			fmt.Fprintf(env.Stderr, "Disabled %q: their tokens and sessions stop working now.\n", rest[0])
-		} else {
-			fmt.Fprintf(env.Stderr, "Enabled %q.\n", rest[0])
-		}
-	case "unlock":
-		// The lock lives in the running server's memory: this reaches it
-		// over the admin socket (offline there is nothing to lift).
-		if err := client.do(http.MethodPatch, "/api/v1/users/"+url.PathEscape(rest[0]), apitypes.UpdateUserRequest{Unlock: true}, nil); err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stderr, "Lifted the sign-in lock of %q: their password is checked again.\n", rest[0])
-	case "set-docker-login":
-		return setDockerLogin(env, client, rest[0], rest[1])
+// updateUser patches the user named by the first argument.
+func updateUser(x *adminCall, req apitypes.UpdateUserRequest, out any) error {
+	return x.client.do(http.MethodPatch, "/api/v1/users/"+url.PathEscape(x.args[0]), req, out)
+}
+
+func setDisabled(x *adminCall, disabled bool) error {
+	if err := updateUser(x, apitypes.UpdateUserRequest{Disabled: &disabled}, nil); err != nil {
+		return err
 	}
+	if disabled {
+		fmt.Fprintf(x.env.Stderr, "Disabled %q: their tokens and sessions stop working now.\n", x.args[0])
+	} else {
+		fmt.Fprintf(x.env.Stderr, "Enabled %q.\n", x.args[0])
+	}
+	return nil
+}
+
+// unlockUser lifts the sign-in lock. The lock lives in the running
+// server's memory: this reaches it over the admin socket (offline there is
+// nothing to lift).
+func unlockUser(x *adminCall) error {
+	if err := updateUser(x, apitypes.UpdateUserRequest{Unlock: true}, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(x.env.Stderr, "Lifted the sign-in lock of %q: their password is checked again.\n", x.args[0])
 	return nil
 }
 
 // setDockerLogin sets a user's docker_login policy: whether `docker login`
 // (the registry token endpoint) accepts their password or only tokens.
-func setDockerLogin(env Env, client *adminClient, name, policy string) error {
-	value := policy
-	if policy == "default" {
+func setDockerLogin(x *adminCall) error {
+	value := x.args[1]
+	if value == "default" {
 		value = ""
 	}
 	var u apitypes.User
-	if err := client.do(http.MethodPatch, "/api/v1/users/"+url.PathEscape(name), apitypes.UpdateUserRequest{DockerLogin: &value}, &u); err != nil {
+	if err := updateUser(x, apitypes.UpdateUserRequest{DockerLogin: &value}, &u); err != nil {
 		return err
 	}
 	if u.DockerLogin == "" {
-		fmt.Fprintf(env.Stderr, "%q follows the server's docker_login policy.\n", u.Name)
+		fmt.Fprintf(x.env.Stderr, "%q follows the server's docker_login policy.\n", u.Name)
 	} else {
-		fmt.Fprintf(env.Stderr, "docker_login of %q is now %s.\n", u.Name, u.DockerLogin)
+		fmt.Fprintf(x.env.Stderr, "docker_login of %q is now %s.\n", u.Name, u.DockerLogin)
 	}
 	return nil
 }

@@ -301,9 +301,10 @@ func (c *Config) Validate() error {
 	return c.validateStore()
 }
 
-// Paths inside the data directory.
+// Paths inside the data directory. The shared secrets beside the database
+// (the pepper, the signing key) are named by model.SecretNames and managed
+// by the store.
 func (c Config) DBPath() string     { return filepath.Join(c.Data, "portus.db") }
-func (c Config) PepperPath() string { return filepath.Join(c.Data, "pepper") }
 func (c Config) SocketPath() string { return filepath.Join(c.Data, "admin.sock") }
 
 // listValue is a repeatable flag.

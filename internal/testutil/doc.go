@@ -6,8 +6,9 @@
 //   - FreePort and FreePorts, loopback ports that were free a moment ago;
 //   - Process, a started binary: wait until it answers, stop it with SIGTERM
 //     and then SIGKILL, or kill it by PID as a crash would;
-//   - the output checks: Leaks, NoSecret and RedactTokens, so that a test
-//     that asserts "this output holds no secret" never prints the secret.
+//   - the output checks: CheckRun (exit code, stream, message, time limit),
+//     Leaks, NoSecret and RedactTokens, so that a test that asserts "this
+//     output holds no secret" never prints the secret.
 //
 // It imports no server/ or helper/ package (only shared/apptoken, for what
 // a token looks like), and only the checks and Port take a

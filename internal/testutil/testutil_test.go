@@ -181,3 +181,21 @@ func TestNoSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckRun(t *testing.T) {
+	ok := Run{Name: "store", Stdout: "refused: the keyring is locked", Elapsed: time.Second}
+	r := &recorder{TB: t}
+	CheckRun(r, ok, 0, "stdout", 2*time.Second, []string{"hunter2"}, "refused", "locked")
+	if len(r.msgs) != 0 {
+		t.Fatalf("a run as expected fails: %q", r.msgs)
+	}
+	bad := Run{Name: "store", Stdout: "hunter2", Stderr: "noise " + token, Code: 1, Elapsed: 3 * time.Second}
+	CheckRun(r, bad, 0, "stdout", 2*time.Second, []string{"hunter2"}, "refused")
+	// exit status, lacks "refused", other stream, too slow, the password, the token
+	if len(r.msgs) != 6 {
+		t.Fatalf("want six failures, got %d: %q", len(r.msgs), r.msgs)
+	}
+	if s := bad.String(); strings.Contains(s, token) {
+		t.Errorf("Run.String shows the token: %s", s)
+	}
+}

@@ -151,10 +151,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 			}()
 		}
 		time.Sleep(time.Duration(50+rng.IntN(550)) * time.Millisecond)
-		if err := p.cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		<-p.done
+		p.kill()
 		close(stop)
 		wg.Wait()
 		public.CloseIdleConnections()

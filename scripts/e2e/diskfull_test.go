@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -193,8 +194,8 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("creating a token once space is free: %s", r)
 	}
 	p.Stop(t)
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("portus serve exited %d after SIGINT", code)
+	if code := p.proc.ExitCode(); code != 0 {
+		t.Errorf("portus serve exited %d after SIGTERM", code)
 	}
 	if problems := checkBolt(t, filepath.Join(data, "portus.db")); len(problems) > 0 {
 		t.Fatalf("the bbolt file fails its check after the disk was full:\n%s", joinProblems(problems))
@@ -248,7 +249,7 @@ func TestReadOnlyDataDirectory(t *testing.T) {
 	}
 	t.Log("read-only data directory: a real read-only bind mount")
 	start := time.Now()
-	cmd := exec.Command(bin.portus, "serve", "--data", ro, "--listen", fmt.Sprintf("localhost:%d", freePort(t)))
+	cmd := exec.Command(bin.portus, "serve", "--data", ro, "--listen", fmt.Sprintf("localhost:%d", testutil.Port(t)))
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() == 0 {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/shared/apitypes"
 	"github.com/portusproject/portus/shared/apptoken"
 )
@@ -106,12 +107,12 @@ func TestHelperWithDockerCLI(t *testing.T) {
 			if !strings.Contains(out, "Login Succeeded") {
 				t.Fatalf("docker login: %s", out)
 			}
-			if cfg := w.configJSON(t); strings.Contains(cfg, "alice-password") || strings.Contains(cfg, "ptk_") || strings.Contains(cfg, `"auth"`) {
-				t.Fatalf("config.json holds a secret:\n%s", redactTokens(strings.ReplaceAll(cfg, "alice-password", "[password]")))
+			if cfg := w.configJSON(t); testutil.Leaks(cfg, "alice-password", "ptk_", `"auth"`) {
+				t.Fatalf("config.json holds a secret:\n%s", testutil.RedactTokens(strings.ReplaceAll(cfg, "alice-password", "[password]")))
 			}
 			secrets := w.secrets(t)
 			if !strings.Contains(secrets, "ptk_") {
-				t.Fatalf("the keyring holds no application token:\n%s", redactTokens(secrets))
+				t.Fatalf("the keyring holds no application token:\n%s", testutil.RedactTokens(secrets))
 			}
 			if strings.Contains(secrets, "alice-password") {
 				t.Fatal("the keyring holds the password")
@@ -136,7 +137,7 @@ func TestHelperWithDockerCLI(t *testing.T) {
 			got := w.mustRun(t, reg.Host, bin.helper, "get")
 			var cred struct{ ServerURL, Username, Secret string }
 			if err := json.Unmarshal([]byte(got), &cred); err != nil || !strings.HasPrefix(cred.Secret, "ptk_") || cred.Username != "alice" {
-				t.Fatalf("get returned %s (%v)", redactTokens(got), err)
+				t.Fatalf("get returned %s (%v)", testutil.RedactTokens(got), err)
 			}
 			again, _ := json.Marshal(map[string]string{"ServerURL": reg.Host, "Username": cred.Username, "Secret": cred.Secret})
 			w.mustRun(t, string(again), bin.helper, "store")
@@ -155,7 +156,7 @@ func TestHelperWithDockerCLI(t *testing.T) {
 				t.Fatalf("after logout the server lists %d helper tokens, want 0", n)
 			}
 			if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
-				t.Fatalf("the keyring still holds a token after logout:\n%s", redactTokens(secrets))
+				t.Fatalf("the keyring still holds a token after logout:\n%s", testutil.RedactTokens(secrets))
 			}
 			out, err = w.run("", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
 			if err == nil || !strings.Contains(out, "UNAUTHORIZED") && !strings.Contains(out, "401") {
@@ -180,30 +181,16 @@ func TestHelperLogoutWithServerDown(t *testing.T) {
 
 	out, err := w.run(reg.Host, bin.helper, "erase")
 	if err != nil {
-		t.Fatalf("erase with the server down failed: %v\n%s", err, redactTokens(out))
+		t.Fatalf("erase with the server down failed: %v\n%s", err, testutil.RedactTokens(out))
 	}
 	if !strings.Contains(out, "docker-credential-portus@") || !strings.Contains(out, p.URL) {
-		t.Errorf("the warning does not name the token and where to revoke it:\n%s", redactTokens(out))
+		t.Errorf("the warning does not name the token and where to revoke it:\n%s", testutil.RedactTokens(out))
 	}
 	if regexp.MustCompile(apptoken.Pattern).MatchString(out) {
-		t.Errorf("the warning prints the token:\n%s", redactTokens(out))
+		t.Errorf("the warning prints the token:\n%s", testutil.RedactTokens(out))
 	}
 	w.mustRun(t, "", w.docker, "logout", reg.Host)
 	if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
-		t.Fatalf("the keyring still holds the token:\n%s", redactTokens(secrets))
-	}
-}
-
-// redactTokens keeps test output free of whole tokens.
-func redactTokens(s string) string {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "ptk_")
-		if i < 0 || len(s) < i+42 {
-			b.WriteString(s)
-			return b.String()
-		}
-		b.WriteString(s[:i] + "ptk_[redacted]")
-		s = s[i+42:]
+		t.Fatalf("the keyring still holds the token:\n%s", testutil.RedactTokens(secrets))
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/server/ldapauth/ldaptest"
 	"github.com/portusproject/portus/shared/apitypes"
 )
@@ -67,12 +68,12 @@ func TestHelperWithLDAPUser(t *testing.T) {
 	if !strings.Contains(out, "Login Succeeded") {
 		t.Fatalf("docker login: %s", out)
 	}
-	if cfg := w.configJSON(t); strings.Contains(cfg, ldaptest.AlicePassword) || strings.Contains(cfg, "ptk_") || strings.Contains(cfg, `"auth"`) {
+	if cfg := w.configJSON(t); testutil.Leaks(cfg, ldaptest.AlicePassword, "ptk_", `"auth"`) {
 		t.Fatalf("config.json holds a secret:\n%s", cfg)
 	}
 	secrets := w.secrets(t)
 	if !strings.Contains(secrets, "ptk_") {
-		t.Fatalf("the keyring holds no application token:\n%s", redactTokens(secrets))
+		t.Fatalf("the keyring holds no application token:\n%s", testutil.RedactTokens(secrets))
 	}
 	if strings.Contains(secrets, ldaptest.AlicePassword) {
 		t.Fatal("the keyring holds the LDAP password")
@@ -106,7 +107,7 @@ func TestHelperWithLDAPUser(t *testing.T) {
 		t.Fatalf("after logout the server lists %d helper tokens, want 0", n)
 	}
 	if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
-		t.Fatalf("the keyring still holds a token after logout:\n%s", redactTokens(secrets))
+		t.Fatalf("the keyring still holds a token after logout:\n%s", testutil.RedactTokens(secrets))
 	}
 
 	// The web sign-in takes the directory password.
@@ -135,8 +136,8 @@ func TestDockerLoginTokensOnlyWithLDAP(t *testing.T) {
 		t.Errorf("docker login does not tell the user what to do:\n%s", out)
 	}
 	t.Logf("docker login with the password says:\n%s", out)
-	if secrets := w.secrets(t); strings.Contains(secrets, ldaptest.AlicePassword) || strings.Contains(secrets, "ptk_") {
-		t.Fatalf("the refused login left a secret in the keyring:\n%s", redactTokens(secrets))
+	if secrets := w.secrets(t); testutil.Leaks(secrets, ldaptest.AlicePassword, "ptk_") {
+		t.Fatalf("the refused login left a secret in the keyring:\n%s", testutil.RedactTokens(secrets))
 	}
 	if cfg := w.configJSON(t); strings.Contains(cfg, ldaptest.AlicePassword) {
 		t.Fatalf("config.json holds the password:\n%s", cfg)
@@ -154,7 +155,7 @@ func TestDockerLoginTokensOnlyWithLDAP(t *testing.T) {
 		t.Fatalf("docker login with a token: %s", out)
 	}
 	if secrets := w.secrets(t); !strings.Contains(secrets, created.Token) {
-		t.Fatalf("the keyring does not hold the token given:\n%s", redactTokens(secrets))
+		t.Fatalf("the keyring does not hold the token given:\n%s", testutil.RedactTokens(secrets))
 	}
 	if n := len(ldapHelperTokens(t, p)); n != 0 {
 		t.Errorf("the helper minted %d tokens of its own for a token login", n)
@@ -189,7 +190,7 @@ func TestDockerLoginTokensOnlyWithLDAP(t *testing.T) {
 		t.Fatalf("docker login with the password, now allowed: %d helper tokens\n%s", n, out)
 	}
 	if secrets := w.secrets(t); strings.Contains(secrets, ldaptest.AlicePassword) || !strings.Contains(secrets, "ptk_") {
-		t.Fatalf("the keyring after a password login:\n%s", redactTokens(secrets))
+		t.Fatalf("the keyring after a password login:\n%s", testutil.RedactTokens(secrets))
 	}
 	// … and takes it back: the server's policy applies again.
 	p.portus(t, "", "user", "set-docker-login", "alice", "default")

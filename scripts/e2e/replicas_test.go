@@ -21,12 +21,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -40,9 +40,8 @@ type etcdCluster struct {
 
 type etcdMember struct {
 	name, clientURL, peerURL, dir, initial, token string
-	cmd                                           *exec.Cmd
-	done                                          chan struct{}
-	log                                           *syncBuffer
+	proc                                          *testutil.Process // nil before the first launch
+	log                                           *testutil.LockedBuffer
 }
 
 // startEtcd starts an n-member cluster with fresh data directories and
@@ -56,11 +55,11 @@ func startEtcd(t *testing.T, n int) *etcdCluster {
 	for i := range n {
 		m := &etcdMember{
 			name:      fmt.Sprintf("m%d", i+1),
-			clientURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
-			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+			clientURL: fmt.Sprintf("http://127.0.0.1:%d", testutil.Port(t)),
+			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", testutil.Port(t)),
 			dir:       filepath.Join(dir, fmt.Sprintf("m%d", i+1)),
 			token:     token,
-			log:       &syncBuffer{},
+			log:       &testutil.LockedBuffer{},
 		}
 		initial = append(initial, m.name+"="+m.peerURL)
 		c.members = append(c.members, m)
@@ -75,7 +74,7 @@ func startEtcd(t *testing.T, n int) *etcdCluster {
 		}
 		if t.Failed() {
 			for _, m := range c.members {
-				t.Logf("etcd %s log:\n%s", m.name, tail(m.log.String(), 3000))
+				t.Logf("etcd %s log:\n%s", m.name, m.log.Tail(3000))
 			}
 		}
 	})
@@ -83,28 +82,19 @@ func startEtcd(t *testing.T, n int) *etcdCluster {
 	return c
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
 func (c *etcdCluster) launch(t *testing.T, m *etcdMember) {
 	t.Helper()
-	m.cmd = exec.Command(c.exe, "--name", m.name, "--data-dir", m.dir,
+	cmd := exec.Command(c.exe, "--name", m.name, "--data-dir", m.dir,
 		"--listen-client-urls", m.clientURL, "--advertise-client-urls", m.clientURL,
 		"--listen-peer-urls", m.peerURL, "--initial-advertise-peer-urls", m.peerURL,
 		"--initial-cluster", m.initial, "--initial-cluster-state", "new", "--initial-cluster-token", m.token,
 		"--heartbeat-interval=10", "--election-timeout=100",
 		"--logger=zap", "--log-outputs=stderr", "--log-level=warn")
-	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
-	if err := m.cmd.Start(); err != nil {
+	p, err := testutil.Start(cmd, m.log)
+	if err != nil {
 		t.Fatal(err)
 	}
-	m.done = make(chan struct{})
-	done, cmd := m.done, m.cmd
-	go func() { cmd.Wait(); close(done) }()
+	m.proc = p
 }
 
 func (c *etcdCluster) spec() string {
@@ -116,25 +106,15 @@ func (c *etcdCluster) spec() string {
 }
 
 func (m *etcdMember) running() bool {
-	if m.done == nil {
-		return false
-	}
-	select {
-	case <-m.done:
-		return false
-	default:
-		return true
-	}
+	return m.proc != nil && !m.proc.Exited()
 }
 
 // kill sends SIGKILL to member i's PID and waits until it is gone.
 func (c *etcdCluster) kill(i int) {
 	m := c.members[i]
-	if !m.running() {
-		return
+	if m.running() {
+		m.proc.Kill()
 	}
-	_ = syscall.Kill(m.cmd.Process.Pid, syscall.SIGKILL)
-	<-m.done
 }
 
 // restart starts a killed member again on its data directory.
@@ -146,7 +126,7 @@ func (c *etcdCluster) waitHealthy(t *testing.T) {
 		if !m.running() {
 			continue
 		}
-		waitFor(t, m.done, func() bool {
+		waitFor(t, m.proc.Done(), func() bool {
 			resp, err := http.Get(m.clientURL + "/health")
 			if err != nil {
 				return false
@@ -210,12 +190,6 @@ func (c *etcdCluster) leader(t *testing.T) int {
 func startReplica(t *testing.T, c *etcdCluster, data string, extra ...string) *portusServer {
 	t.Helper()
 	return startPortusOn(t, data, append([]string{"--store", c.spec(), "--flush-interval", "1s"}, extra...)...)
-}
-
-// kill stops the replica with SIGKILL, as a crash would.
-func (s *portusServer) kill() {
-	_ = syscall.Kill(s.cmd.Process.Pid, syscall.SIGKILL)
-	<-s.done
 }
 
 // admin is an HTTP client of the replica's admin socket (the trusted JSON

@@ -170,6 +170,28 @@ func waitFor(t *testing.T, exited <-chan struct{}, ready func() bool, what strin
 	}
 }
 
+// phase runs one step of a long end-to-end test as a subtest, so that a
+// failure names its step. The steps build on each other, so the test keeps
+// its flow: a step that stops (t.Fatal) ends the test, one that only
+// reports errors lets the next steps run, and a skipped step skips the
+// test. What a step starts for the later ones (servers, temporary
+// directories) must be made with the outer t, whose cleanups run last.
+func phase(t *testing.T, name string, step func(t *testing.T)) {
+	t.Helper()
+	var finished, skipped bool
+	t.Run(name, func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		step(t)
+		finished = true
+	})
+	switch {
+	case skipped:
+		t.SkipNow()
+	case !finished:
+		t.FailNow()
+	}
+}
+
 // portus runs an admin command of the portus binary against s's data
 // directory and returns its stdout. It fails the test on a non-zero exit.
 func (s *portusServer) portus(t *testing.T, stdin string, args ...string) string {

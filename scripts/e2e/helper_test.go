@@ -103,65 +103,76 @@ func TestHelperWithDockerCLI(t *testing.T) {
 			}
 			w := newWorkstation(t, config)
 
-			out := w.mustRun(t, "alice-password", w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
-			if !strings.Contains(out, "Login Succeeded") {
-				t.Fatalf("docker login: %s", out)
-			}
-			if cfg := w.configJSON(t); testutil.Leaks(cfg, "alice-password", "ptk_", `"auth"`) {
-				t.Fatalf("config.json holds a secret:\n%s", testutil.RedactTokens(strings.ReplaceAll(cfg, "alice-password", "[password]")))
-			}
-			secrets := w.secrets(t)
-			if !strings.Contains(secrets, "ptk_") {
-				t.Fatalf("the keyring holds no application token:\n%s", testutil.RedactTokens(secrets))
-			}
-			if strings.Contains(secrets, "alice-password") {
-				t.Fatal("the keyring holds the password")
-			}
-			if n := len(helperTokens(t, p)); n != 1 {
-				t.Fatalf("after login the server lists %d helper tokens, want 1", n)
-			}
-
 			ref := reg.Host + "/alice/demo:v1"
-			layer, err := layerTar("through the helper")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer os.Remove(layer)
-			w.mustRun(t, "", w.crane, "append", "--new_layer", layer, "--new_tag", ref)
-			w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
-
-			// A bare `docker login HOST` calls get, then store with what get
-			// returned (our own token): that must not mint a second token.
-			// The CLI only does so with a daemon running, so speak the
-			// protocol to the helper directly, as the CLI would.
-			got := w.mustRun(t, reg.Host, bin.helper, "get")
-			var cred struct{ ServerURL, Username, Secret string }
-			if err := json.Unmarshal([]byte(got), &cred); err != nil || !strings.HasPrefix(cred.Secret, "ptk_") || cred.Username != "alice" {
-				t.Fatalf("get returned %s (%v)", testutil.RedactTokens(got), err)
-			}
-			again, _ := json.Marshal(map[string]string{"ServerURL": reg.Host, "Username": cred.Username, "Secret": cred.Secret})
-			w.mustRun(t, string(again), bin.helper, "store")
-			if n := len(helperTokens(t, p)); n != 1 {
-				t.Fatalf("after storing our own token back the server lists %d helper tokens, want 1", n)
-			}
-			// A second login with the password replaces the token.
-			w.mustRun(t, "alice-password", w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
-			if n := len(helperTokens(t, p)); n != 1 {
-				t.Fatalf("after a second login the server lists %d helper tokens, want 1", n)
-			}
-			w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
-
-			w.mustRun(t, "", w.docker, "logout", reg.Host)
-			if n := len(helperTokens(t, p)); n != 0 {
-				t.Fatalf("after logout the server lists %d helper tokens, want 0", n)
-			}
-			if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
-				t.Fatalf("the keyring still holds a token after logout:\n%s", testutil.RedactTokens(secrets))
-			}
-			out, err = w.run("", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
-			if err == nil || !strings.Contains(out, "UNAUTHORIZED") && !strings.Contains(out, "401") {
-				t.Fatalf("crane pull after logout: err %v\n%s", err, out)
-			}
+			phase(t, "login", func(t *testing.T) {
+				out := w.mustRun(t, "alice-password", w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
+				if !strings.Contains(out, "Login Succeeded") {
+					t.Fatalf("docker login: %s", out)
+				}
+				if n := len(helperTokens(t, p)); n != 1 {
+					t.Fatalf("after login the server lists %d helper tokens, want 1", n)
+				}
+			})
+			phase(t, "config.json", func(t *testing.T) {
+				if cfg := w.configJSON(t); testutil.Leaks(cfg, "alice-password", "ptk_", `"auth"`) {
+					t.Fatalf("config.json holds a secret:\n%s", testutil.RedactTokens(strings.ReplaceAll(cfg, "alice-password", "[password]")))
+				}
+			})
+			phase(t, "keyring", func(t *testing.T) {
+				secrets := w.secrets(t)
+				if !strings.Contains(secrets, "ptk_") {
+					t.Fatalf("the keyring holds no application token:\n%s", testutil.RedactTokens(secrets))
+				}
+				if strings.Contains(secrets, "alice-password") {
+					t.Fatal("the keyring holds the password")
+				}
+			})
+			phase(t, "push-pull", func(t *testing.T) {
+				layer, err := layerTar("through the helper")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer os.Remove(layer)
+				w.mustRun(t, "", w.crane, "append", "--new_layer", layer, "--new_tag", ref)
+				w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
+			})
+			phase(t, "store of our own token", func(t *testing.T) {
+				// A bare `docker login HOST` calls get, then store with what
+				// get returned (our own token): that must not mint a second
+				// token. The CLI only does so with a daemon running, so speak
+				// the protocol to the helper directly, as the CLI would.
+				got := w.mustRun(t, reg.Host, bin.helper, "get")
+				var cred struct{ ServerURL, Username, Secret string }
+				if err := json.Unmarshal([]byte(got), &cred); err != nil || !strings.HasPrefix(cred.Secret, "ptk_") || cred.Username != "alice" {
+					t.Fatalf("get returned %s (%v)", testutil.RedactTokens(got), err)
+				}
+				again, _ := json.Marshal(map[string]string{"ServerURL": reg.Host, "Username": cred.Username, "Secret": cred.Secret})
+				w.mustRun(t, string(again), bin.helper, "store")
+				if n := len(helperTokens(t, p)); n != 1 {
+					t.Fatalf("after storing our own token back the server lists %d helper tokens, want 1", n)
+				}
+			})
+			phase(t, "second login", func(t *testing.T) {
+				// A second login with the password replaces the token.
+				w.mustRun(t, "alice-password", w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
+				if n := len(helperTokens(t, p)); n != 1 {
+					t.Fatalf("after a second login the server lists %d helper tokens, want 1", n)
+				}
+				w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
+			})
+			phase(t, "logout", func(t *testing.T) {
+				w.mustRun(t, "", w.docker, "logout", reg.Host)
+				if n := len(helperTokens(t, p)); n != 0 {
+					t.Fatalf("after logout the server lists %d helper tokens, want 0", n)
+				}
+				if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
+					t.Fatalf("the keyring still holds a token after logout:\n%s", testutil.RedactTokens(secrets))
+				}
+				out, err := w.run("", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
+				if err == nil || !strings.Contains(out, "UNAUTHORIZED") && !strings.Contains(out, "401") {
+					t.Fatalf("crane pull after logout: err %v\n%s", err, out)
+				}
+			})
 		})
 	}
 }

@@ -4,8 +4,9 @@
 //   - LockedBuffer, a buffer safe for concurrent writers (a child process's
 //     output, a log handler called from server goroutines);
 //   - FreePort and FreePorts, loopback ports that were free a moment ago;
-//   - Process, a started binary: wait until it answers, stop it with SIGTERM
-//     and then SIGKILL, or kill it by PID as a crash would;
+//   - Process, a started binary: wait until it answers (WaitReady, with
+//     Answers as the usual HTTP probe), stop it with SIGTERM and then
+//     SIGKILL, or kill it by PID as a crash would;
 //   - the output checks: CheckRun (exit code, stream, message, time limit),
 //     Leaks, NoSecret and RedactTokens, so that a test that asserts "this
 //     output holds no secret" never prints the secret.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -123,4 +124,15 @@ func (p *Process) Signal(sig syscall.Signal) error {
 		return fmt.Errorf("signalling %s: %w", filepath.Base(p.Cmd.Path), err)
 	}
 	return nil
+}
+
+// Answers reports whether a GET of url is answered with status: the usual
+// readiness probe of a server given to WaitReady.
+func Answers(url string, status int) bool {
+	resp, err := http.Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == status
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"sync"
@@ -197,5 +199,16 @@ func TestCheckRun(t *testing.T) {
 	}
 	if s := bad.String(); strings.Contains(s, token) {
 		t.Errorf("Run.String shows the token: %s", s)
+	}
+}
+
+func TestAnswers(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	defer srv.Close()
+	if !Answers(srv.URL, http.StatusTeapot) || Answers(srv.URL, http.StatusOK) {
+		t.Error("Answers misreads the status")
+	}
+	if Answers(fmt.Sprintf("http://127.0.0.1:%d/", Port(t)), http.StatusOK) {
+		t.Error("a closed port answers")
 	}
 }

@@ -127,15 +127,7 @@ func tryStartPortus(t *testing.T, data string, extra []string) (*portusServer, e
 	// could come from whatever else took the port.
 	serving := fmt.Sprintf("addr=127.0.0.1:%d", port)
 	err = proc.WaitReady(readyTimeout, func() bool {
-		if !strings.Contains(s.log.String(), serving) {
-			return false
-		}
-		resp, err := http.Get(s.URL + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		return strings.Contains(s.log.String(), serving) && testutil.Answers(s.URL+"/healthz", http.StatusOK)
 	})
 	if err != nil {
 		proc.Kill()
@@ -321,15 +313,7 @@ http:
 	}
 	listening := fmt.Sprintf("listening on 127.0.0.1:%d", port)
 	err = proc.WaitReady(readyTimeout, func() bool {
-		if !strings.Contains(r.log.String(), listening) {
-			return false
-		}
-		resp, err := http.Get("http://" + r.Host + "/v2/")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusUnauthorized
+		return strings.Contains(r.log.String(), listening) && testutil.Answers("http://"+r.Host+"/v2/", http.StatusUnauthorized)
 	})
 	if err != nil {
 		proc.Kill()

@@ -65,6 +65,32 @@ func (w *workstation) mustRun(t *testing.T, stdin string, name string, args ...s
 	return out
 }
 
+// logout runs docker logout for host and checks that the helper's token is
+// gone from the server (alice's tokens, listed with password) and from the
+// keyring.
+func (w *workstation) logout(t *testing.T, host string, p *portusServer, password string) {
+	t.Helper()
+	w.mustRun(t, "", w.docker, "logout", host)
+	if n := len(helperTokensOf(t, p, password)); n != 0 {
+		t.Fatalf("after logout the server lists %d helper tokens, want 0", n)
+	}
+	if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
+		t.Fatalf("the keyring still holds a token after logout:\n%s", testutil.RedactTokens(secrets))
+	}
+}
+
+// push uploads a one-layer image holding content to ref with crane,
+// through the helper.
+func (w *workstation) push(t *testing.T, ref, content string) {
+	t.Helper()
+	layer, err := layerTar(content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(layer)
+	w.mustRun(t, "", w.crane, "append", "--new_layer", layer, "--new_tag", ref)
+}
+
 func (w *workstation) configJSON(t *testing.T) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(w.dockerConfig, "config.json"))
@@ -77,8 +103,15 @@ func (w *workstation) configJSON(t *testing.T) string {
 // helperTokens lists alice's tokens that the helper made.
 func helperTokens(t *testing.T, p *portusServer) []apitypes.Token {
 	t.Helper()
+	return helperTokensOf(t, p, "alice-password")
+}
+
+// helperTokensOf lists alice's tokens that the helper made, asking with
+// her password.
+func helperTokensOf(t *testing.T, p *portusServer, password string) []apitypes.Token {
+	t.Helper()
 	var list, mine []apitypes.Token
-	if code := p.apiJSON(t, http.MethodGet, "/api/v1/tokens", "alice", "alice-password", nil, &list); code != http.StatusOK {
+	if code := p.apiJSON(t, http.MethodGet, "/api/v1/tokens", "alice", password, nil, &list); code != http.StatusOK {
 		t.Fatalf("listing alice's tokens: %d", code)
 	}
 	for _, tk := range list {
@@ -128,12 +161,7 @@ func TestHelperWithDockerCLI(t *testing.T) {
 				}
 			})
 			phase(t, "push-pull", func(t *testing.T) {
-				layer, err := layerTar("through the helper")
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer os.Remove(layer)
-				w.mustRun(t, "", w.crane, "append", "--new_layer", layer, "--new_tag", ref)
+				w.push(t, ref, "through the helper")
 				w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
 			})
 			phase(t, "store of our own token", func(t *testing.T) {
@@ -161,13 +189,7 @@ func TestHelperWithDockerCLI(t *testing.T) {
 				w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
 			})
 			phase(t, "logout", func(t *testing.T) {
-				w.mustRun(t, "", w.docker, "logout", reg.Host)
-				if n := len(helperTokens(t, p)); n != 0 {
-					t.Fatalf("after logout the server lists %d helper tokens, want 0", n)
-				}
-				if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
-					t.Fatalf("the keyring still holds a token after logout:\n%s", testutil.RedactTokens(secrets))
-				}
+				w.logout(t, reg.Host, p, "alice-password")
 				out, err := w.run("", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
 				if err == nil || !strings.Contains(out, "UNAUTHORIZED") && !strings.Contains(out, "401") {
 					t.Fatalf("crane pull after logout: err %v\n%s", err, out)

@@ -45,16 +45,7 @@ func startPortusWithLDAP(t *testing.T, extra string) (*portusServer, *ldaptest.S
 // with her directory password.
 func ldapHelperTokens(t *testing.T, p *portusServer) []apitypes.Token {
 	t.Helper()
-	var list, mine []apitypes.Token
-	if code := p.apiJSON(t, http.MethodGet, "/api/v1/tokens", "alice", ldaptest.AlicePassword, nil, &list); code != http.StatusOK {
-		t.Fatalf("listing alice's tokens: %d", code)
-	}
-	for _, tk := range list {
-		if strings.HasPrefix(tk.Name, "docker-credential-portus@") {
-			mine = append(mine, tk)
-		}
-	}
-	return mine
+	return helperTokensOf(t, p, ldaptest.AlicePassword)
 }
 
 // TestHelperWithLDAPUser is the helper's story for a company account: the
@@ -97,12 +88,7 @@ func TestHelperWithLDAPUser(t *testing.T) {
 		}
 	})
 	phase(t, "push-pull", func(t *testing.T) {
-		layer, err := layerTar("through the helper, for an LDAP user")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.Remove(layer)
-		w.mustRun(t, "", w.crane, "append", "--new_layer", layer, "--new_tag", ref)
+		w.push(t, ref, "through the helper, for an LDAP user")
 		// Pushes and pulls use the token: the directory sees no more binds.
 		binds := dir.Binds(ldaptest.UserDN("alice"))
 		w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
@@ -111,13 +97,7 @@ func TestHelperWithLDAPUser(t *testing.T) {
 		}
 	})
 	phase(t, "logout", func(t *testing.T) {
-		w.mustRun(t, "", w.docker, "logout", reg.Host)
-		if n := len(ldapHelperTokens(t, p)); n != 0 {
-			t.Fatalf("after logout the server lists %d helper tokens, want 0", n)
-		}
-		if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
-			t.Fatalf("the keyring still holds a token after logout:\n%s", testutil.RedactTokens(secrets))
-		}
+		w.logout(t, reg.Host, p, ldaptest.AlicePassword)
 	})
 	phase(t, "web sign-in", func(t *testing.T) {
 		// The web sign-in takes the directory password.
@@ -175,12 +155,7 @@ func TestDockerLoginTokensOnlyWithLDAP(t *testing.T) {
 			t.Errorf("the helper minted %d tokens of its own for a token login", n)
 		}
 		ref := reg.Host + "/alice/tokens-only:v1"
-		layer, err := layerTar("tokens only")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.Remove(layer)
-		w.mustRun(t, "", w.crane, "append", "--new_layer", layer, "--new_tag", ref)
+		w.push(t, ref, "tokens only")
 		if n := dir.Binds(ldaptest.UserDN("alice")); n != binds+1 { // the listing in ldapHelperTokens
 			t.Errorf("logging in and pushing with a token made %d binds", n-binds-1)
 		}

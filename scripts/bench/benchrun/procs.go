@@ -75,14 +75,7 @@ func startServer(exe, data, logFile string, env []string, extra ...string) (*ser
 	}
 	track(cmd)
 	go func() { <-s.proc.Done(); lf.Close(); untrack(cmd) }()
-	err = s.proc.WaitReady(30*time.Second, func() bool {
-		resp, err := http.Get(s.URL + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	err = s.proc.WaitReady(30*time.Second, func() bool { return testutil.Answers(s.URL+"/healthz", http.StatusOK) })
 	if errors.Is(err, testutil.ErrExited) {
 		return nil, fmt.Errorf("portus serve exited at start; its log:\n%s", tail(logFile))
 	}

@@ -43,39 +43,42 @@ func TestBackupWhileServing(t *testing.T) {
 			}
 		}
 	}()
-	// Back up once the writes are under way, so the copy races them.
-	select {
-	case <-first:
-	case err := <-errc:
-		t.Fatal(err)
-	}
 	backup := filepath.Join(t.TempDir(), "portus.db")
-	p.portus(t, "", "backup", backup)
-	stop.Store(true)
-	wg.Wait()
-	select {
-	case err := <-errc:
-		t.Fatal(err)
-	default:
-	}
-	if info, err := os.Stat(backup); err != nil || info.Mode().Perm() != 0o600 {
-		t.Fatalf("backup file: %v, mode %v", err, info.Mode().Perm())
-	}
-
-	restored := filepath.Join(t.TempDir(), "restored")
-	if err := os.MkdirAll(restored, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	copyFile(t, backup, filepath.Join(restored, "portus.db"))
-	copyFile(t, filepath.Join(p.Data, "pepper"), filepath.Join(restored, "pepper"))
-	q := startPortusOn(t, restored)
-	if code := registryTokenStatus(t, q, "alice", before, "repository:alice/app:pull"); code != http.StatusOK {
-		t.Fatalf("a token from before the backup answered %d on the restored server", code)
-	}
-	var list []apitypes.Token
-	if code := q.apiJSON(t, http.MethodGet, "/api/v1/tokens", "alice", "alice-password", nil, &list); code != http.StatusOK || len(list) < 1 {
-		t.Fatalf("restored server lists %d tokens (status %d)", len(list), code)
-	}
+	var list []apitypes.Token // on the restored server
+	phase(t, "backup while writing", func(t *testing.T) {
+		// Back up once the writes are under way, so the copy races them.
+		select {
+		case <-first:
+		case err := <-errc:
+			t.Fatal(err)
+		}
+		p.portus(t, "", "backup", backup)
+		stop.Store(true)
+		wg.Wait()
+		select {
+		case err := <-errc:
+			t.Fatal(err)
+		default:
+		}
+		if info, err := os.Stat(backup); err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("backup file: %v, mode %v", err, info.Mode().Perm())
+		}
+	})
+	phase(t, "restore", func(t *testing.T) {
+		restored := filepath.Join(t.TempDir(), "restored")
+		if err := os.MkdirAll(restored, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, backup, filepath.Join(restored, "portus.db"))
+		copyFile(t, filepath.Join(p.Data, "pepper"), filepath.Join(restored, "pepper"))
+		q := startPortusOn(t, restored)
+		if code := registryTokenStatus(t, q, "alice", before, "repository:alice/app:pull"); code != http.StatusOK {
+			t.Fatalf("a token from before the backup answered %d on the restored server", code)
+		}
+		if code := q.apiJSON(t, http.MethodGet, "/api/v1/tokens", "alice", "alice-password", nil, &list); code != http.StatusOK || len(list) < 1 {
+			t.Fatalf("restored server lists %d tokens (status %d)", len(list), code)
+		}
+	})
 	t.Logf("backup taken with %d tokens created around it; restored server lists %d", created.Load(), len(list))
 }
 

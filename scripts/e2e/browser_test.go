@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/portusproject/portus/internal/testutil"
 )
 
 // TestWebUIInChromium walks through the web UI in real headless Chromium
@@ -227,7 +228,7 @@ func startChromium(t *testing.T, exe string) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
-	out := &syncBuffer{}
+	out := &testutil.LockedBuffer{}
 	opts = append(opts, chromedp.CombinedOutput(out))
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)

@@ -133,47 +133,48 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 
 	rounds := 0
 	for rounds < crashMaxRounds && (rounds < crashMinRounds || time.Since(start) < crashExtraUntil) {
-		if problems := checkBolt(t, filepath.Join(data, "portus.db")); rounds > 0 && len(problems) > 0 {
-			t.Fatalf("after kill %d the bbolt file fails its check:\n%s", rounds, joinProblems(problems))
+		phase(t, fmt.Sprintf("round %d", rounds+1), func(t *testing.T) {
+			if problems := checkBolt(t, filepath.Join(data, "portus.db")); rounds > 0 && len(problems) > 0 {
+				t.Fatalf("after kill %d the bbolt file fails its check:\n%s", rounds, joinProblems(problems))
+			}
+			p := startPortusOn(t, data, flags...)
+			crashVerify(t, p, book, users, &addrs, false)
+
+			// Load, then SIGKILL at a random moment.
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			public, sock := newSrvClient(), adminSocketClient(data)
+			for i := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					crashWorker(i, p, public, sock, book, users, password, stop, &addrs, rounds)
+				}()
+			}
+			time.Sleep(time.Duration(50+rng.IntN(550)) * time.Millisecond)
+			p.kill()
+			close(stop)
+			wg.Wait()
+			public.CloseIdleConnections()
+			sock.CloseIdleConnections()
+			rounds++
+			if errs := book.problems(); len(errs) > 0 {
+				t.Fatalf("round %d:\n%s", rounds, joinProblems(errs))
+			}
+		})
+	}
+
+	phase(t, "after the last kill", func(t *testing.T) {
+		// The last kill is checked too, then every revoked token once more.
+		if problems := checkBolt(t, filepath.Join(data, "portus.db")); len(problems) > 0 {
+			t.Fatalf("after the last kill the bbolt file fails its check:\n%s", joinProblems(problems))
 		}
 		p := startPortusOn(t, data, flags...)
-		crashVerify(t, p, book, users, &addrs, false)
-
-		// Load, then SIGKILL at a random moment.
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		public, sock := newSrvClient(), adminSocketClient(data)
-		for i := range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				crashWorker(i, p, public, sock, book, users, password, stop, &addrs, rounds)
-			}()
-		}
-		time.Sleep(time.Duration(50+rng.IntN(550)) * time.Millisecond)
-		if err := p.cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		<-p.done
-		close(stop)
-		wg.Wait()
-		public.CloseIdleConnections()
-		sock.CloseIdleConnections()
-		rounds++
+		crashVerify(t, p, book, users, &addrs, true)
 		if errs := book.problems(); len(errs) > 0 {
-			t.Fatalf("round %d:\n%s", rounds, joinProblems(errs))
+			t.Fatalf("after the last restart:\n%s", joinProblems(errs))
 		}
-	}
-
-	// The last kill is checked too, then every revoked token once more.
-	if problems := checkBolt(t, filepath.Join(data, "portus.db")); len(problems) > 0 {
-		t.Fatalf("after the last kill the bbolt file fails its check:\n%s", joinProblems(problems))
-	}
-	p := startPortusOn(t, data, flags...)
-	crashVerify(t, p, book, users, &addrs, true)
-	if errs := book.problems(); len(errs) > 0 {
-		t.Fatalf("after the last restart:\n%s", joinProblems(errs))
-	}
+	})
 	book.mu.Lock()
 	live, revoked := book.live, 0
 	for _, tok := range book.tokens {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -85,7 +86,7 @@ func TestDiskFull(t *testing.T) {
 		live    []acked
 		revoked []acked
 	)
-	create := func(c *http.Client, base, name string, auth bool) srvReply {
+	create := func(t *testing.T, c *http.Client, base, name string, auth bool) srvReply {
 		t.Helper()
 		q := srvReq{method: http.MethodPost, url: base + "/api/v1/users/alice/tokens", body: apitypes.CreateTokenRequest{Name: name, Scope: "pull"}}
 		if auth {
@@ -104,129 +105,140 @@ func TestDiskFull(t *testing.T) {
 		}
 		return r
 	}
-	for i := range 5 {
-		if r := create(client, p.URL, fmt.Sprintf("before-%d", i), true); r.status != http.StatusCreated {
-			t.Fatalf("before the disk is full: %s", r)
-		}
-	}
-	if r, err := (srvReq{method: http.MethodDelete, url: p.URL + apitypes.CurrentTokenPath, user: "alice", pass: live[0].plain}).do(client); err != nil || r.status != http.StatusNoContent {
-		t.Fatalf("revoking before the disk is full: %v %s", err, r)
-	}
-	revoked, live = append(revoked, live[0]), live[1:]
-
-	filler := fillDisk(t, mnt)
-	// bbolt reuses free pages inside its file, so the first writes may
-	// still fit; keep writing (over the admin socket: no password hashing)
-	// until one does not.
-	var full srvReply
-	for i := 0; ; i++ {
-		r := create(sock, adminSocketURL, fmt.Sprintf("filling-%d", i), false)
-		if r.status == http.StatusServiceUnavailable {
-			full = r
-			break
-		}
-		if r.status != http.StatusCreated {
-			t.Fatalf("creating while the disk fills: %s", r)
-		}
-		if i == 5000 {
-			t.Fatal("5000 tokens created on a full disk without a single 503")
-		}
-	}
-	t.Logf("the disk is full: %d tokens acknowledged before the first 503", len(live))
 	const wantMessage = "disk full"
-	if !strings.Contains(full.message(), wantMessage) {
-		t.Errorf("503 message %q does not say %q", full.message(), wantMessage)
-	}
-
-	// Every kind of write over the public API: 503 with the message (or,
-	// where bbolt still finds a free page, success), never another status.
-	var refused []string
-	for i := range 3 {
-		name := fmt.Sprintf("while-full-%d", i)
-		switch r := create(client, p.URL, name, true); r.status {
-		case http.StatusServiceUnavailable:
-			refused = append(refused, name)
-			if !strings.Contains(r.message(), wantMessage) {
-				t.Errorf("POST /api/v1/tokens on a full disk: %s", r)
+	var (
+		filler  string
+		full    srvReply // the first 503
+		refused []string // names of the creations refused with 503
+	)
+	phase(t, "writes before the disk is full", func(t *testing.T) {
+		for i := range 5 {
+			if r := create(t, client, p.URL, fmt.Sprintf("before-%d", i), true); r.status != http.StatusCreated {
+				t.Fatalf("before the disk is full: %s", r)
 			}
-		case http.StatusCreated:
-		default:
-			t.Errorf("POST /api/v1/tokens on a full disk: %s, want 503", r)
 		}
-	}
-	if len(refused) == 0 {
-		t.Error("no token creation over the public API was refused with 503 on the full disk")
-	}
-	victim := live[len(live)-1]
-	switch r, err := (srvReq{method: http.MethodDelete, url: p.URL + apitypes.CurrentTokenPath, user: "alice", pass: victim.plain}).do(client); {
-	case err != nil:
-		t.Fatal(err)
-	case r.status == http.StatusNoContent:
-		revoked, live = append(revoked, victim), live[:len(live)-1]
-	case r.status != http.StatusServiceUnavailable || !strings.Contains(r.message(), wantMessage):
-		t.Errorf("revoking on a full disk: %s, want 503", r)
-	}
-	if r, err := (srvReq{method: http.MethodPost, url: p.URL + "/api/v1/users", user: "root", pass: "root-password-1",
-		body: apitypes.CreateUserRequest{Name: "carol", Password: "carol-password-1"}}).do(client); err != nil || (r.status != http.StatusServiceUnavailable && r.status != http.StatusCreated) {
-		t.Errorf("creating a user on a full disk: %v %s, want 503", err, r)
-	}
-
-	// Reads go on: health, the token list, JWTs for every live token.
-	if r, err := (srvReq{method: http.MethodGet, url: p.URL + "/healthz"}).do(client); err != nil || r.status != http.StatusOK {
-		t.Errorf("healthz on a full disk: %v %s", err, r)
-	}
-	for _, tok := range live {
-		if r, err := (srvReq{method: http.MethodGet, url: registryTokenURL(p.URL), user: "alice", pass: tok.plain}).do(client); err != nil || r.status != http.StatusOK {
-			t.Fatalf("/v2/token with an acknowledged token on a full disk: %v %s", err, r)
+		if r, err := (srvReq{method: http.MethodDelete, url: p.URL + apitypes.CurrentTokenPath, user: "alice", pass: live[0].plain}).do(client); err != nil || r.status != http.StatusNoContent {
+			t.Fatalf("revoking before the disk is full: %v %s", err, r)
 		}
-	}
-	if !strings.Contains(p.log.String(), "no space left on device") {
-		t.Error("the server log does not say the disk is full")
-	}
-
-	// Space again: writes work at once, and after a restart nothing
-	// acknowledged is lost and nothing refused appeared.
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
-	}
-	if r := create(client, p.URL, "after-full", true); r.status != http.StatusCreated {
-		t.Fatalf("creating a token once space is free: %s", r)
-	}
+		revoked, live = append(revoked, live[0]), live[1:]
+	})
+	phase(t, "filling the disk", func(t *testing.T) {
+		filler = fillDisk(t, mnt)
+		// bbolt reuses free pages inside its file, so the first writes may
+		// still fit; keep writing (over the admin socket: no password hashing)
+		// until one does not.
+		for i := 0; ; i++ {
+			r := create(t, sock, adminSocketURL, fmt.Sprintf("filling-%d", i), false)
+			if r.status == http.StatusServiceUnavailable {
+				full = r
+				break
+			}
+			if r.status != http.StatusCreated {
+				t.Fatalf("creating while the disk fills: %s", r)
+			}
+			if i == 5000 {
+				t.Fatal("5000 tokens created on a full disk without a single 503")
+			}
+		}
+		t.Logf("the disk is full: %d tokens acknowledged before the first 503", len(live))
+		if !strings.Contains(full.message(), wantMessage) {
+			t.Errorf("503 message %q does not say %q", full.message(), wantMessage)
+		}
+	})
+	phase(t, "writes on the full disk", func(t *testing.T) {
+		// Every kind of write over the public API: 503 with the message (or,
+		// where bbolt still finds a free page, success), never another status.
+		for i := range 3 {
+			name := fmt.Sprintf("while-full-%d", i)
+			switch r := create(t, client, p.URL, name, true); r.status {
+			case http.StatusServiceUnavailable:
+				refused = append(refused, name)
+				if !strings.Contains(r.message(), wantMessage) {
+					t.Errorf("POST /api/v1/tokens on a full disk: %s", r)
+				}
+			case http.StatusCreated:
+			default:
+				t.Errorf("POST /api/v1/tokens on a full disk: %s, want 503", r)
+			}
+		}
+		if len(refused) == 0 {
+			t.Error("no token creation over the public API was refused with 503 on the full disk")
+		}
+		victim := live[len(live)-1]
+		switch r, err := (srvReq{method: http.MethodDelete, url: p.URL + apitypes.CurrentTokenPath, user: "alice", pass: victim.plain}).do(client); {
+		case err != nil:
+			t.Fatal(err)
+		case r.status == http.StatusNoContent:
+			revoked, live = append(revoked, victim), live[:len(live)-1]
+		case r.status != http.StatusServiceUnavailable || !strings.Contains(r.message(), wantMessage):
+			t.Errorf("revoking on a full disk: %s, want 503", r)
+		}
+		if r, err := (srvReq{method: http.MethodPost, url: p.URL + "/api/v1/users", user: "root", pass: "root-password-1",
+			body: apitypes.CreateUserRequest{Name: "carol", Password: "carol-password-1"}}).do(client); err != nil || (r.status != http.StatusServiceUnavailable && r.status != http.StatusCreated) {
+			t.Errorf("creating a user on a full disk: %v %s, want 503", err, r)
+		}
+	})
+	phase(t, "reads on the full disk", func(t *testing.T) {
+		// Reads go on: health, the token list, JWTs for every live token.
+		if r, err := (srvReq{method: http.MethodGet, url: p.URL + "/healthz"}).do(client); err != nil || r.status != http.StatusOK {
+			t.Errorf("healthz on a full disk: %v %s", err, r)
+		}
+		for _, tok := range live {
+			if r, err := (srvReq{method: http.MethodGet, url: registryTokenURL(p.URL), user: "alice", pass: tok.plain}).do(client); err != nil || r.status != http.StatusOK {
+				t.Fatalf("/v2/token with an acknowledged token on a full disk: %v %s", err, r)
+			}
+		}
+		if !strings.Contains(p.log.String(), "no space left on device") {
+			t.Error("the server log does not say the disk is full")
+		}
+	})
+	phase(t, "space again", func(t *testing.T) {
+		// Space again: writes work at once, and after a restart nothing
+		// acknowledged is lost and nothing refused appeared.
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		if r := create(t, client, p.URL, "after-full", true); r.status != http.StatusCreated {
+			t.Fatalf("creating a token once space is free: %s", r)
+		}
+	})
 	p.Stop(t)
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Errorf("portus serve exited %d after SIGINT", code)
+	if code := p.proc.ExitCode(); code != 0 {
+		t.Errorf("portus serve exited %d after SIGTERM", code)
 	}
 	if problems := checkBolt(t, filepath.Join(data, "portus.db")); len(problems) > 0 {
 		t.Fatalf("the bbolt file fails its check after the disk was full:\n%s", joinProblems(problems))
 	}
 	p = startPortusOn(t, data)
-	var list []apitypes.Token
-	if code := p.apiJSON(t, http.MethodGet, "/api/v1/tokens", "alice", pw, nil, &list); code != http.StatusOK {
-		t.Fatalf("listing after the restart: %d", code)
-	}
-	stored := map[string]apitypes.Token{}
-	for _, tok := range list {
-		stored[tok.ID] = tok
-		stored[tok.Name] = tok
-	}
-	for _, name := range refused {
-		if _, ok := stored[name]; ok {
-			t.Errorf("%s was refused with 503 but is stored", name)
+	phase(t, "nothing acknowledged is lost after a restart", func(t *testing.T) {
+		var list []apitypes.Token
+		if code := p.apiJSON(t, http.MethodGet, "/api/v1/tokens", "alice", pw, nil, &list); code != http.StatusOK {
+			t.Fatalf("listing after the restart: %d", code)
 		}
-	}
-	for _, tok := range live {
-		if _, ok := stored[tok.id]; !ok {
-			t.Errorf("acknowledged token %s is lost", tok.id)
+		stored := map[string]apitypes.Token{}
+		for _, tok := range list {
+			stored[tok.ID] = tok
+			stored[tok.Name] = tok
 		}
-		if code := registryTokenStatus(t, p, "alice", tok.plain, "repository:alice/app:pull"); code != http.StatusOK {
-			t.Errorf("acknowledged token %s after the restart: %d", tok.id, code)
+		for _, name := range refused {
+			if _, ok := stored[name]; ok {
+				t.Errorf("%s was refused with 503 but is stored", name)
+			}
 		}
-	}
-	for _, tok := range revoked {
-		if _, ok := stored[tok.id]; ok {
-			t.Errorf("revoked token %s is back", tok.id)
+		for _, tok := range live {
+			if _, ok := stored[tok.id]; !ok {
+				t.Errorf("acknowledged token %s is lost", tok.id)
+			}
+			if code := registryTokenStatus(t, p, "alice", tok.plain, "repository:alice/app:pull"); code != http.StatusOK {
+				t.Errorf("acknowledged token %s after the restart: %d", tok.id, code)
+			}
 		}
-	}
+		for _, tok := range revoked {
+			if _, ok := stored[tok.id]; ok {
+				t.Errorf("revoked token %s is back", tok.id)
+			}
+		}
+	})
 	t.Logf("disk full: %d acknowledged tokens and %d acknowledged revocations intact after the restart; %d creations refused with 503: %q",
 		len(live), len(revoked), len(refused), full.message())
 }
@@ -248,7 +260,7 @@ func TestReadOnlyDataDirectory(t *testing.T) {
 	}
 	t.Log("read-only data directory: a real read-only bind mount")
 	start := time.Now()
-	cmd := exec.Command(bin.portus, "serve", "--data", ro, "--listen", fmt.Sprintf("localhost:%d", freePort(t)))
+	cmd := exec.Command(bin.portus, "serve", "--data", ro, "--listen", fmt.Sprintf("localhost:%d", testutil.Port(t)))
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() == 0 {

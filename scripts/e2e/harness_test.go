@@ -4,18 +4,17 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/portusproject/portus/internal/testutil"
 )
 
 // bin holds the binaries built once for the whole package.
@@ -76,42 +75,15 @@ func requireTool(t *testing.T, name string) string {
 	return ""
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer collects a process's output for inspection after the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// readyTimeout bounds how long a started server may take to answer.
+const readyTimeout = 15 * time.Second
 
 // portusServer is a running `portus serve`.
 type portusServer struct {
 	URL  string // http://localhost:PORT, the public URL
 	Data string
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan struct{}
+	proc *testutil.Process
+	log  *testutil.LockedBuffer
 }
 
 // startPortus runs `portus serve` on a fresh data directory and waits until
@@ -139,37 +111,26 @@ func startPortusOn(t *testing.T, data string, extra ...string) *portusServer {
 
 func tryStartPortus(t *testing.T, data string, extra []string) (*portusServer, error) {
 	t.Helper()
-	port := freePort(t)
+	port := testutil.Port(t)
 	s := &portusServer{
 		URL:  fmt.Sprintf("http://localhost:%d", port),
 		Data: data,
-		log:  &syncBuffer{},
-		done: make(chan struct{}),
+		log:  &testutil.LockedBuffer{},
 	}
 	args := append([]string{"serve", "--data", data, "--listen", fmt.Sprintf("localhost:%d", port), "--url", s.URL}, extra...)
-	s.cmd = exec.Command(bin.portus, args...)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
+	proc, err := testutil.Start(exec.Command(bin.portus, args...), s.log)
+	if err != nil {
 		return s, err
 	}
-	go func() { s.cmd.Wait(); close(s.done) }()
+	s.proc = proc
 	// Ready when our own process says so and answers: a /healthz alone
 	// could come from whatever else took the port.
 	serving := fmt.Sprintf("addr=127.0.0.1:%d", port)
-	err := waitReady(s.done, func() bool {
-		if !strings.Contains(s.log.String(), serving) {
-			return false
-		}
-		resp, err := http.Get(s.URL + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+	err = proc.WaitReady(readyTimeout, func() bool {
+		return strings.Contains(s.log.String(), serving) && testutil.Answers(s.URL+"/healthz", http.StatusOK)
 	})
 	if err != nil {
-		s.cmd.Process.Kill()
-		<-s.done
+		proc.Kill()
 		return s, err
 	}
 	t.Cleanup(func() {
@@ -181,46 +142,46 @@ func tryStartPortus(t *testing.T, data string, extra []string) (*portusServer, e
 	return s, nil
 }
 
-// Stop sends SIGTERM and waits for the process to exit.
+// Stop sends SIGTERM and waits for the process to exit; it fails the test
+// when the server has to be killed after 20 s.
 func (s *portusServer) Stop(t *testing.T) {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(20 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-		t.Errorf("portus serve did not stop within 20 s of SIGINT")
+	if err := s.proc.Stop(20 * time.Second); err != nil {
+		t.Errorf("portus serve: %v", err)
 	}
 }
 
+// kill stops the server with SIGKILL, as a crash would.
+func (s *portusServer) kill() { s.proc.Kill() }
+
 // waitFor polls ready until it is true, and fails the test if the process
-// ends or 15 s pass first.
+// ends (exited is closed; nil for none) or 15 s pass first.
 func waitFor(t *testing.T, exited <-chan struct{}, ready func() bool, what string) {
 	t.Helper()
-	if err := waitReady(exited, ready); err != nil {
+	if err := testutil.WaitReady(exited, readyTimeout, ready); err != nil {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
 
-// waitReady polls ready until it is true, the process ends, or 15 s pass.
-func waitReady(exited <-chan struct{}, ready func() bool) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if ready() {
-			return nil
-		}
-		select {
-		case <-exited:
-			return errors.New("the process exited")
-		case <-time.After(50 * time.Millisecond):
-		}
+// phase runs one step of a long end-to-end test as a subtest, so that a
+// failure names its step. The steps build on each other, so the test keeps
+// its flow: a step that stops (t.Fatal) ends the test, one that only
+// reports errors lets the next steps run, and a skipped step skips the
+// test. What a step starts for the later ones (servers, temporary
+// directories) must be made with the outer t, whose cleanups run last.
+func phase(t *testing.T, name string, step func(t *testing.T)) {
+	t.Helper()
+	var finished, skipped bool
+	t.Run(name, func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		step(t)
+		finished = true
+	})
+	switch {
+	case skipped:
+		t.SkipNow()
+	case !finished:
+		t.FailNow()
 	}
-	return errors.New("timed out")
 }
 
 // portus runs an admin command of the portus binary against s's data
@@ -306,7 +267,7 @@ func (s *portusServer) call(method, path, user, secret string, body, out any) (i
 // registry is a running docker-registry delegating to a Portus server.
 type registry struct {
 	Host string // localhost:PORT
-	log  *syncBuffer
+	log  *testutil.LockedBuffer
 }
 
 // startRegistry runs Debian's docker-registry configured with the block
@@ -329,8 +290,8 @@ func startRegistry(t *testing.T, p *portusServer) *registry {
 
 func tryStartRegistry(t *testing.T, exe, dir, authBlock string) (*registry, error) {
 	t.Helper()
-	port := freePort(t)
-	r := &registry{Host: fmt.Sprintf("localhost:%d", port), log: &syncBuffer{}}
+	port := testutil.Port(t)
+	r := &registry{Host: fmt.Sprintf("localhost:%d", port), log: &testutil.LockedBuffer{}}
 	conf := fmt.Sprintf(`version: 0.1
 log:
   level: info
@@ -346,32 +307,20 @@ http:
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "serve", confPath)
-	cmd.Stdout, cmd.Stderr = r.log, r.log
-	if err := cmd.Start(); err != nil {
+	proc, err := testutil.Start(exec.Command(exe, "serve", confPath), r.log)
+	if err != nil {
 		return r, err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
 	listening := fmt.Sprintf("listening on 127.0.0.1:%d", port)
-	err := waitReady(done, func() bool {
-		if !strings.Contains(r.log.String(), listening) {
-			return false
-		}
-		resp, err := http.Get("http://" + r.Host + "/v2/")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusUnauthorized
+	err = proc.WaitReady(readyTimeout, func() bool {
+		return strings.Contains(r.log.String(), listening) && testutil.Answers("http://"+r.Host+"/v2/", http.StatusUnauthorized)
 	})
-	stop := func() { cmd.Process.Kill(); <-done }
 	if err != nil {
-		stop()
+		proc.Kill()
 		return r, err
 	}
 	t.Cleanup(func() {
-		stop()
+		proc.Kill()
 		if t.Failed() {
 			t.Logf("docker-registry log:\n%s", r.log.String())
 		}

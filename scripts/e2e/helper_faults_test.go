@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/shared/apitypes"
 	"github.com/portusproject/portus/shared/apptoken"
 )
@@ -34,23 +34,9 @@ import (
 // the (possibly race-built) process and its few quick calls.
 const faultMargin = 3 * time.Second
 
-var tokenPattern = regexp.MustCompile(apptoken.Pattern)
-
-// helperRun is one run of the built helper.
-type helperRun struct {
-	action, stdout, stderr string
-	code                   int
-	elapsed                time.Duration
-}
-
-func (r helperRun) String() string {
-	return fmt.Sprintf("%s: exit %d after %s\nstdout: %q\nstderr: %q", r.action, r.code, r.elapsed.Round(time.Millisecond),
-		redactTokens(r.stdout), redactTokens(r.stderr))
-}
-
 // runHelper runs docker-credential-portus ACTION with env and stdin,
 // stdout and stderr apart.
-func runHelper(t *testing.T, env []string, action, stdin string) helperRun {
+func runHelper(t *testing.T, env []string, action, stdin string) testutil.Run {
 	t.Helper()
 	cmd := exec.Command(bin.helper, action)
 	cmd.Env = env
@@ -59,52 +45,14 @@ func runHelper(t *testing.T, env []string, action, stdin string) helperRun {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
-	r := helperRun{action: action, stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	r := testutil.Run{Name: action, Stdout: stdout.String(), Stderr: stderr.String(), Elapsed: time.Since(start)}
 	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
+		r.Code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
 	t.Log(r)
 	return r
-}
-
-// checkRun checks a run's exit status, that its message is on stream and
-// holds every want, that the other stream is empty, that it ended within
-// limit, and that no password or application token is in its output.
-func checkRun(t *testing.T, r helperRun, code int, stream string, limit time.Duration, secrets []string, want ...string) {
-	t.Helper()
-	if r.code != code {
-		t.Errorf("%s: exit status %d, want %d", r.action, r.code, code)
-	}
-	msg, other := r.stdout, r.stderr
-	if stream == "stderr" {
-		msg, other = r.stderr, r.stdout
-	}
-	for _, s := range want {
-		if !strings.Contains(msg, s) {
-			t.Errorf("%s: %s lacks %q", r.action, stream, s)
-		}
-	}
-	if other != "" {
-		t.Errorf("%s: the other stream is not empty: %q", r.action, redactTokens(other))
-	}
-	if r.elapsed > limit {
-		t.Errorf("%s took %s, want at most %s", r.action, r.elapsed, limit)
-	}
-	checkNoSecret(t, r.action, r.stdout+r.stderr, secrets...)
-}
-
-func checkNoSecret(t *testing.T, what, out string, secrets ...string) {
-	t.Helper()
-	for _, s := range secrets {
-		if s != "" && strings.Contains(out, s) {
-			t.Errorf("%s: a secret is in the output", what)
-		}
-	}
-	if tokenPattern.MatchString(out) {
-		t.Errorf("%s: an application token is in the output:\n%s", what, redactTokens(out))
-	}
 }
 
 // helperConfig writes the helper's configuration file where it looks for
@@ -227,7 +175,7 @@ func TestHelperFaultNoSessionBus(t *testing.T) {
 		{"erase", reg.Host},
 	} {
 		r := runHelper(t, env, c.action, c.stdin)
-		checkRun(t, r, 1, "stdout", limit, []string{"alice-password"}, want...)
+		testutil.CheckRun(t, r, 1, "stdout", limit, []string{"alice-password"}, want...)
 	}
 
 	cmd := exec.Command(w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
@@ -237,13 +185,13 @@ func TestHelperFaultNoSessionBus(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("docker login without a session bus: %v after %s\n%s", err, time.Since(start).Round(time.Millisecond), out)
 	if err == nil || !strings.Contains(string(out), "DBUS_SESSION_BUS_ADDRESS is not set") {
-		t.Errorf("docker login without a session bus: %v\n%s", err, redactTokens(string(out)))
+		t.Errorf("docker login without a session bus: %v\n%s", err, testutil.RedactTokens(string(out)))
 	}
-	checkNoSecret(t, "docker login", string(out), "alice-password")
+	testutil.NoSecret(t, "docker login", string(out), "alice-password")
 	if n := len(helperTokens(t, p)); n != 0 {
 		t.Errorf("docker login without a keyring made %d helper tokens", n)
 	}
-	if cfg := w.configJSON(t); strings.Contains(cfg, "alice-password") || strings.Contains(cfg, `"auth"`) {
+	if cfg := w.configJSON(t); testutil.Leaks(cfg, "alice-password", `"auth"`) {
 		t.Errorf("config.json holds the password after the helper failed")
 	}
 
@@ -281,7 +229,7 @@ func TestHelperFaultLockedKeyring(t *testing.T) {
 		{"erase", reg.Host},
 	} {
 		r := runHelper(t, w.env, c.action, c.stdin)
-		checkRun(t, r, 1, "stdout", keyringTimeout+faultMargin, secrets, want...)
+		testutil.CheckRun(t, r, 1, "stdout", keyringTimeout+faultMargin, secrets, want...)
 	}
 	if n := len(helperTokens(t, p)); n != requests {
 		t.Errorf("with the keyring locked, the server's helper tokens went from %d to %d", requests, n)
@@ -289,9 +237,9 @@ func TestHelperFaultLockedKeyring(t *testing.T) {
 
 	out, err := w.run("alice-password", w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
 	if err == nil || !strings.Contains(out, "the keyring is locked") {
-		t.Errorf("docker login with the keyring locked: %v\n%s", err, redactTokens(out))
+		t.Errorf("docker login with the keyring locked: %v\n%s", err, testutil.RedactTokens(out))
 	}
-	checkNoSecret(t, "docker login", out, secrets...)
+	testutil.NoSecret(t, "docker login", out, secrets...)
 }
 
 // helperTokenSecret is what the helper's get returns for server.
@@ -300,7 +248,7 @@ func helperTokenSecret(t *testing.T, w *workstation, server string) string {
 	out := w.mustRun(t, server, bin.helper, "get")
 	var c struct{ Username, Secret string }
 	if err := json.Unmarshal([]byte(out), &c); err != nil || !apptoken.Valid(c.Secret) {
-		t.Fatalf("get %s: %s (%v)", server, redactTokens(out), err)
+		t.Fatalf("get %s: %s (%v)", server, testutil.RedactTokens(out), err)
 	}
 	return c.Secret
 }
@@ -370,14 +318,14 @@ func TestHelperFaultSecretService(t *testing.T) {
 			limit := keyringTimeout + faultMargin
 			if mode == "hung" {
 				want = append(want, "the keyring did not answer in time", "no answer within "+keyringTimeout.String())
-				if r.elapsed < keyringTimeout {
-					t.Errorf("store gave up after %s, before keyring_timeout", r.elapsed)
+				if r.Elapsed < keyringTimeout {
+					t.Errorf("store gave up after %s, before keyring_timeout", r.Elapsed)
 				}
 			} else {
 				want = append(want, "no Secret Service", "stopped in the middle of the call", "start it again")
 				limit = keyringTimeout - time.Second
 			}
-			checkRun(t, r, 1, "stdout", limit, []string{"alice-password"}, want...)
+			testutil.CheckRun(t, r, 1, "stdout", limit, []string{"alice-password"}, want...)
 			if n := len(helperTokens(t, p)); n != 0 {
 				t.Errorf("after the failed login the server lists %d helper tokens, want 0", n)
 			}
@@ -388,12 +336,12 @@ func TestHelperFaultSecretService(t *testing.T) {
 			// Killed between actions. The session bus may start another
 			// Secret Service on demand; its keyring is locked.
 			r = runHelper(t, w.env, "get", reg.Host)
-			checkRun(t, r, 1, "stdout", keyringTimeout+faultMargin, []string{"alice-password"})
-			if !strings.Contains(r.stdout, "no Secret Service") && !strings.Contains(r.stdout, "the keyring is locked") {
-				t.Errorf("get after the Secret Service was killed: %q", r.stdout)
+			testutil.CheckRun(t, r, 1, "stdout", keyringTimeout+faultMargin, []string{"alice-password"})
+			if !strings.Contains(r.Stdout, "no Secret Service") && !strings.Contains(r.Stdout, "the keyring is locked") {
+				t.Errorf("get after the Secret Service was killed: %q", r.Stdout)
 			}
 			r = runHelper(t, w.env, "list", "")
-			if r.code != 1 || r.stdout == "{}\n" {
+			if r.Code != 1 || r.Stdout == "{}\n" {
 				t.Errorf("list after the Secret Service was killed: %v", r)
 			}
 		})
@@ -423,14 +371,14 @@ func TestHelperConcurrentLoginsTwoRegistries(t *testing.T) {
 	wg.Wait()
 	for i := range regs {
 		if errs[i] != nil || !strings.Contains(outs[i], "Login Succeeded") {
-			t.Errorf("docker login %s: %v\n%s", regs[i].Host, errs[i], redactTokens(outs[i]))
+			t.Errorf("docker login %s: %v\n%s", regs[i].Host, errs[i], testutil.RedactTokens(outs[i]))
 		}
-		checkNoSecret(t, "docker login", outs[i], "alice-password")
+		testutil.NoSecret(t, "docker login", outs[i], "alice-password")
 	}
 
 	r := runHelper(t, w.env, "list", "")
 	var list map[string]string
-	if err := json.Unmarshal([]byte(r.stdout), &list); r.code != 0 || err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &list); r.Code != 0 || err != nil {
 		t.Fatalf("list: %v (%v)", r, err)
 	}
 	want := map[string]string{regs[0].Host: "alice", regs[1].Host: "alice"}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/portusproject/portus/internal/testutil"
 )
 
 // desktop is a fresh user session: its own HOME, a D-Bus session bus and an
@@ -44,17 +46,19 @@ func startDesktop(t *testing.T) *desktop {
 
 	dbus := exec.Command(dbusDaemon, "--session", "--nofork", "--nopidfile", "--address="+bus)
 	dbus.Env = d.env
-	if err := dbus.Start(); err != nil {
+	dbusProc, err := testutil.Start(dbus, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { dbus.Process.Kill(); dbus.Wait() })
-	waitFor(t, nil, func() bool { _, err := os.Stat(filepath.Join(runtime, "bus")); return err == nil }, "the D-Bus session bus")
+	t.Cleanup(dbusProc.Kill)
+	waitFor(t, dbusProc.Done(), func() bool { _, err := os.Stat(filepath.Join(runtime, "bus")); return err == nil }, "the D-Bus session bus")
 
 	keyring := exec.Command(keyringDaemon, "--foreground", "--unlock", "--components=secrets")
 	keyring.Env = d.env
 	keyring.Stdin = strings.NewReader("keyring-password")
 	stderr, _ := keyring.StderrPipe()
-	if err := keyring.Start(); err != nil {
+	keyringProc, err := testutil.Start(keyring, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { // drain, so the daemon never blocks on a full pipe
@@ -62,7 +66,7 @@ func startDesktop(t *testing.T) *desktop {
 		for s.Scan() {
 		}
 	}()
-	t.Cleanup(func() { keyring.Process.Kill(); keyring.Wait() })
+	t.Cleanup(keyringProc.Kill)
 	// Ready when our daemon owns the Secret Service name. Asking the bus
 	// (rather than calling the service) never activates a second daemon.
 	dbusSend := requireTool(t, "dbus-send")
@@ -102,7 +106,7 @@ func (d *desktop) secrets(t *testing.T) string {
 		if err != nil {
 			// An empty answer from a failed search would pass every
 			// "holds no secret" check.
-			t.Fatalf("secret-tool search: %v\n%s", err, redactTokens(string(out)))
+			t.Fatalf("secret-tool search: %v\n%s", err, testutil.RedactTokens(string(out)))
 		}
 		all.Write(out)
 	}

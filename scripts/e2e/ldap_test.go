@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/server/ldapauth/ldaptest"
 	"github.com/portusproject/portus/shared/apitypes"
 )
@@ -44,16 +45,7 @@ func startPortusWithLDAP(t *testing.T, extra string) (*portusServer, *ldaptest.S
 // with her directory password.
 func ldapHelperTokens(t *testing.T, p *portusServer) []apitypes.Token {
 	t.Helper()
-	var list, mine []apitypes.Token
-	if code := p.apiJSON(t, http.MethodGet, "/api/v1/tokens", "alice", ldaptest.AlicePassword, nil, &list); code != http.StatusOK {
-		t.Fatalf("listing alice's tokens: %d", code)
-	}
-	for _, tk := range list {
-		if strings.HasPrefix(tk.Name, "docker-credential-portus@") {
-			mine = append(mine, tk)
-		}
-	}
-	return mine
+	return helperTokensOf(t, p, ldaptest.AlicePassword)
 }
 
 // TestHelperWithLDAPUser is the helper's story for a company account: the
@@ -63,56 +55,56 @@ func TestHelperWithLDAPUser(t *testing.T) {
 	reg := startRegistry(t, p)
 	w := newWorkstation(t, `{"credsStore": "portus"}`)
 
-	out := w.mustRun(t, ldaptest.AlicePassword, w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
-	if !strings.Contains(out, "Login Succeeded") {
-		t.Fatalf("docker login: %s", out)
-	}
-	if cfg := w.configJSON(t); strings.Contains(cfg, ldaptest.AlicePassword) || strings.Contains(cfg, "ptk_") || strings.Contains(cfg, `"auth"`) {
-		t.Fatalf("config.json holds a secret:\n%s", cfg)
-	}
-	secrets := w.secrets(t)
-	if !strings.Contains(secrets, "ptk_") {
-		t.Fatalf("the keyring holds no application token:\n%s", redactTokens(secrets))
-	}
-	if strings.Contains(secrets, ldaptest.AlicePassword) {
-		t.Fatal("the keyring holds the LDAP password")
-	}
-	if n := len(ldapHelperTokens(t, p)); n != 1 {
-		t.Fatalf("after login the server lists %d helper tokens, want 1", n)
-	}
-	// The first sign-in created alice from the directory.
-	var u apitypes.User
-	if code := p.apiJSON(t, http.MethodGet, "/api/v1/users/alice", "alice", ldaptest.AlicePassword, nil, &u); code != http.StatusOK ||
-		u.Source != "ldap" || u.Email != "alice@example.org" || !u.Admin {
-		t.Fatalf("alice: %d %+v", code, u)
-	}
-
 	ref := reg.Host + "/alice/demo:v1"
-	layer, err := layerTar("through the helper, for an LDAP user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(layer)
-	w.mustRun(t, "", w.crane, "append", "--new_layer", layer, "--new_tag", ref)
-	// Pushes and pulls use the token: the directory sees no more binds.
-	binds := dir.Binds(ldaptest.UserDN("alice"))
-	w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
-	if n := dir.Binds(ldaptest.UserDN("alice")); n != binds {
-		t.Errorf("a pull with the helper's token made %d binds", n-binds)
-	}
-
-	w.mustRun(t, "", w.docker, "logout", reg.Host)
-	if n := len(ldapHelperTokens(t, p)); n != 0 {
-		t.Fatalf("after logout the server lists %d helper tokens, want 0", n)
-	}
-	if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
-		t.Fatalf("the keyring still holds a token after logout:\n%s", redactTokens(secrets))
-	}
-
-	// The web sign-in takes the directory password.
-	if status := webSignIn(t, p.URL, "alice", ldaptest.AlicePassword); status != http.StatusSeeOther && status != http.StatusFound {
-		t.Errorf("web sign-in with the LDAP password: %d, want a redirect", status)
-	}
+	phase(t, "login", func(t *testing.T) {
+		out := w.mustRun(t, ldaptest.AlicePassword, w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
+		if !strings.Contains(out, "Login Succeeded") {
+			t.Fatalf("docker login: %s", out)
+		}
+	})
+	phase(t, "config.json", func(t *testing.T) {
+		if cfg := w.configJSON(t); testutil.Leaks(cfg, ldaptest.AlicePassword, "ptk_", `"auth"`) {
+			t.Fatalf("config.json holds a secret:\n%s", cfg)
+		}
+	})
+	phase(t, "keyring", func(t *testing.T) {
+		secrets := w.secrets(t)
+		if !strings.Contains(secrets, "ptk_") {
+			t.Fatalf("the keyring holds no application token:\n%s", testutil.RedactTokens(secrets))
+		}
+		if strings.Contains(secrets, ldaptest.AlicePassword) {
+			t.Fatal("the keyring holds the LDAP password")
+		}
+		if n := len(ldapHelperTokens(t, p)); n != 1 {
+			t.Fatalf("after login the server lists %d helper tokens, want 1", n)
+		}
+	})
+	phase(t, "user from the directory", func(t *testing.T) {
+		// The first sign-in created alice from the directory.
+		var u apitypes.User
+		if code := p.apiJSON(t, http.MethodGet, "/api/v1/users/alice", "alice", ldaptest.AlicePassword, nil, &u); code != http.StatusOK ||
+			u.Source != "ldap" || u.Email != "alice@example.org" || !u.Admin {
+			t.Fatalf("alice: %d %+v", code, u)
+		}
+	})
+	phase(t, "push-pull", func(t *testing.T) {
+		w.push(t, ref, "through the helper, for an LDAP user")
+		// Pushes and pulls use the token: the directory sees no more binds.
+		binds := dir.Binds(ldaptest.UserDN("alice"))
+		w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
+		if n := dir.Binds(ldaptest.UserDN("alice")); n != binds {
+			t.Errorf("a pull with the helper's token made %d binds", n-binds)
+		}
+	})
+	phase(t, "logout", func(t *testing.T) {
+		w.logout(t, reg.Host, p, ldaptest.AlicePassword)
+	})
+	phase(t, "web sign-in", func(t *testing.T) {
+		// The web sign-in takes the directory password.
+		if status := webSignIn(t, p.URL, "alice", ldaptest.AlicePassword); status != http.StatusSeeOther && status != http.StatusFound {
+			t.Errorf("web sign-in with the LDAP password: %d, want a redirect", status)
+		}
+	})
 }
 
 // TestDockerLoginTokensOnlyWithLDAP: the server requires tokens for docker
@@ -127,75 +119,78 @@ func TestDockerLoginTokensOnlyWithLDAP(t *testing.T) {
 		return w.run(secret, w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
 	}
 
-	out, err := login(ldaptest.AlicePassword)
-	if err == nil || strings.Contains(out, "Login Succeeded") {
-		t.Fatalf("docker login with the password under tokens_only succeeded:\n%s", out)
-	}
-	if !strings.Contains(out, p.URL+"/profile") || !strings.Contains(out, "application token") {
-		t.Errorf("docker login does not tell the user what to do:\n%s", out)
-	}
-	t.Logf("docker login with the password says:\n%s", out)
-	if secrets := w.secrets(t); strings.Contains(secrets, ldaptest.AlicePassword) || strings.Contains(secrets, "ptk_") {
-		t.Fatalf("the refused login left a secret in the keyring:\n%s", redactTokens(secrets))
-	}
-	if cfg := w.configJSON(t); strings.Contains(cfg, ldaptest.AlicePassword) {
-		t.Fatalf("config.json holds the password:\n%s", cfg)
-	}
-	if n := dir.Binds(ldaptest.UserDN("alice")); n != 0 {
-		t.Errorf("the refused password was sent to the directory (%d binds)", n)
-	}
-
-	// Alice makes a token with her password (as on the profile page, or a
-	// script) and logs in with it: the helper stores that token as is.
-	created := createTokenWithPassword(t, p, "alice", ldaptest.AlicePassword, "workstation")
-	binds := dir.WaitBinds(ldaptest.UserDN("alice"), 1)
-	out = w.mustRun(t, created.Token, w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
-	if !strings.Contains(out, "Login Succeeded") {
-		t.Fatalf("docker login with a token: %s", out)
-	}
-	if secrets := w.secrets(t); !strings.Contains(secrets, created.Token) {
-		t.Fatalf("the keyring does not hold the token given:\n%s", redactTokens(secrets))
-	}
-	if n := len(ldapHelperTokens(t, p)); n != 0 {
-		t.Errorf("the helper minted %d tokens of its own for a token login", n)
-	}
-	ref := reg.Host + "/alice/tokens-only:v1"
-	layer, err := layerTar("tokens only")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.Remove(layer)
-	w.mustRun(t, "", w.crane, "append", "--new_layer", layer, "--new_tag", ref)
-	if n := dir.Binds(ldaptest.UserDN("alice")); n != binds+1 { // the listing in ldapHelperTokens
-		t.Errorf("logging in and pushing with a token made %d binds", n-binds-1)
-	}
-
-	// The web sign-in still takes the password; a token is refused there.
-	if status := webSignIn(t, p.URL, "alice", ldaptest.AlicePassword); status != http.StatusSeeOther && status != http.StatusFound {
-		t.Errorf("web sign-in with the LDAP password under tokens_only: %d, want a redirect", status)
-	}
-	if status := webSignIn(t, p.URL, "alice", created.Token); status != http.StatusUnauthorized {
-		t.Errorf("web sign-in with a token: %d, want 401", status)
-	}
-
-	// An administrator lets alice use her password for docker login …
-	p.portus(t, "", "user", "set-docker-login", "alice", "passwords_allowed")
-	if out, _, err := p.try("", "user", "set-docker-login", "alice", "sometimes"); err == nil {
-		t.Errorf("set-docker-login accepted a bad policy: %s", out)
-	}
-	w.mustRun(t, "", w.docker, "logout", reg.Host)
-	out = w.mustRun(t, ldaptest.AlicePassword, w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
-	if n := len(ldapHelperTokens(t, p)); !strings.Contains(out, "Login Succeeded") || n != 1 {
-		t.Fatalf("docker login with the password, now allowed: %d helper tokens\n%s", n, out)
-	}
-	if secrets := w.secrets(t); strings.Contains(secrets, ldaptest.AlicePassword) || !strings.Contains(secrets, "ptk_") {
-		t.Fatalf("the keyring after a password login:\n%s", redactTokens(secrets))
-	}
-	// … and takes it back: the server's policy applies again.
-	p.portus(t, "", "user", "set-docker-login", "alice", "default")
-	if out, err := login(ldaptest.AlicePassword); err == nil {
-		t.Fatalf("docker login with the password after the reset succeeded:\n%s", out)
-	}
+	var created apitypes.CreatedToken
+	phase(t, "the password is refused", func(t *testing.T) {
+		out, err := login(ldaptest.AlicePassword)
+		if err == nil || strings.Contains(out, "Login Succeeded") {
+			t.Fatalf("docker login with the password under tokens_only succeeded:\n%s", out)
+		}
+		if !strings.Contains(out, p.URL+"/profile") || !strings.Contains(out, "application token") {
+			t.Errorf("docker login does not tell the user what to do:\n%s", out)
+		}
+		t.Logf("docker login with the password says:\n%s", out)
+		if secrets := w.secrets(t); testutil.Leaks(secrets, ldaptest.AlicePassword, "ptk_") {
+			t.Fatalf("the refused login left a secret in the keyring:\n%s", testutil.RedactTokens(secrets))
+		}
+		if cfg := w.configJSON(t); strings.Contains(cfg, ldaptest.AlicePassword) {
+			t.Fatalf("config.json holds the password:\n%s", cfg)
+		}
+		if n := dir.Binds(ldaptest.UserDN("alice")); n != 0 {
+			t.Errorf("the refused password was sent to the directory (%d binds)", n)
+		}
+	})
+	phase(t, "login with a token", func(t *testing.T) {
+		// Alice makes a token with her password (as on the profile page, or a
+		// script) and logs in with it: the helper stores that token as is.
+		created = createTokenWithPassword(t, p, "alice", ldaptest.AlicePassword, "workstation")
+		binds := dir.WaitBinds(ldaptest.UserDN("alice"), 1)
+		out := w.mustRun(t, created.Token, w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
+		if !strings.Contains(out, "Login Succeeded") {
+			t.Fatalf("docker login with a token: %s", out)
+		}
+		if secrets := w.secrets(t); !strings.Contains(secrets, created.Token) {
+			t.Fatalf("the keyring does not hold the token given:\n%s", testutil.RedactTokens(secrets))
+		}
+		if n := len(ldapHelperTokens(t, p)); n != 0 {
+			t.Errorf("the helper minted %d tokens of its own for a token login", n)
+		}
+		ref := reg.Host + "/alice/tokens-only:v1"
+		w.push(t, ref, "tokens only")
+		if n := dir.Binds(ldaptest.UserDN("alice")); n != binds+1 { // the listing in ldapHelperTokens
+			t.Errorf("logging in and pushing with a token made %d binds", n-binds-1)
+		}
+	})
+	phase(t, "web sign-in", func(t *testing.T) {
+		// The web sign-in still takes the password; a token is refused there.
+		if status := webSignIn(t, p.URL, "alice", ldaptest.AlicePassword); status != http.StatusSeeOther && status != http.StatusFound {
+			t.Errorf("web sign-in with the LDAP password under tokens_only: %d, want a redirect", status)
+		}
+		if status := webSignIn(t, p.URL, "alice", created.Token); status != http.StatusUnauthorized {
+			t.Errorf("web sign-in with a token: %d, want 401", status)
+		}
+	})
+	phase(t, "passwords allowed for alice", func(t *testing.T) {
+		// An administrator lets alice use her password for docker login …
+		p.portus(t, "", "user", "set-docker-login", "alice", "passwords_allowed")
+		if out, _, err := p.try("", "user", "set-docker-login", "alice", "sometimes"); err == nil {
+			t.Errorf("set-docker-login accepted a bad policy: %s", out)
+		}
+		w.mustRun(t, "", w.docker, "logout", reg.Host)
+		out := w.mustRun(t, ldaptest.AlicePassword, w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
+		if n := len(ldapHelperTokens(t, p)); !strings.Contains(out, "Login Succeeded") || n != 1 {
+			t.Fatalf("docker login with the password, now allowed: %d helper tokens\n%s", n, out)
+		}
+		if secrets := w.secrets(t); strings.Contains(secrets, ldaptest.AlicePassword) || !strings.Contains(secrets, "ptk_") {
+			t.Fatalf("the keyring after a password login:\n%s", testutil.RedactTokens(secrets))
+		}
+	})
+	phase(t, "policy reset", func(t *testing.T) {
+		// … and takes it back: the server's policy applies again.
+		p.portus(t, "", "user", "set-docker-login", "alice", "default")
+		if out, err := login(ldaptest.AlicePassword); err == nil {
+			t.Fatalf("docker login with the password after the reset succeeded:\n%s", out)
+		}
+	})
 }
 
 // createTokenWithPassword mints a token over POST /api/v1/tokens, as a

@@ -21,12 +21,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -40,9 +40,8 @@ type etcdCluster struct {
 
 type etcdMember struct {
 	name, clientURL, peerURL, dir, initial, token string
-	cmd                                           *exec.Cmd
-	done                                          chan struct{}
-	log                                           *syncBuffer
+	proc                                          *testutil.Process // nil before the first launch
+	log                                           *testutil.LockedBuffer
 }
 
 // startEtcd starts an n-member cluster with fresh data directories and
@@ -56,11 +55,11 @@ func startEtcd(t *testing.T, n int) *etcdCluster {
 	for i := range n {
 		m := &etcdMember{
 			name:      fmt.Sprintf("m%d", i+1),
-			clientURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
-			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+			clientURL: fmt.Sprintf("http://127.0.0.1:%d", testutil.Port(t)),
+			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", testutil.Port(t)),
 			dir:       filepath.Join(dir, fmt.Sprintf("m%d", i+1)),
 			token:     token,
-			log:       &syncBuffer{},
+			log:       &testutil.LockedBuffer{},
 		}
 		initial = append(initial, m.name+"="+m.peerURL)
 		c.members = append(c.members, m)
@@ -75,7 +74,7 @@ func startEtcd(t *testing.T, n int) *etcdCluster {
 		}
 		if t.Failed() {
 			for _, m := range c.members {
-				t.Logf("etcd %s log:\n%s", m.name, tail(m.log.String(), 3000))
+				t.Logf("etcd %s log:\n%s", m.name, m.log.Tail(3000))
 			}
 		}
 	})
@@ -83,28 +82,19 @@ func startEtcd(t *testing.T, n int) *etcdCluster {
 	return c
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
 func (c *etcdCluster) launch(t *testing.T, m *etcdMember) {
 	t.Helper()
-	m.cmd = exec.Command(c.exe, "--name", m.name, "--data-dir", m.dir,
+	cmd := exec.Command(c.exe, "--name", m.name, "--data-dir", m.dir,
 		"--listen-client-urls", m.clientURL, "--advertise-client-urls", m.clientURL,
 		"--listen-peer-urls", m.peerURL, "--initial-advertise-peer-urls", m.peerURL,
 		"--initial-cluster", m.initial, "--initial-cluster-state", "new", "--initial-cluster-token", m.token,
 		"--heartbeat-interval=10", "--election-timeout=100",
 		"--logger=zap", "--log-outputs=stderr", "--log-level=warn")
-	m.cmd.Stdout, m.cmd.Stderr = m.log, m.log
-	if err := m.cmd.Start(); err != nil {
+	p, err := testutil.Start(cmd, m.log)
+	if err != nil {
 		t.Fatal(err)
 	}
-	m.done = make(chan struct{})
-	done, cmd := m.done, m.cmd
-	go func() { cmd.Wait(); close(done) }()
+	m.proc = p
 }
 
 func (c *etcdCluster) spec() string {
@@ -116,25 +106,15 @@ func (c *etcdCluster) spec() string {
 }
 
 func (m *etcdMember) running() bool {
-	if m.done == nil {
-		return false
-	}
-	select {
-	case <-m.done:
-		return false
-	default:
-		return true
-	}
+	return m.proc != nil && !m.proc.Exited()
 }
 
 // kill sends SIGKILL to member i's PID and waits until it is gone.
 func (c *etcdCluster) kill(i int) {
 	m := c.members[i]
-	if !m.running() {
-		return
+	if m.running() {
+		m.proc.Kill()
 	}
-	_ = syscall.Kill(m.cmd.Process.Pid, syscall.SIGKILL)
-	<-m.done
 }
 
 // restart starts a killed member again on its data directory.
@@ -146,7 +126,7 @@ func (c *etcdCluster) waitHealthy(t *testing.T) {
 		if !m.running() {
 			continue
 		}
-		waitFor(t, m.done, func() bool {
+		waitFor(t, m.proc.Done(), func() bool {
 			resp, err := http.Get(m.clientURL + "/health")
 			if err != nil {
 				return false
@@ -212,12 +192,6 @@ func startReplica(t *testing.T, c *etcdCluster, data string, extra ...string) *p
 	return startPortusOn(t, data, append([]string{"--store", c.spec(), "--flush-interval", "1s"}, extra...)...)
 }
 
-// kill stops the replica with SIGKILL, as a crash would.
-func (s *portusServer) kill() {
-	_ = syscall.Kill(s.cmd.Process.Pid, syscall.SIGKILL)
-	<-s.done
-}
-
 // admin is an HTTP client of the replica's admin socket (the trusted JSON
 // API the admin CLI speaks).
 func (s *portusServer) admin() *http.Client {
@@ -277,108 +251,114 @@ func TestReplicas(t *testing.T) {
 	a := startReplica(t, c, filepath.Join(t.TempDir(), "a"))
 	b := startReplica(t, c, filepath.Join(t.TempDir(), "b"))
 
-	// The admin CLI reaches replica A over A's socket.
-	a.createUser(t, "alice", "alice-password-1", true)
-	tok := a.createToken(t, "alice", "ci", "pull")
-	if st, _ := b.registryToken("alice", tok); st != http.StatusOK {
-		t.Fatalf("a token created on A, at once on B: /v2/token = %d, want 200", st)
-	}
-
-	// Revoked on B (the token revokes itself), refused on A within 1 s.
-	req, _ := http.NewRequest(http.MethodDelete, b.URL+"/api/v1/tokens/current", nil)
-	req.SetBasicAuth("alice", tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("revoking on B: %s", resp.Status)
-	}
-	revoked := time.Now()
-	for {
-		st, _ := a.registryToken("alice", tok)
-		if st == http.StatusUnauthorized {
-			break
+	var tok string
+	phase(t, "a token made on A works on B", func(t *testing.T) {
+		// The admin CLI reaches replica A over A's socket.
+		a.createUser(t, "alice", "alice-password-1", true)
+		tok = a.createToken(t, "alice", "ci", "pull")
+		if st, _ := b.registryToken("alice", tok); st != http.StatusOK {
+			t.Fatalf("a token created on A, at once on B: /v2/token = %d, want 200", st)
 		}
-		if time.Since(revoked) > time.Second {
-			t.Fatalf("a token revoked on B still works on A after 1 s (status %d)", st)
+	})
+	phase(t, "revoked on B is refused on A", func(t *testing.T) {
+		// Revoked on B (the token revokes itself), refused on A within 1 s.
+		req, _ := http.NewRequest(http.MethodDelete, b.URL+"/api/v1/tokens/current", nil)
+		req.SetBasicAuth("alice", tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Logf("revoked on B, refused on A after %v", time.Since(revoked).Round(time.Millisecond))
-
-	// Both replicas sign with the shared key: one bundle verifies both.
-	bundle := filepath.Join(t.TempDir(), "bundle.pem")
-	a.portus(t, "", "registry-config", "--store", c.spec(), "--bundle", bundle)
-	certPEM, err := os.ReadFile(bundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(certPEM)
-	if block == nil {
-		t.Fatalf("bundle holds no certificate: %s", certPEM)
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok2 := a.createToken(t, "alice", "laptop", "pull")
-	for name, s := range map[string]*portusServer{"A": a, "B": b} {
-		st, jwtString := s.registryToken("alice", tok2)
-		if st != http.StatusOK {
-			t.Fatalf("replica %s: /v2/token = %d", name, st)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("revoking on B: %s", resp.Status)
 		}
-		if _, err := jwt.Parse(jwtString, func(*jwt.Token) (any, error) { return cert.PublicKey, nil },
-			jwt.WithValidMethods([]string{"ES256"}), jwt.WithAudience("registry")); err != nil {
-			t.Errorf("replica %s's JWT does not verify with the bundle: %v", name, err)
-		}
-	}
-
-	// 50 concurrent creations by one user, split across both replicas'
-	// public APIs (HTTP Basic with the password): exactly the limit wins.
-	a.createUser(t, "carol", "carol-password-1", false)
-	const n, limit = 50, 5
-	var (
-		wg               sync.WaitGroup
-		created, refused atomic.Int32
-		other            sync.Map
-	)
-	for i := range n {
-		s := a
-		if i%2 == 1 {
-			s = b
-		}
-		wg.Go(func() {
-			body, _ := json.Marshal(apitypes.CreateTokenRequest{Name: fmt.Sprintf("t%02d", i)})
-			req, _ := http.NewRequest(http.MethodPost, s.URL+"/api/v1/tokens", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.SetBasicAuth("carol", "carol-password-1")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				other.Store(i, err)
-				return
+		revoked := time.Now()
+		for {
+			st, _ := a.registryToken("alice", tok)
+			if st == http.StatusUnauthorized {
+				break
 			}
-			resp.Body.Close()
-			switch st := resp.StatusCode; st {
-			case http.StatusCreated:
-				created.Add(1)
-			case http.StatusUnprocessableEntity:
-				refused.Add(1)
-			default:
-				other.Store(i, st)
+			if time.Since(revoked) > time.Second {
+				t.Fatalf("a token revoked on B still works on A after 1 s (status %d)", st)
 			}
-		})
-	}
-	wg.Wait()
-	other.Range(func(k, v any) bool { t.Errorf("creation %v: status %v", k, v); return true })
-	if created.Load() != limit || refused.Load() != n-limit {
-		t.Errorf("%d concurrent creations across two replicas: %d created, %d refused; want %d and %d", n, created.Load(), refused.Load(), limit, n-limit)
-	}
-	var list []apitypes.Token
-	if st := b.apiJSON(t, http.MethodGet, "/api/v1/tokens", "carol", "carol-password-1", nil, &list); st != http.StatusOK || len(list) != limit {
-		t.Errorf("carol's tokens on B: %d, status %d; want %d", len(list), st, limit)
-	}
+			time.Sleep(2 * time.Millisecond)
+		}
+		t.Logf("revoked on B, refused on A after %v", time.Since(revoked).Round(time.Millisecond))
+	})
+	phase(t, "one bundle verifies both", func(t *testing.T) {
+		// Both replicas sign with the shared key: one bundle verifies both.
+		bundle := filepath.Join(t.TempDir(), "bundle.pem")
+		a.portus(t, "", "registry-config", "--store", c.spec(), "--bundle", bundle)
+		certPEM, err := os.ReadFile(bundle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(certPEM)
+		if block == nil {
+			t.Fatalf("bundle holds no certificate: %s", certPEM)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok2 := a.createToken(t, "alice", "laptop", "pull")
+		for name, s := range map[string]*portusServer{"A": a, "B": b} {
+			st, jwtString := s.registryToken("alice", tok2)
+			if st != http.StatusOK {
+				t.Fatalf("replica %s: /v2/token = %d", name, st)
+			}
+			if _, err := jwt.Parse(jwtString, func(*jwt.Token) (any, error) { return cert.PublicKey, nil },
+				jwt.WithValidMethods([]string{"ES256"}), jwt.WithAudience("registry")); err != nil {
+				t.Errorf("replica %s's JWT does not verify with the bundle: %v", name, err)
+			}
+		}
+	})
+	phase(t, "concurrent creations keep the limit", func(t *testing.T) {
+		// 50 concurrent creations by one user, split across both replicas'
+		// public APIs (HTTP Basic with the password): exactly the limit wins.
+		a.createUser(t, "carol", "carol-password-1", false)
+		const n, limit = 50, 5
+		var (
+			wg               sync.WaitGroup
+			created, refused atomic.Int32
+			other            sync.Map
+		)
+		for i := range n {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			wg.Go(func() {
+				body, _ := json.Marshal(apitypes.CreateTokenRequest{Name: fmt.Sprintf("t%02d", i)})
+				req, _ := http.NewRequest(http.MethodPost, s.URL+"/api/v1/tokens", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.SetBasicAuth("carol", "carol-password-1")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					other.Store(i, err)
+					return
+				}
+				resp.Body.Close()
+				switch st := resp.StatusCode; st {
+				case http.StatusCreated:
+					created.Add(1)
+				case http.StatusUnprocessableEntity:
+					refused.Add(1)
+				default:
+					other.Store(i, st)
+				}
+			})
+		}
+		wg.Wait()
+		other.Range(func(k, v any) bool { t.Errorf("creation %v: status %v", k, v); return true })
+		if created.Load() != limit || refused.Load() != n-limit {
+			t.Errorf("%d concurrent creations across two replicas: %d created, %d refused; want %d and %d", n, created.Load(), refused.Load(), limit, n-limit)
+		}
+		var list []apitypes.Token
+		if st := b.apiJSON(t, http.MethodGet, "/api/v1/tokens", "carol", "carol-password-1", nil, &list); st != http.StatusOK || len(list) != limit {
+			t.Errorf("carol's tokens on B: %d, status %d; want %d", len(list), st, limit)
+		}
+	})
 }
 
 // TestReplicasFaults: under a stream of creations across both replicas,
@@ -475,52 +455,57 @@ func TestReplicasFaults(t *testing.T) {
 	c.waitHealthy(t)
 	a2 := startReplica(t, c, a.Data, "--max-tokens", "100000")
 
-	// Every 201 works on both replicas.
-	lost := 0
-	for _, k := range acked {
-		for _, s := range []*portusServer{a2, b} {
-			if st, _ := s.registryToken("dave", k.token); st != http.StatusOK {
-				lost++
-				t.Errorf("token %s acknowledged with 201: /v2/token on %s = %d", k.id, s.URL, st)
+	var (
+		lost, bad, duringElection int
+		list                      []apitypes.Token
+	)
+	phase(t, "acknowledged tokens work on both replicas", func(t *testing.T) {
+		// Every 201 works on both replicas.
+		for _, k := range acked {
+			for _, s := range []*portusServer{a2, b} {
+				if st, _ := s.registryToken("dave", k.token); st != http.StatusOK {
+					lost++
+					t.Errorf("token %s acknowledged with 201: /v2/token on %s = %d", k.id, s.URL, st)
+				}
 			}
 		}
-	}
-	var list []apitypes.Token
-	resp, err := b.admin().Get("http://portus/api/v1/users/dave/tokens")
-	if err != nil {
-		t.Fatal(err)
-	}
-	json.NewDecoder(resp.Body).Decode(&list)
-	resp.Body.Close()
-	stored := map[string]bool{}
-	for _, tk := range list {
-		stored[tk.ID] = true
-	}
-	for _, k := range acked {
-		if !stored[k.id] {
-			t.Errorf("acknowledged token %s is not listed", k.id)
+	})
+	phase(t, "acknowledged tokens are listed", func(t *testing.T) {
+		resp, err := b.admin().Get("http://portus/api/v1/users/dave/tokens")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-
-	// /v2/token never failed on a live replica, through the election.
-	bad := 0
-	var duringElection int
-	for _, p := range probes {
-		if p.a && !p.end.Before(replicaKilled) {
-			continue // A was being killed (a probe in flight then fails)
+		json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		stored := map[string]bool{}
+		for _, tk := range list {
+			stored[tk.ID] = true
 		}
-		if p.at.After(killed) && (firstOK.Load() == 0 || p.at.UnixNano() < firstOK.Load()) {
-			duringElection++
+		for _, k := range acked {
+			if !stored[k.id] {
+				t.Errorf("acknowledged token %s is not listed", k.id)
+			}
 		}
-		if p.status != http.StatusOK {
-			bad++
-			t.Errorf("/v2/token on %s at %v after the leader's SIGKILL: status %d",
-				map[bool]string{true: "A", false: "B"}[p.a], p.at.Sub(killed).Round(time.Millisecond), p.status)
+	})
+	phase(t, "v2-token through the election", func(t *testing.T) {
+		// /v2/token never failed on a live replica, through the election.
+		for _, p := range probes {
+			if p.a && !p.end.Before(replicaKilled) {
+				continue // A was being killed (a probe in flight then fails)
+			}
+			if p.at.After(killed) && (firstOK.Load() == 0 || p.at.UnixNano() < firstOK.Load()) {
+				duringElection++
+			}
+			if p.status != http.StatusOK {
+				bad++
+				t.Errorf("/v2/token on %s at %v after the leader's SIGKILL: status %d",
+					map[bool]string{true: "A", false: "B"}[p.a], p.at.Sub(killed).Round(time.Millisecond), p.status)
+			}
 		}
-	}
-	if bad > 0 {
-		t.Errorf("%d of %d /v2/token probes failed on a live replica", bad, len(probes))
-	}
+		if bad > 0 {
+			t.Errorf("%d of %d /v2/token probes failed on a live replica", bad, len(probes))
+		}
+	})
 	recovery := "never"
 	if f := firstOK.Load(); f != 0 {
 		recovery = time.Duration(f - killed.UnixNano()).Round(time.Millisecond).String()

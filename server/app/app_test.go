@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/app"
 	"github.com/portusproject/portus/server/config"
@@ -155,7 +156,7 @@ func TestServe(t *testing.T) {
 	}
 	core.Close()
 
-	logs := &testserver.LockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

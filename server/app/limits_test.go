@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/server/app"
-	"github.com/portusproject/portus/server/internal/testserver"
 )
 
 // serveForTest runs app.Serve on a fresh data directory and returns its
@@ -20,7 +20,7 @@ import (
 func serveForTest(t *testing.T) string {
 	t.Helper()
 	c := testConfig(t)
-	logs := &testserver.LockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/server/internal/testserver"
 	"github.com/portusproject/portus/shared/apitypes"
 	"github.com/portusproject/portus/shared/apptoken"
@@ -17,7 +18,7 @@ import (
 // passwords, token-shaped wrong secrets, secrets in query strings and
 // bodies. None may reach the log.
 func TestNoSecretsInLogs(t *testing.T) {
-	logs := &testserver.LockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	s := testserver.Start(t, testserver.Options{Log: logs})
 	const (
 		rootPW  = "Root-Secret-Octopus-11"

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/server/internal/testserver"
 	"github.com/portusproject/portus/shared/apitypes"
 	"github.com/portusproject/portus/shared/apptoken"
@@ -115,7 +116,7 @@ func ok(t *testing.T, stdin string, args ...string) result {
 type server struct {
 	cmd    *exec.Cmd
 	url    string
-	log    *testserver.LockedBuffer
+	log    *testutil.LockedBuffer
 	exited chan struct{}
 	err    error // of Wait, once exited is closed
 }
@@ -136,7 +137,7 @@ func serve(t *testing.T, data string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, log: &testserver.LockedBuffer{}, exited: make(chan struct{})}
+	s := &server{cmd: cmd, log: &testutil.LockedBuffer{}, exited: make(chan struct{})}
 	addr := make(chan string, 1)
 	copied := make(chan struct{})
 	go func() {

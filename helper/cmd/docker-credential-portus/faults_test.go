@@ -11,12 +11,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portusproject/portus/helper/internal/fakeportus"
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/shared/apptoken"
 )
 
@@ -28,26 +28,12 @@ const (
 	faultMargin  = 3 * time.Second
 )
 
-var tokenRE = regexp.MustCompile(apptoken.Pattern)
-
-// result is one run of the helper.
-type result struct {
-	action, stdout, stderr string
-	code                   int
-	elapsed                time.Duration
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("%s: exit %d after %s\nstdout: %q\nstderr: %q", r.action, r.code, r.elapsed.Round(time.Millisecond),
-		tokenRE.ReplaceAllStringFunc(r.stdout, apptoken.Redact), tokenRE.ReplaceAllStringFunc(r.stderr, apptoken.Redact))
-}
-
 // timed runs the helper and measures how long it took.
-func (w *world) timed(t *testing.T, action, stdin string) result {
+func (w *world) timed(t *testing.T, action, stdin string) testutil.Run {
 	t.Helper()
 	start := time.Now()
 	stdout, stderr, code := w.run(t, action, stdin)
-	r := result{action: action, stdout: stdout, stderr: stderr, code: code, elapsed: time.Since(start)}
+	r := testutil.Run{Name: action, Stdout: stdout, Stderr: stderr, Code: code, Elapsed: time.Since(start)}
 	t.Log(r)
 	return r
 }
@@ -74,51 +60,26 @@ func storeInput(server, user, secret string) string {
 
 // expect checks a run's exit status, that its message is on the given
 // stream and holds every want, that the other stream is empty, that it
-// ended within limit, and that neither stream holds a secret.
-func expect(t *testing.T, r result, code int, stream string, limit time.Duration, want ...string) {
+// ended within limit, and that neither stream holds a password or token.
+func expect(t *testing.T, r testutil.Run, code int, stream string, limit time.Duration, want ...string) {
 	t.Helper()
-	if r.code != code {
-		t.Errorf("%s: exit status %d, want %d", r.action, r.code, code)
-	}
-	msg, other := r.stdout, r.stderr
-	if stream == "stderr" {
-		msg, other = r.stderr, r.stdout
-	}
-	for _, s := range want {
-		if !strings.Contains(msg, s) {
-			t.Errorf("%s: %s lacks %q", r.action, stream, s)
-		}
-	}
-	if other != "" {
-		t.Errorf("%s: the other stream is not empty: %q", r.action, other)
-	}
-	if r.elapsed > limit {
-		t.Errorf("%s took %s, want at most %s", r.action, r.elapsed, limit)
-	}
-	noSecret(t, r)
+	testutil.CheckRun(t, r, code, stream, limit, []string{password, oddPassword}, want...)
 }
 
-// noSecret fails if a password or a whole application token is in the
-// run's output.
-func noSecret(t *testing.T, r result, more ...string) {
+// noSecret fails if a password, one of more or a whole application token
+// is in the run's output.
+func noSecret(t *testing.T, r testutil.Run, more ...string) {
 	t.Helper()
-	for _, out := range []string{r.stdout, r.stderr} {
-		for _, s := range append([]string{password, oddPassword}, more...) {
-			if strings.Contains(out, s) {
-				t.Errorf("%s: a password is in the output", r.action)
-			}
-		}
-		if tokenRE.MatchString(out) {
-			t.Errorf("%s: an application token is in the output", r.action)
-		}
-	}
+	secrets := append([]string{password, oddPassword}, more...)
+	testutil.NoSecret(t, r.Name, r.Stdout, secrets...)
+	testutil.NoSecret(t, r.Name, r.Stderr, secrets...)
 }
 
 // mustList checks what list says is stored.
 func (w *world) mustList(t *testing.T, want string) {
 	t.Helper()
 	r := w.timed(t, "list", "")
-	if r.code != 0 || strings.TrimSpace(r.stdout) != want {
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != want {
 		t.Fatalf("list: %v; want %s", r, want)
 	}
 }
@@ -130,7 +91,7 @@ func TestFaultPortusHangs(t *testing.T) {
 	w := newWorld(t)
 	reg := w.portus.RegistryHost()
 	cfg := w.configure(t, nil)
-	if r := w.timed(t, "store", storeInput(reg, "alice", password)); r.code != 0 {
+	if r := w.timed(t, "store", storeInput(reg, "alice", password)); r.Code != 0 {
 		t.Fatalf("store before the fault: %v", r)
 	}
 	token := w.portus.Tokens("alice")[0].Plain
@@ -141,8 +102,8 @@ func TestFaultPortusHangs(t *testing.T) {
 		"cannot get an application token for "+reg, "Portus at "+w.portus.URL(), "no answer within "+faultTimeout.String(),
 		"http_timeout", cfg, "nothing was stored")
 	noSecret(t, r, "a new password", token)
-	if r.elapsed < faultTimeout {
-		t.Errorf("store gave up after %s, before http_timeout", r.elapsed)
+	if r.Elapsed < faultTimeout {
+		t.Errorf("store gave up after %s, before http_timeout", r.Elapsed)
 	}
 
 	r = w.timed(t, "erase", reg+"\n")
@@ -270,10 +231,10 @@ func TestFaultTLSUntrusted(t *testing.T) {
 
 	w.configure(t, nil)
 	r = w.timed(t, "store", storeInput(reg, "alice", password))
-	if !strings.Contains(r.stderr, "sending your password to "+strings.TrimPrefix(s.URL(), "https://")) {
-		t.Errorf("the realm on another host is not announced: %q", r.stderr)
+	if !strings.Contains(r.Stderr, "sending your password to "+strings.TrimPrefix(s.URL(), "https://")) {
+		t.Errorf("the realm on another host is not announced: %q", r.Stderr)
 	}
-	r.stderr = ""
+	r.Stderr = ""
 	expect(t, r, 1, "stdout", faultTimeout+faultMargin, want...)
 	if n, _, _ := s.Counts(); n != 0 {
 		t.Fatalf("%d requests reached the untrusted server's API", n)
@@ -282,7 +243,7 @@ func TestFaultTLSUntrusted(t *testing.T) {
 
 	ca := s.CAFile(t, filepath.Dir(cfg))
 	w.configure(t, map[string]any{reg: map[string]any{"ca_file": filepath.Base(ca)}})
-	if r := w.timed(t, "store", storeInput(reg, "alice", password)); r.code != 0 || r.stdout != "" {
+	if r := w.timed(t, "store", storeInput(reg, "alice", password)); r.Code != 0 || r.Stdout != "" {
 		t.Fatalf("store with ca_file: %v", r)
 	}
 	w.mustList(t, fmt.Sprintf(`{%q:"alice"}`, reg))
@@ -291,15 +252,6 @@ func TestFaultTLSUntrusted(t *testing.T) {
 // oddPassword has no substring of three characters that a message would
 // hold by chance: a message that quotes any part of it leaks it.
 const oddPassword = "Xq9#Zk2$Wv7!"
-
-func leaksPart(out, secret string) bool {
-	for i := 0; i+3 <= len(secret); i++ {
-		if strings.Contains(out, secret[i:i+3]) {
-			return true
-		}
-	}
-	return false
-}
 
 // TestFaultStdinTooLarge: docker sends an address or a small JSON object.
 // More than 64 KiB on stdin is refused at once with a message saying so,
@@ -319,7 +271,7 @@ func TestFaultStdinTooLarge(t *testing.T) {
 	} {
 		r := w.timed(t, tt.action, tt.stdin)
 		expect(t, r, 1, "stdout", faultMargin, "more than 64 KiB on stdin", "docker sends")
-		if leaksPart(r.stdout+r.stderr, oddPassword) {
+		if testutil.LeaksPart(r.Stdout+r.Stderr, oddPassword, 3) {
 			t.Errorf("%s: part of the secret is in the output", tt.action)
 		}
 	}
@@ -352,7 +304,7 @@ func TestFaultTruncatedJSON(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := w.timed(t, "store", tt.stdin)
 			expect(t, r, 1, "stdout", faultMargin, tt.want, `{"ServerURL"`, "docker sends")
-			if leaksPart(r.stdout+r.stderr, oddPassword) {
+			if testutil.LeaksPart(r.Stdout+r.Stderr, oddPassword, 3) {
 				t.Error("part of the secret is in the output")
 			}
 		})

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/portusproject/portus/internal/testutil"
 )
 
 // 8. The etcd store (several replicas): `/v2/token` with an application
@@ -81,11 +83,11 @@ func startBenchEtcd(exe, dir string) (string, func(), error) {
 	}
 	var initial, eps []string
 	for i := range 3 {
-		cp, err := freePort()
+		cp, err := testutil.FreePort()
 		if err != nil {
 			return "", stop, err
 		}
-		pp, err := freePort()
+		pp, err := testutil.FreePort()
 		if err != nil {
 			return "", stop, err
 		}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/portusproject/portus/internal/testutil"
 )
 
 // children are the processes this run started; cleanup ends those still
@@ -43,89 +44,58 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // server is a running `portus serve` (or the profiling variant).
 type server struct {
 	URL  string
 	Data string
 	Log  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *testutil.Process
 }
 
 // startServer runs exe serve --data data --listen localhost:PORT --url
 // http://localhost:PORT plus extra, with its output in logFile, and waits
 // for /healthz.
 func startServer(exe, data, logFile string, env []string, extra ...string) (*server, error) {
-	port, err := freePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{URL: fmt.Sprintf("http://localhost:%d", port), Data: data, Log: logFile, done: make(chan struct{})}
+	s := &server{URL: fmt.Sprintf("http://localhost:%d", port), Data: data, Log: logFile}
 	args := append([]string{"serve", "--data", data, "--listen", fmt.Sprintf("localhost:%d", port), "--url", s.URL}, extra...)
 	lf, err := os.Create(logFile)
 	if err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(exe, args...)
-	s.cmd.Stdout, s.cmd.Stderr = lf, lf
-	s.cmd.Env = append(os.Environ(), env...)
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), env...)
+	s.proc, err = testutil.Start(cmd, lf)
+	if err != nil {
 		lf.Close()
 		return nil, err
 	}
-	track(s.cmd)
-	go func() { s.cmd.Wait(); lf.Close(); untrack(s.cmd); close(s.done) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			return nil, fmt.Errorf("portus serve exited at start; its log:\n%s", tail(logFile))
-		default:
-		}
-		resp, err := http.Get(s.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
+	track(cmd)
+	go func() { <-s.proc.Done(); lf.Close(); untrack(cmd) }()
+	err = s.proc.WaitReady(30*time.Second, func() bool { return testutil.Answers(s.URL+"/healthz", http.StatusOK) })
+	if errors.Is(err, testutil.ErrExited) {
+		return nil, fmt.Errorf("portus serve exited at start; its log:\n%s", tail(logFile))
 	}
-	s.stop()
-	return nil, fmt.Errorf("portus serve did not answer /healthz within 30 s")
+	if err != nil {
+		s.stop()
+		return nil, fmt.Errorf("portus serve did not answer /healthz within 30 s")
+	}
+	return s, nil
 }
 
-// stop sends SIGINT (a graceful shutdown) and waits.
-func (s *server) stop() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(40 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-}
+// stop asks for a graceful shutdown (SIGTERM) and waits, killing the
+// server after 40 s.
+func (s *server) stop() { _ = s.proc.Stop(40 * time.Second) }
 
-func (s *server) pid() int { return s.cmd.Process.Pid }
+func (s *server) pid() int { return s.proc.PID() }
 
-func (s *server) signal(sig syscall.Signal) error { return s.cmd.Process.Signal(sig) }
+func (s *server) signal(sig syscall.Signal) error { return s.proc.Signal(sig) }
 
 // rss returns VmRSS and VmHWM of the server in KiB.
-func (s *server) rss() (rss, hwm int) { return procRSS(s.cmd.Process.Pid) }
+func (s *server) rss() (rss, hwm int) { return procRSS(s.proc.PID()) }
 
 func procRSS(pid int) (rss, hwm int) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))

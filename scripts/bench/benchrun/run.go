@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/portusproject/portus/internal/testutil"
 )
 
 // loadResult is what loadgen prints.
@@ -556,7 +558,7 @@ func (b *bench) runGOGC() error {
 
 // runBare: the calibration server at 8 clients.
 func (b *bench) runBare() error {
-	port, err := freePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		return err
 	}

@@ -15,17 +15,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/portusproject/portus/internal/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -64,9 +63,8 @@ type Member struct {
 	token     string
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *lockedBuffer
+	proc *testutil.Process // nil before the first launch
+	log  *testutil.LockedBuffer
 }
 
 // Start runs an n-member cluster with data directories in t.TempDir(),
@@ -81,7 +79,7 @@ func Start(t testing.TB, n int) *Cluster {
 			t.Cleanup(func() {
 				if t.Failed() {
 					for _, m := range c.Members {
-						t.Logf("etcd member %s log (tail):\n%s", m.Name, m.log.tail(4000))
+						t.Logf("etcd member %s log (tail):\n%s", m.Name, m.log.Tail(4000))
 					}
 				}
 				c.Stop()
@@ -95,7 +93,7 @@ func Start(t testing.TB, n int) *Cluster {
 }
 
 func start(exe, dir string, n int) (*Cluster, error) {
-	ports, err := freePorts(2 * n)
+	ports, err := testutil.FreePorts(2 * n)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +129,7 @@ func (c *Cluster) launch(m *Member) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.log == nil {
-		m.log = &lockedBuffer{}
+		m.log = &testutil.LockedBuffer{}
 	}
 	cmd := exec.Command(c.exe,
 		"--name", m.Name,
@@ -147,14 +145,11 @@ func (c *Cluster) launch(m *Member) error {
 		"--election-timeout=100",
 		"--logger=zap", "--log-outputs=stderr", "--log-level=warn",
 	)
-	cmd.Stdout, cmd.Stderr = m.log, m.log
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting etcd member %s: %w", m.Name, err)
+	p, err := testutil.Start(cmd, m.log)
+	if err != nil {
+		return fmt.Errorf("etcd member %s: %w", m.Name, err)
 	}
-	m.cmd = cmd
-	m.done = make(chan struct{})
-	done := m.done
-	go func() { cmd.Wait(); close(done) }()
+	m.proc = p
 	return nil
 }
 
@@ -177,32 +172,21 @@ func (m *Member) Endpoint() string { return strings.TrimPrefix(m.ClientURL, "htt
 func (m *Member) PID() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.cmd == nil || m.exited() {
+	if m.proc == nil || m.proc.Exited() {
 		return 0
 	}
-	return m.cmd.Process.Pid
-}
-
-func (m *Member) exited() bool {
-	select {
-	case <-m.done:
-		return true
-	default:
-		return false
-	}
+	return m.proc.PID()
 }
 
 // Kill stops member i with SIGKILL by PID and waits until it is gone.
 func (c *Cluster) Kill(i int) {
 	m := c.Members[i]
 	m.mu.Lock()
-	cmd, done := m.cmd, m.done
+	p := m.proc
 	m.mu.Unlock()
-	if cmd == nil {
-		return
+	if p != nil {
+		p.Kill()
 	}
-	_ = syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
-	<-done
 }
 
 // Restart starts a killed member again on its data directory and ports.
@@ -230,10 +214,10 @@ func (c *Cluster) WaitHealthy(timeout time.Duration) error {
 		for {
 			if m.PID() == 0 {
 				m.mu.Lock()
-				started := m.cmd != nil
+				started := m.proc != nil
 				m.mu.Unlock()
 				if started {
-					return fmt.Errorf("etcd member %s exited: %s", m.Name, m.log.tail(2000))
+					return fmt.Errorf("etcd member %s exited: %s", m.Name, m.log.Tail(2000))
 				}
 				break
 			}
@@ -247,7 +231,7 @@ func (c *Cluster) WaitHealthy(timeout time.Duration) error {
 				}
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("etcd member %s not healthy after %v: %s", m.Name, timeout, m.log.tail(2000))
+				return fmt.Errorf("etcd member %s not healthy after %v: %s", m.Name, timeout, m.log.Tail(2000))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -294,47 +278,4 @@ func (c *Cluster) Leader(cli *clientv3.Client) (int, error) {
 		return i, nil
 	}
 	return -1, fmt.Errorf("no leader among the running members: %w", errors.Join(errs...))
-}
-
-// freePorts returns n distinct loopback TCP ports that were free a moment
-// ago.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) tail(n int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > n {
-		s = "…" + s[len(s)-n:]
-	}
-	return s
 }

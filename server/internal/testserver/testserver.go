@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/app"
 	"github.com/portusproject/portus/server/config"
@@ -55,26 +56,6 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
-}
-
-// LockedBuffer is a bytes.Buffer safe for concurrent writers (log handlers
-// called from server goroutines).
-type LockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *LockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *LockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Options configure Start. The zero value is a server with the default
@@ -114,7 +95,7 @@ type Server struct {
 	HTTP   *httptest.Server
 	URL    string
 	Clock  *Clock
-	Log    *LockedBuffer // the captured log when Options.Log was nil
+	Log    *testutil.LockedBuffer // the captured log when Options.Log was nil
 
 	closeOnce sync.Once
 	closeErr  error
@@ -140,7 +121,7 @@ func Start(t testing.TB, o Options) *Server {
 	s := &Server{t: t, opts: o, Dir: o.Dir, Clock: o.Clock}
 	w := o.Log
 	if w == nil {
-		s.Log = &LockedBuffer{}
+		s.Log = &testutil.LockedBuffer{}
 		w = s.Log
 		t.Cleanup(func() {
 			if t.Failed() {

@@ -16,16 +16,18 @@
 package ldaptest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portusproject/portus/internal/testutil"
 )
 
 // Tool paths. Debian installs the slapd tools in /usr/sbin, which is not
@@ -50,9 +52,8 @@ type Server struct {
 	t    testing.TB
 	dir  string
 	tls  bool
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-	done chan struct{}
+	proc *testutil.Process
+	log  *testutil.LockedBuffer
 }
 
 // Require skips the test when slapd is not installed on a workstation,
@@ -124,14 +125,14 @@ func StartWith(t testing.TB, o Options) *Server {
 			t.Cleanup(func() {
 				s.Kill()
 				if t.Failed() {
-					t.Logf("slapd log (last 4 KiB):\n%s", tail(s.log.String(), 4096))
+					t.Logf("slapd log (last 4 KiB):\n%s", s.log.Tail(4096))
 				}
 			})
 			return s
 		}
 		lastLog = s.log.String()
 	}
-	t.Fatalf("slapd did not start:\n%s", tail(lastLog, 4096))
+	t.Fatalf("slapd did not start:\n%s", testutil.Tail(lastLog, 4096))
 	return nil
 }
 
@@ -150,66 +151,45 @@ func (s *Server) start(conf string) bool {
 		urls += " ldaps://" + a + "/"
 		addrs = append(addrs, a)
 	}
-	s.log = &lockedBuffer{}
-	s.done = make(chan struct{})
-	s.cmd = exec.Command(slapdPath, "-f", conf, "-h", urls, "-d", "stats")
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("starting slapd: %v", err)
+	s.log = &testutil.LockedBuffer{}
+	p, err := testutil.Start(exec.Command(slapdPath, "-f", conf, "-h", urls, "-d", "stats"), s.log)
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	go func() { s.cmd.Wait(); close(s.done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
+	s.proc = p
+	// Another process may take a port between freeAddr and slapd's bind;
+	// then slapd exits, and a dial would reach that other server. slapd
+	// logs "slapd starting" once its listeners are open.
+	err = p.WaitReady(10*time.Second, func() bool {
+		if !strings.Contains(s.log.String(), "slapd starting") {
 			return false
-		default:
 		}
-		// Another process may take a port between freeAddr and slapd's
-		// bind; then slapd exits, and a dial would reach that other
-		// server. slapd logs "slapd starting" once its listeners are open.
-		up := strings.Contains(s.log.String(), "slapd starting")
 		for _, a := range addrs {
-			if !up {
-				break
-			}
 			c, err := net.DialTimeout("tcp", a, time.Second)
 			if err != nil {
-				up = false
-				break
+				return false
 			}
 			c.Close()
 		}
-		if up {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
+		return true
+	})
+	if errors.Is(err, testutil.ErrExited) {
+		return false
 	}
-	s.Kill()
-	s.t.Fatalf("slapd did not accept connections on %s within 10 s", s.Addr)
-	return false
+	if err != nil {
+		s.Kill()
+		s.t.Fatalf("slapd did not accept connections on %s within 10 s", s.Addr)
+	}
+	return true
 }
 
 func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", testutil.Port(t))
 }
 
 // Kill stops slapd with SIGKILL and waits until it has exited: the
 // directory is down and its port refuses connections.
-func (s *Server) Kill() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	s.cmd.Process.Kill()
-	<-s.done
-}
+func (s *Server) Kill() { s.proc.Kill() }
 
 // Freeze stops slapd with SIGSTOP: the kernel still accepts connections
 // on its port, but nothing answers (a hung directory). Thaw resumes it.
@@ -218,32 +198,8 @@ func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
 // Thaw resumes a frozen slapd.
 func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
 
-func (s *Server) signal(sig os.Signal) {
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Fatalf("signalling slapd: %v", err)
+func (s *Server) signal(sig syscall.Signal) {
+	if err := s.proc.Signal(sig); err != nil {
+		s.t.Fatal(err)
 	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

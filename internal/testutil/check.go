@@ -1,0 +1,65 @@
+package testutil
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/portusproject/portus/shared/apptoken"
+)
+
+var tokenPattern = regexp.MustCompile(apptoken.Pattern)
+
+// Leaks reports whether out holds any of secrets (empty ones are skipped).
+func Leaks(out string, secrets ...string) bool {
+	for _, s := range secrets {
+		if s != "" && strings.Contains(out, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// LeaksPart reports whether out holds any n-byte piece of secret: a message
+// that quotes part of a password leaks it too.
+func LeaksPart(out, secret string, n int) bool {
+	for i := 0; i+n <= len(secret); i++ {
+		if strings.Contains(out, secret[i:i+n]) {
+			return true
+		}
+	}
+	return false
+}
+
+// NoSecret marks t failed when out, the output of what, holds one of
+// secrets or an application token. The message names what, never the
+// secret; the output it shows has the secrets and tokens replaced.
+func NoSecret(t testing.TB, what, out string, secrets ...string) {
+	t.Helper()
+	if Leaks(out, secrets...) {
+		t.Errorf("%s: a secret is in the output", what)
+	}
+	if tokenPattern.MatchString(out) {
+		for _, s := range secrets {
+			if s != "" {
+				out = strings.ReplaceAll(out, s, "[secret]")
+			}
+		}
+		t.Errorf("%s: an application token is in the output:\n%s", what, RedactTokens(out))
+	}
+}
+
+// RedactTokens replaces the secret part of every application token in s,
+// so that a failing test can show output that holds one.
+func RedactTokens(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "ptk_")
+		if i < 0 || len(s) < i+42 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i] + "ptk_[redacted]")
+		s = s[i+42:]
+	}
+}

@@ -50,6 +50,7 @@ func init() {
 		{"backup", "write a consistent copy of the database to a file, while the server runs", runBackup},
 		{"registry-config", "write the certificate bundle and print the registry's auth: block", runRegistryConfig},
 		{"migrate", "copy everything from one store to another (bbolt:PATH ↔ etcd://…)", runMigrate},
+		{"etcd-secrets-key", "write a new key file for --etcd-secrets-key-file", runEtcdSecretsKey},
 		{"version", "print the version", runVersion},
 	}
 }

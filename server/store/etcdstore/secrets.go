@@ -53,13 +53,10 @@ func (s *Store) readSecret(op, name, key string) (*mvccpb.KeyValue, []byte, erro
 	return nil, nil, model.Unavailable(op, errContention)
 }
 
-// sealSecrets reads every shared secret once at Open, so that a wrong key
-// stops the process at start and the plaintext entries of an older
-// deployment are sealed before anything else runs.
+// sealSecrets reads every shared secret once at Open, so that a wrong or
+// missing key stops the process at start and the plaintext entries of an
+// older deployment are sealed before anything else runs.
 func (s *Store) sealSecrets() error {
-	if s.seal.aead == nil {
-		return nil
-	}
 	for _, name := range model.SecretNames {
 		if _, _, err := s.readSecret("reading shared secret "+name, name, s.k.secret(name)); err != nil {
 			return err

@@ -7,6 +7,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -36,6 +37,8 @@ import (
 type etcdCluster struct {
 	exe     string
 	members []*etcdMember
+	// secretsKey is the --etcd-secrets-key-file every replica shares.
+	secretsKey string
 }
 
 type etcdMember struct {
@@ -50,6 +53,12 @@ func startEtcd(t *testing.T, n int) *etcdCluster {
 	t.Helper()
 	c := &etcdCluster{exe: requireTool(t, "etcd")}
 	dir := t.TempDir()
+	c.secretsKey = filepath.Join(dir, "etcd-secrets.key")
+	key := make([]byte, 32) // as `head -c 32 /dev/urandom` makes it
+	rand.Read(key)
+	if err := os.WriteFile(c.secretsKey, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	token := fmt.Sprintf("portus-e2e-%d", time.Now().UnixNano())
 	var initial []string
 	for i := range n {
@@ -189,7 +198,7 @@ func (c *etcdCluster) leader(t *testing.T) int {
 // directory (its admin socket).
 func startReplica(t *testing.T, c *etcdCluster, data string, extra ...string) *portusServer {
 	t.Helper()
-	return startPortusOn(t, data, append([]string{"--store", c.spec(), "--flush-interval", "1s"}, extra...)...)
+	return startPortusOn(t, data, append([]string{"--store", c.spec(), "--etcd-secrets-key-file", c.secretsKey, "--flush-interval", "1s"}, extra...)...)
 }
 
 // admin is an HTTP client of the replica's admin socket (the trusted JSON
@@ -288,7 +297,7 @@ func TestReplicas(t *testing.T) {
 	phase(t, "one bundle verifies both", func(t *testing.T) {
 		// Both replicas sign with the shared key: one bundle verifies both.
 		bundle := filepath.Join(t.TempDir(), "bundle.pem")
-		a.portus(t, "", "registry-config", "--store", c.spec(), "--bundle", bundle)
+		a.portus(t, "", "registry-config", "--store", c.spec(), "--etcd-secrets-key-file", c.secretsKey, "--bundle", bundle)
 		certPEM, err := os.ReadFile(bundle)
 		if err != nil {
 			t.Fatal(err)

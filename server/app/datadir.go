@@ -45,13 +45,9 @@ func OpenStore(c config.Config) (model.Store, error) {
 
 func openStore(c config.Config, log *slog.Logger) (model.Store, error) {
 	if c.UsesEtcd() {
-		o := etcdstore.Options{Endpoints: c.EtcdEndpoints(), Prefix: c.EtcdPrefix, Logger: log}
-		if c.EtcdTLS() {
-			tlsConfig, err := etcdstore.TLSConfig(c.EtcdCA, c.EtcdCert, c.EtcdKey)
-			if err != nil {
-				return nil, err
-			}
-			o.TLS = tlsConfig
+		o, err := etcdOptions(c, log)
+		if err != nil {
+			return nil, err
 		}
 		return etcdstore.Open(o)
 	}

@@ -25,7 +25,7 @@ import (
 func runMigrate(env Env, args []string) error {
 	var from, to string
 	var force bool
-	fs := newFlags(env, "migrate", "--from bbolt:PATH|etcd://HOST:PORT[,...] --to bbolt:PATH|etcd://HOST:PORT[,...] [--force] [--etcd-prefix P] [--etcd-ca F --etcd-cert F --etcd-key F]")
+	fs := newFlags(env, "migrate", "--from bbolt:PATH|etcd://HOST:PORT[,...] --to bbolt:PATH|etcd://HOST:PORT[,...] [--force] [--etcd-prefix P] [--etcd-ca F --etcd-cert F --etcd-key F] --etcd-secrets-key-file F [--etcd-username U --etcd-password-file F]")
 	c, rest, err := config.Load(fs, func(fs *flag.FlagSet, c *config.Config) {
 		fs.StringVar(&from, "from", "", "the store to copy: bbolt:PATH (a data directory or its portus.db) or etcd://HOST:PORT[,HOST:PORT...]")
 		fs.StringVar(&to, "to", "", "the store to fill, same forms as --from; it must be empty")
@@ -34,6 +34,7 @@ func runMigrate(env Env, args []string) error {
 		fs.StringVar(&c.EtcdCA, "etcd-ca", c.EtcdCA, "PEM `FILE` of the CA of etcd's certificates")
 		fs.StringVar(&c.EtcdCert, "etcd-cert", c.EtcdCert, "PEM client certificate `FILE` for etcd")
 		fs.StringVar(&c.EtcdKey, "etcd-key", c.EtcdKey, "PEM private key `FILE` of --etcd-cert")
+		config.EtcdAccessFlags(fs, c)
 	}, args, env.Getenv)
 	if err != nil {
 		return err

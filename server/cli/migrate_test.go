@@ -56,6 +56,14 @@ func checkDeployment(t *testing.T, c config.Config, token, keyID string, minActs
 func TestMigrate(t *testing.T) {
 	cluster := testetcd.Start(t, 3)
 	spec := cluster.Spec()
+	keyFile := filepath.Join(t.TempDir(), "etcd-secrets.key")
+	ok(t, "", "etcd-secrets-key", keyFile)
+	if m := mode(t, keyFile); m != 0o600 {
+		t.Errorf("the new etcd secrets key has mode %o, want 600", m)
+	}
+	if r := portus(t, "", "etcd-secrets-key", keyFile); r.code == 0 || !strings.Contains(r.stderr, "exists") {
+		t.Errorf("etcd-secrets-key over an existing file: exit %d, %s", r.code, r.stderr)
+	}
 
 	// A bbolt installation with a user, a token, audit entries and a key.
 	bolt := config.Defaults()
@@ -79,26 +87,26 @@ func TestMigrate(t *testing.T) {
 	}
 
 	// Into etcd.
-	r := ok(t, "", "migrate", "--from", "bbolt:"+bolt.Data, "--to", spec, "--etcd-prefix", "/migrated/")
+	r := ok(t, "", "migrate", "--from", "bbolt:"+bolt.Data, "--to", spec, "--etcd-prefix", "/migrated/", "--etcd-secrets-key-file", keyFile)
 	if !strings.Contains(r.stderr, "Copied 1 users, 1 application tokens") {
 		t.Errorf("migrate said: %s", r.stderr)
 	}
 	etcd := config.Defaults()
 	etcd.Data = filepath.Join(t.TempDir(), "replica")
-	etcd.Store, etcd.EtcdPrefix = spec, "/migrated/"
+	etcd.Store, etcd.EtcdPrefix, etcd.EtcdSecretsKeyFile = spec, "/migrated/", keyFile
 	checkDeployment(t, etcd, created.Token, keyID, 2)
 
 	// A destination that holds data is refused without --force.
-	r = portus(t, "", "migrate", "--from", "bbolt:"+bolt.Data, "--to", spec, "--etcd-prefix", "/migrated/")
+	r = portus(t, "", "migrate", "--from", "bbolt:"+bolt.Data, "--to", spec, "--etcd-prefix", "/migrated/", "--etcd-secrets-key-file", keyFile)
 	if r.code == 0 || !strings.Contains(r.stderr, "not empty") {
 		t.Errorf("migrate onto a full destination: exit %d, %s", r.code, r.stderr)
 	}
-	ok(t, "", "migrate", "--from", "bbolt:"+bolt.Data, "--to", spec, "--etcd-prefix", "/migrated/", "--force")
+	ok(t, "", "migrate", "--from", "bbolt:"+bolt.Data, "--to", spec, "--etcd-prefix", "/migrated/", "--etcd-secrets-key-file", keyFile, "--force")
 	checkDeployment(t, etcd, created.Token, keyID, 2)
 
 	// The admin CLI with no server on the socket opens the cluster itself,
 	// and registry-config writes the shared certificate.
-	data := []string{"--data", etcd.Data, "--store", spec, "--etcd-prefix", "/migrated/"}
+	data := []string{"--data", etcd.Data, "--store", spec, "--etcd-prefix", "/migrated/", "--etcd-secrets-key-file", keyFile}
 	if out := ok(t, "", append([]string{"user", "list"}, data...)...).stdout; !strings.Contains(out, "alice") {
 		t.Errorf("user list on etcd: %s", out)
 	}
@@ -112,7 +120,7 @@ func TestMigrate(t *testing.T) {
 	// And back into a new single-machine installation.
 	back := config.Defaults()
 	back.Data = filepath.Join(t.TempDir(), "back")
-	ok(t, "", "migrate", "--from", spec, "--etcd-prefix", "/migrated/", "--to", "bbolt:"+back.Data)
+	ok(t, "", "migrate", "--from", spec, "--etcd-prefix", "/migrated/", "--etcd-secrets-key-file", keyFile, "--to", "bbolt:"+back.Data)
 	checkDeployment(t, back, created.Token, keyID, 2)
 	for _, name := range []string{"portus.db", "pepper", "registry-signing.key", "registry-signing.crt"} {
 		if m := mode(t, filepath.Join(back.Data, name)); m != 0o600 {
@@ -122,11 +130,11 @@ func TestMigrate(t *testing.T) {
 
 	// --force onto a bbolt directory keeps the old database and its
 	// secrets beside the new ones.
-	r = portus(t, "", "migrate", "--from", spec, "--etcd-prefix", "/migrated/", "--to", "bbolt:"+back.Data)
+	r = portus(t, "", "migrate", "--from", spec, "--etcd-prefix", "/migrated/", "--etcd-secrets-key-file", keyFile, "--to", "bbolt:"+back.Data)
 	if r.code == 0 {
 		t.Error("migrate onto a full bbolt directory succeeded without --force")
 	}
-	ok(t, "", "migrate", "--from", spec, "--etcd-prefix", "/migrated/", "--to", "bbolt:"+back.Data, "--force")
+	ok(t, "", "migrate", "--from", spec, "--etcd-prefix", "/migrated/", "--etcd-secrets-key-file", keyFile, "--to", "bbolt:"+back.Data, "--force")
 	checkDeployment(t, back, created.Token, keyID, 2)
 	for _, name := range []string{"portus.db", "pepper"} {
 		if m, _ := filepath.Glob(filepath.Join(back.Data, name+".replaced-*")); len(m) != 1 {

@@ -67,6 +67,11 @@ type Config struct {
 	EtcdCA     string `yaml:"etcd_ca"`
 	EtcdCert   string `yaml:"etcd_cert"`
 	EtcdKey    string `yaml:"etcd_key"`
+	// EtcdSecretsKeyFile holds the key that encrypts the shared secrets
+	// in etcd; EtcdUsername and EtcdPasswordFile sign in to etcd's auth.
+	EtcdSecretsKeyFile string `yaml:"etcd_secrets_key_file"`
+	EtcdUsername       string `yaml:"etcd_username"`
+	EtcdPasswordFile   string `yaml:"etcd_password_file"`
 }
 
 // Defaults returns the configuration used when nothing is set.

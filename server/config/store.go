@@ -28,7 +28,21 @@ func StoreFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.EtcdCA, "etcd-ca", c.EtcdCA, "PEM `FILE` of the CA of etcd's certificates (turns on TLS to etcd)")
 	fs.StringVar(&c.EtcdCert, "etcd-cert", c.EtcdCert, "PEM client certificate `FILE` for etcd (needs --etcd-key; turns on TLS)")
 	fs.StringVar(&c.EtcdKey, "etcd-key", c.EtcdKey, "PEM private key `FILE` of --etcd-cert")
+	EtcdAccessFlags(fs, c)
 }
+
+// EtcdAccessFlags registers what a process needs besides the address to
+// use a deployment in etcd: the secrets key and etcd's own sign-in. Both
+// are files, never values on the command line.
+func EtcdAccessFlags(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.EtcdSecretsKeyFile, "etcd-secrets-key-file", c.EtcdSecretsKeyFile, "`FILE` of the 32-byte key that encrypts the pepper and signing key in etcd (the same on every replica; required with etcd)")
+	fs.StringVar(&c.EtcdUsername, "etcd-username", c.EtcdUsername, "etcd user `NAME` to sign in as, when etcd's auth is on (needs --etcd-password-file)")
+	fs.StringVar(&c.EtcdPasswordFile, "etcd-password-file", c.EtcdPasswordFile, "`FILE` holding the password of --etcd-username")
+}
+
+// MissingSecretsKey explains, in the error of a Validate without
+// --etcd-secrets-key-file, how to make the key.
+const MissingSecretsKey = "--etcd-secrets-key-file: etcd needs a key that encrypts the pepper and signing key at rest, the same file on every replica and admin host; make one with `portus etcd-secrets-key FILE` (or `head -c 32 /dev/urandom > FILE; chmod 600 FILE`) and set it on all of them (an existing deployment's plaintext secrets are encrypted at the first start)"
 
 // UsesEtcd reports whether the state is in etcd.
 func (c Config) UsesEtcd() bool { return strings.HasPrefix(c.Store, StoreEtcdScheme) }
@@ -78,6 +92,12 @@ func (c *Config) validateStore() error {
 	}
 	if (c.EtcdCert == "") != (c.EtcdKey == "") {
 		return errors.New("--etcd-cert and --etcd-key go together")
+	}
+	if c.EtcdSecretsKeyFile == "" {
+		return errors.New(MissingSecretsKey)
+	}
+	if (c.EtcdUsername == "") != (c.EtcdPasswordFile == "") {
+		return errors.New("--etcd-username and --etcd-password-file go together (the password is never a setting, only a file)")
 	}
 	return nil
 }

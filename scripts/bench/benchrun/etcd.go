@@ -31,8 +31,12 @@ func (b *bench) runEtcd() error {
 		return err
 	}
 	data := filepath.Join(b.tmp, "etcd-replica")
+	keyFile := filepath.Join(b.tmp, "etcd-secrets.key")
+	if _, err := run(nil, "", b.exe("portus"), "etcd-secrets-key", keyFile); err != nil {
+		return err
+	}
 	srv, err := startServer(b.exe("portus"), data, filepath.Join(b.tmp, "etcd-replica.log"), nil,
-		"--log-level", "warn", "--max-tokens", "1000000", "--store", spec)
+		"--log-level", "warn", "--max-tokens", "1000000", "--store", spec, "--etcd-secrets-key-file", keyFile)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,8 @@
 //	P audit/log/%020d           model.Activity
 //	P sessions/HEX(ID)          model.Session
 //	P user-sessions/USER/HEX    empty (the index of a user's sessions)
-//	P secrets/NAME              the raw secret
+//	P secrets/NAME              the secret, sealed with AES-256-GCM under
+//	                            Options.SecretsKey (seal.go)
 //
 // Every model.Store method is one etcd transaction (Txn with If/Then/Else)
 // whose comparisons carry its invariants: a write that read something
@@ -44,11 +45,9 @@ package etcdstore
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -85,6 +84,15 @@ type Options struct {
 	LagLimit      time.Duration
 	// Logger receives the cache's state changes (default slog.Default()).
 	Logger *slog.Logger
+	// SecretsKey (SecretsKeyLen bytes, see ReadSecretsKey) encrypts the
+	// shared secrets; SecretsKeyFile names its file in errors. Nil stores
+	// them in plaintext, as portus did before: only for tests. With a key,
+	// Open encrypts plaintext secrets it finds and fails if the key does
+	// not decrypt the stored ones.
+	SecretsKey     []byte
+	SecretsKeyFile string
+	// Username and Password sign in to etcd when its auth is on.
+	Username, Password string
 }
 
 // Store is a model.Store on etcd.
@@ -96,6 +104,7 @@ type Store struct {
 	check   time.Duration
 	log     *slog.Logger
 	cache   *cache
+	seal    sealer
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -141,10 +150,16 @@ func Open(o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	seal, err := newSealer(o.SecretsKey, o.SecretsKeyFile)
+	if err != nil {
+		return nil, err
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   o.Endpoints,
 		DialTimeout: o.DialTimeout,
 		TLS:         o.TLS,
+		Username:    o.Username,
+		Password:    o.Password,
 		// Our own log says what matters (cache state); the client's
 		// zap output would be a second, unstructured-for-us stream.
 		Logger: zap.NewNop(),
@@ -171,6 +186,7 @@ func Open(o Options) (*Store, error) {
 		check:   o.CheckInterval,
 		log:     o.Logger,
 		cache:   newCache(o.Prefix),
+		seal:    seal,
 		ctx:     ctx,
 		cancel:  cancel,
 	}
@@ -178,6 +194,11 @@ func Open(o Options) (*Store, error) {
 		cancel()
 		cli.Close()
 		return nil, fmt.Errorf("loading from etcd at %s: %w", strings.Join(o.Endpoints, ","), err)
+	}
+	if err := s.sealSecrets(); err != nil {
+		cancel()
+		cli.Close()
+		return nil, err
 	}
 	s.wg.Add(2)
 	go s.watchLoop()
@@ -195,35 +216,6 @@ func (s *Store) Close() error {
 	s.cache.close()
 	s.wg.Wait()
 	return s.cli.Close()
-}
-
-// TLSConfig builds the client TLS configuration from PEM files: caFile
-// (the cluster's CA; empty: the system roots) and an optional client
-// certificate and key.
-func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading the etcd CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("etcd CA %s: no PEM certificate found", caFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if (certFile == "") != (keyFile == "") {
-		return nil, errors.New("the etcd client certificate and key go together")
-	}
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("loading the etcd client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
 }
 
 // call returns a context for one etcd call, or an error once the store is

@@ -1,6 +1,7 @@
 package etcdstore
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -19,8 +20,24 @@ func freshPrefix() string { return fmt.Sprintf("/portus-test-%d/", prefixSeq.Add
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// open opens a store on the cluster and closes it when the test ends.
+// testSecretsKey seals the shared secrets of the tests' stores.
+var testSecretsKey = bytes.Repeat([]byte{0x5e}, SecretsKeyLen)
+
+// testOptions are Options and whether the store keeps its secrets in
+// plaintext, as a deployment older than the secrets key did.
+type testOptions struct {
+	Options
+	plaintext bool
+}
+
+// open opens a store on the cluster (its secrets sealed with
+// testSecretsKey unless o says otherwise) and closes it when the test ends.
 func open(t *testing.T, c *testetcd.Cluster, o Options) *Store {
+	t.Helper()
+	return openWith(t, c, testOptions{Options: o})
+}
+
+func openWith(t *testing.T, c *testetcd.Cluster, o testOptions) *Store {
 	t.Helper()
 	if o.Endpoints == nil {
 		o.Endpoints = c.Endpoints()
@@ -31,7 +48,10 @@ func open(t *testing.T, c *testetcd.Cluster, o Options) *Store {
 	if o.Logger == nil {
 		o.Logger = quietLogger()
 	}
-	s, err := Open(o)
+	if o.SecretsKey == nil && !o.plaintext {
+		o.SecretsKey = testSecretsKey
+	}
+	s, err := Open(o.Options)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -55,6 +75,9 @@ func TestStore(t *testing.T) {
 		{"TinyTimeout", testTinyTimeout},
 		{"WatchBreakResync", testWatchBreakResync},
 		{"StuckWatch", testStuckWatch},
+		{"SecretsSealed", testSecretsSealed},
+		{"WrongSecretsKey", testWrongSecretsKey},
+		{"PlaintextSecretsMigrate", testPlaintextSecretsMigrate},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, c) })
 	}

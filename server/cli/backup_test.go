@@ -31,7 +31,9 @@ func TestBackupRestoreHint(t *testing.T) {
 	})
 
 	cluster := testetcd.Start(t, 1)
-	store := []string{"--store", cluster.Spec(), "--etcd-prefix", "/hint/"}
+	keyFile := filepath.Join(t.TempDir(), "etcd-secrets.key")
+	ok(t, "", "etcd-secrets-key", keyFile)
+	store := []string{"--store", cluster.Spec(), "--etcd-prefix", "/hint/", "--etcd-secrets-key-file", keyFile}
 	etcdHint := func(t *testing.T, r result, dest string) {
 		t.Helper()
 		if strings.Contains(r.stderr, "portus.db") || !strings.Contains(r.stderr, "portus migrate --from etcd://") ||

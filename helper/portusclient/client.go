@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -48,6 +49,13 @@ type Options struct {
 	// Log receives one debug line per request (method, URL, status,
 	// duration). nil discards them.
 	Log *slog.Logger
+	// Proxy chooses the proxy of a request that may use one (all but
+	// plain http to this machine, see splitTransport); nil means
+	// http.ProxyFromEnvironment.
+	Proxy func(*http.Request) (*url.URL, error)
+	// Resolver looks up loopback names before plain http goes to them; nil
+	// means net.DefaultResolver.
+	Resolver Resolver
 }
 
 // Client talks to one Portus server. It is safe for concurrent use.
@@ -97,7 +105,7 @@ func newResty(opts Options, followRedirects bool) (*resty.Client, *slog.Logger, 
 	transport.TLSClientConfig = tlsConfig
 	transport.TLSHandshakeTimeout = timeout
 	transport.ResponseHeaderTimeout = timeout
-	hc := &http.Client{Transport: transport, Timeout: timeout}
+	hc := &http.Client{Transport: newSplitTransport(transport, timeout, opts.Proxy, opts.Resolver), Timeout: timeout}
 	if followRedirects {
 		hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {

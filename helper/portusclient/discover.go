@@ -31,8 +31,9 @@ const peerRegistry = "the registry"
 // Errors are *Error: ErrNotPortus when the registry asks for no
 // authentication, for Basic authentication, or for tokens from a server
 // whose realm is not a Portus token endpoint; ErrInsecure when the realm is
-// plain http on another machine; ErrUnreachable, ErrTLS or ErrProtocol
-// otherwise.
+// plain http on another machine (also when a loopback name such as
+// "portus.localhost" resolves elsewhere, see splitTransport);
+// ErrUnreachable, ErrTLS or ErrProtocol otherwise.
 func Discover(ctx context.Context, registry string, opts Options) (string, error) {
 	if registryurl.IsDockerHub(registry) {
 		return "", &Error{Kind: ErrNotPortus, Peer: peerRegistry, URL: "https://registry-1.docker.io",

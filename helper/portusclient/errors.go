@@ -39,7 +39,9 @@ var (
 	// Portus server.
 	ErrNotPortus = errors.New("registry does not use Portus")
 	// ErrInsecure: the registry delegates to a Portus server over plain HTTP
-	// on another machine; the password would cross the network in clear.
+	// on another machine, or plain HTTP would go to a loopback name that
+	// does not resolve to this machine only (Err wraps ErrNotLoopback); the
+	// password would cross the network in clear.
 	ErrInsecure = errors.New("Portus server over plain HTTP")
 )
 
@@ -102,6 +104,10 @@ func (e *Error) Error() string {
 	case ErrNotPortus:
 		return fmt.Sprintf("%s does not delegate authentication to a Portus server: %s", at, e.Message)
 	case ErrInsecure:
+		if errors.Is(e.Err, ErrNotLoopback) {
+			return fmt.Sprintf("refusing plain HTTP to %s: %s, so a password sent there could leave this machine unencrypted: use an https URL for it, or a realm on this machine (localhost, 127.0.0.1, ::1). Nothing was sent",
+				at, e.describe())
+		}
 		return fmt.Sprintf("%s delegates authentication to a Portus server over plain HTTP (%s): refusing to send your password there unencrypted; serve Portus over https, or set \"portus\" for this registry in %s to accept the risk",
 			at, e.Message, e.configFile())
 	case ErrProtocol:
@@ -161,6 +167,8 @@ func transportError(peer, base string, err error, timeout time.Duration, configF
 		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"),
 		strings.Contains(err.Error(), "tls: "):
 		kind = ErrTLS
+	case errors.Is(err, ErrNotLoopback):
+		kind = ErrInsecure
 	}
 	return &Error{Kind: kind, Peer: peer, URL: base, Err: err, ConfigFile: configFile, Timeout: timeout}
 }

@@ -88,6 +88,12 @@ func IsDockerHub(key string) bool { return key == DockerHub }
 // a port) names this machine: "localhost", a name under ".localhost", or a
 // loopback IP address (127.0.0.0/8, ::1). Docker treats such registries as
 // insecure registries that may be reached over plain HTTP; so does the helper.
+//
+// It looks at the name only, and a name under ".localhost" is an ordinary
+// DNS name that may point anywhere: the helper's HTTP client
+// (portusclient) resolves such a host before any plain-http request,
+// refuses it unless every address is loopback, and dials the checked
+// address without a proxy.
 func IsLoopback(host string) bool {
 	name, _ := splitHostPort(strings.ToLower(host))
 	if name == "localhost" || strings.HasSuffix(name, ".localhost") {

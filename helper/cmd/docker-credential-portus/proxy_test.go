@@ -54,9 +54,9 @@ func TestStoreLocalhostRealmNotThroughProxy(t *testing.T) {
 		}
 	}
 	switch {
-	case r.code == 0 && len(w.portus.Tokens("alice")) == 1:
+	case r.Code == 0 && len(w.portus.Tokens("alice")) == 1:
 		// *.localhost resolves to loopback here: the login went direct.
-	case r.code != 0 && strings.Contains(r.stdout, "use an https URL") && strings.Contains(r.stdout, "a realm on this machine"):
+	case r.Code != 0 && strings.Contains(r.Stdout, "use an https URL") && strings.Contains(r.Stdout, "a realm on this machine"):
 		if n := len(w.portus.Tokens("alice")); n != 0 {
 			t.Errorf("refused, yet the server holds %d tokens", n)
 		}

@@ -32,7 +32,13 @@ func (s *Service) CreateUser(actor Actor, name, password string, admin, firstIsA
 	if err != nil {
 		return model.User{}, err
 	}
-	u, err := s.store.CreateUser(model.User{Name: name, PasswordHash: hash, Admin: admin, CreatedAt: s.now().UTC()}, firstIsAdmin)
+	return s.addUser(actor, model.User{Name: name, PasswordHash: hash, Admin: admin}, firstIsAdmin)
+}
+
+// addUser stores a validated account, created now, and audits it.
+func (s *Service) addUser(actor Actor, nu model.User, firstIsAdmin bool) (model.User, error) {
+	nu.CreatedAt = s.now().UTC()
+	u, err := s.store.CreateUser(nu, firstIsAdmin)
 	if errors.Is(err, model.ErrUserExists) {
 		return u, ErrUserExists
 	}
@@ -43,7 +49,7 @@ func (s *Service) CreateUser(actor Actor, name, password string, admin, firstIsA
 	if u.Admin {
 		detail = "administrator"
 	}
-	s.audit(model.Activity{Action: "user.create", Actor: actor.Name, Subject: name, ClientIP: actor.IP, Detail: detail})
+	s.audit(model.Activity{Action: "user.create", Actor: actor.Name, Subject: nu.Name, ClientIP: actor.IP, Detail: detail})
 	return u, nil
 }
 

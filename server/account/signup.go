@@ -44,10 +44,7 @@ func (s *Service) SignUp(actor Actor, name, password string) (model.User, error)
 			return model.User{}, err
 		}
 	}
-	if err := ValidatePassword(password); err != nil {
-		return model.User{}, err
-	}
-	hash, err := HashPassword(password, s.params)
+	hash, err := s.newPasswordHash(password)
 	if err != nil {
 		return model.User{}, err
 	}

@@ -25,14 +25,19 @@ func (s *Service) CreateUser(actor Actor, name, password string, admin, firstIsA
 	if err := ValidateUsername(name); err != nil {
 		return model.User{}, err
 	}
-	if err := ValidatePassword(password); err != nil {
-		return model.User{}, err
-	}
-	hash, err := HashPassword(password, s.params)
+	hash, err := s.newPasswordHash(password)
 	if err != nil {
 		return model.User{}, err
 	}
 	return s.addUser(actor, model.User{Name: name, PasswordHash: hash, Admin: admin}, firstIsAdmin)
+}
+
+// newPasswordHash checks the password rules, then hashes the password.
+func (s *Service) newPasswordHash(password string) (string, error) {
+	if err := ValidatePassword(password); err != nil {
+		return "", err
+	}
+	return HashPassword(password, s.params)
 }
 
 // addUser stores a validated account, created now, and audits it.

@@ -1,8 +1,8 @@
 // Package account owns the rules about people and their credentials: who
 // may sign in with what, how passwords are hashed, how application tokens
 // are minted, limited, looked up and revoked, the throttle on failed
-// attempts, the batching of last-used times and the audit trail of all of
-// it. HTTP handlers (api, web, the token endpoint) and the admin CLI call
+// attempts and the limit on sign-ups, the batching of last-used times and
+// the audit trail of all of it. HTTP handlers (api, web, the token endpoint) and the admin CLI call
 // this package; it calls the store.
 package account
 
@@ -82,6 +82,7 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	throttle *Throttle
+	signups  *signupLimit // per-address sign-up attempts
 	onFail   func(kind string)
 	// dummyHash is checked for unknown users so that their answer takes as
 	// long as a wrong password. Made on first need: it costs a full argon2
@@ -135,6 +136,7 @@ func New(st model.Store, opts Options) (*Service, error) {
 		s.log = slog.Default()
 	}
 	s.throttle = NewThrottle(s.now)
+	s.signups = newSignupLimit(s.now)
 	s.macs.New = func() any { return hmac.New(sha256.New, s.pepper) }
 	return s, nil
 }

@@ -25,14 +25,25 @@ func (s *Service) CreateUser(actor Actor, name, password string, admin, firstIsA
 	if err := ValidateUsername(name); err != nil {
 		return model.User{}, err
 	}
-	if err := ValidatePassword(password); err != nil {
-		return model.User{}, err
-	}
-	hash, err := HashPassword(password, s.params)
+	hash, err := s.newPasswordHash(password)
 	if err != nil {
 		return model.User{}, err
 	}
-	u, err := s.store.CreateUser(model.User{Name: name, PasswordHash: hash, Admin: admin, CreatedAt: s.now().UTC()}, firstIsAdmin)
+	return s.addUser(actor, model.User{Name: name, PasswordHash: hash, Admin: admin}, firstIsAdmin)
+}
+
+// newPasswordHash checks the password rules, then hashes the password.
+func (s *Service) newPasswordHash(password string) (string, error) {
+	if err := ValidatePassword(password); err != nil {
+		return "", err
+	}
+	return HashPassword(password, s.params)
+}
+
+// addUser stores a validated account, created now, and audits it.
+func (s *Service) addUser(actor Actor, nu model.User, firstIsAdmin bool) (model.User, error) {
+	nu.CreatedAt = s.now().UTC()
+	u, err := s.store.CreateUser(nu, firstIsAdmin)
 	if errors.Is(err, model.ErrUserExists) {
 		return u, ErrUserExists
 	}
@@ -43,7 +54,7 @@ func (s *Service) CreateUser(actor Actor, name, password string, admin, firstIsA
 	if u.Admin {
 		detail = "administrator"
 	}
-	s.audit(model.Activity{Action: "user.create", Actor: actor.Name, Subject: name, ClientIP: actor.IP, Detail: detail})
+	s.audit(model.Activity{Action: "user.create", Actor: actor.Name, Subject: nu.Name, ClientIP: actor.IP, Detail: detail})
 	return u, nil
 }
 

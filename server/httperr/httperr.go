@@ -35,6 +35,7 @@ func Explain(err error) Problem {
 		field     *account.FieldError
 		limit     *account.LimitError
 		throttled *account.ThrottledError
+		signups   *account.SignupThrottledError
 	)
 	switch {
 	case errors.As(err, &field):
@@ -46,6 +47,13 @@ func Explain(err error) Problem {
 		n := throttled.RetrySeconds()
 		return Problem{Status: http.StatusTooManyRequests, RetryAfter: n, API: throttled.Error(),
 			Page: fmt.Sprintf("Too many failed sign-in attempts. Wait %s, then try again.", seconds(n))}
+	case errors.As(err, &signups):
+		n := signups.RetrySeconds()
+		return Problem{Status: http.StatusTooManyRequests, RetryAfter: n, API: signups.Error(),
+			Page: fmt.Sprintf("Too many sign-ups from your address. Wait %s, then try again.", minutes(n))}
+	case errors.Is(err, account.ErrNameUnavailable):
+		return Problem{Status: http.StatusConflict, API: err.Error(),
+			Page: "That name cannot be used. Choose another name."}
 	case errors.Is(err, account.ErrNotFound):
 		return Problem{Status: http.StatusNotFound,
 			API:  "not found: no such user or token (GET /api/v1/tokens lists your tokens with their ids)",
@@ -106,4 +114,16 @@ func seconds(n int) string {
 		return "1 second"
 	}
 	return strconv.Itoa(n) + " seconds"
+}
+
+// minutes words a wait of n seconds for a page, in whole minutes (rounded
+// up) from one minute on.
+func minutes(n int) string {
+	if n < 60 {
+		return seconds(n)
+	}
+	if m := (n + 59) / 60; m > 1 {
+		return strconv.Itoa(m) + " minutes"
+	}
+	return "1 minute"
 }

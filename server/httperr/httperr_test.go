@@ -26,6 +26,8 @@ func TestExplain(t *testing.T) {
 		{account.ErrNotFound, http.StatusNotFound},
 		{account.ErrNameTaken, http.StatusConflict},
 		{account.ErrUserExists, http.StatusConflict},
+		{account.ErrNameUnavailable, http.StatusConflict},
+		{&account.SignupThrottledError{RetryAfter: 11*time.Minute + 30*time.Second}, http.StatusTooManyRequests},
 		{account.ErrLastAdmin, http.StatusConflict},
 		{&account.LimitError{Limit: 5}, http.StatusUnprocessableEntity},
 		{account.ErrDirectoryUnavailable, http.StatusServiceUnavailable},
@@ -40,6 +42,12 @@ func TestExplain(t *testing.T) {
 	}
 	if p := Explain(&account.ThrottledError{RetryAfter: 1500 * time.Millisecond}); p.RetryAfter != 2 || !strings.Contains(p.Page, "2 seconds") {
 		t.Errorf("throttled: %+v, want Retry-After 2", p)
+	}
+	if p := Explain(&account.SignupThrottledError{RetryAfter: 11*time.Minute + 30*time.Second}); p.RetryAfter != 690 || !strings.Contains(p.Page, "Wait 12 minutes") {
+		t.Errorf("sign-ups throttled: %+v, want Retry-After 690 and the wait in minutes", p)
+	}
+	if p := Explain(&account.SignupThrottledError{RetryAfter: 59 * time.Second}); !strings.Contains(p.Page, "Wait 59 seconds") {
+		t.Errorf("sign-ups throttled under a minute: %+v", p)
 	}
 	if p := Explain(&account.FieldError{Field: "new_password", Message: "is too short"}); p.Page != "New password is too short." {
 		t.Errorf("field sentence: %q", p.Page)

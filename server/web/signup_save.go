@@ -10,7 +10,8 @@ import (
 )
 
 // signupSave creates an account and signs it in. On a server without
-// accounts, the first one becomes the administrator.
+// accounts, the first one becomes the administrator. Past the address's
+// sign-up limit it answers 429 with Retry-After, on the form.
 func (h *Handler) signupSave(c *gin.Context) {
 	if !h.signup {
 		h.render(c, http.StatusForbidden, "signup", "Sign up", "signup", signupData{Closed: true})
@@ -25,7 +26,9 @@ func (h *Handler) signupSave(c *gin.Context) {
 		again(http.StatusBadRequest, "The two passwords differ. Type the same password twice.")
 		return
 	}
-	u, err := h.accounts.CreateUser(account.Actor{Name: name, IP: c.ClientIP()}, name, password, false, true)
+	// SignUp limits attempts per address and refuses a taken name like a
+	// reserved one, so that this form does not tell who has an account.
+	u, err := h.accounts.SignUp(account.Actor{Name: name, IP: c.ClientIP()}, name, password)
 	if err != nil {
 		status, msg := h.explain(c, err)
 		again(status, msg)

@@ -35,10 +35,11 @@ func TestSignUpFirstUserBecomesAdmin(t *testing.T) {
 	if u, _ := s.Core.Accounts.UserLookup("bob"); u.Admin {
 		t.Error("the second account is an administrator")
 	}
-	// A taken name and differing passwords are explained.
+	// A taken name is refused without saying it is taken (see
+	// signup_limit_test.go), and differing passwords are explained.
 	carol := newBrowser(t, s.URL)
 	p := carol.submit("/signup", "/signup", url.Values{"username": {"bob"}, "password": {"carol-password"}, "password_confirmation": {"carol-password"}})
-	if p.Status != http.StatusConflict || !strings.Contains(p.text(), "already exists. Choose another name.") {
+	if p.Status != http.StatusConflict || !strings.Contains(p.text(), "That name cannot be used. Choose another name.") {
 		t.Errorf("sign-up with a taken name = %s", p)
 	}
 	p = carol.submit("/signup", "/signup", url.Values{"username": {"carol"}, "password": {"carol-password"}, "password_confirmation": {"carol-passwort"}})

@@ -38,7 +38,7 @@ func (c *Config) validateMetrics() error {
 	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("--metrics-listen %q: must be HOST:PORT, such as 127.0.0.1:9100", m.Listen)
 	}
-	if m.Listen == c.Listen {
+	if m.Listen == c.Listen && port != "0" { // port 0: each gets a free one
 		return fmt.Errorf("--metrics-listen %q: must differ from --listen (leave it empty to serve /metrics there)", m.Listen)
 	}
 	return nil

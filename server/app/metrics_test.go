@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/portusproject/portus/server/app"
 	"github.com/portusproject/portus/server/config"
@@ -85,24 +83,10 @@ func TestMetricsListen(t *testing.T) {
 	c := testConfig(t)
 	c.Metrics.Listen = "127.0.0.1:0"
 	c.Metrics.TokenFile = writeMetricsToken(t, metricsToken)
-	logs := &testserver.LockedBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() { done <- app.Serve(ctx, c, log, func(a net.Addr) { addrc <- a }) }()
-	var addr net.Addr
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("Serve returned early: %v\n%s", err, logs)
-	case <-time.After(20 * time.Second):
-		t.Fatal("Serve not ready after 20 s")
-	}
-	m := regexp.MustCompile(`serving /metrics on its own address" addr=(\S+)`).FindStringSubmatch(logs.String())
+	srv := serveConfig(t, c)
+	m := regexp.MustCompile(`serving /metrics on its own address" addr=(\S+)`).FindStringSubmatch(srv.Logs.String())
 	if m == nil {
-		t.Fatalf("no metrics address in the log:\n%s", logs)
+		t.Fatalf("no metrics address in the log:\n%s", srv.Logs)
 	}
 	get := func(url, token string) (int, string) {
 		t.Helper()
@@ -118,7 +102,7 @@ func TestMetricsListen(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
-	main, metrics := "http://"+addr.String(), "http://"+m[1]
+	main, metrics := "http://"+srv.Addr, "http://"+m[1]
 	if code, body := get(main+"/metrics", metricsToken); code != http.StatusNotFound || strings.Contains(body, "portus_") {
 		t.Errorf("main listener /metrics: %d %.100s, want 404", code, body)
 	}
@@ -138,15 +122,7 @@ func TestMetricsListen(t *testing.T) {
 		t.Errorf("metrics listener /api/v1/tokens: %d, want 404 (it serves only /metrics)", code)
 	}
 	http.DefaultClient.CloseIdleConnections()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not stop within 10 s of the cancel")
-	}
+	srv.Stop()
 	if conn, err := net.Dial("tcp", m[1]); err == nil {
 		conn.Close()
 		t.Error("the metrics listener still accepts connections after shutdown")

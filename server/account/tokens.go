@@ -19,6 +19,14 @@ type NewToken struct {
 	Via       string
 }
 
+// MaxTokenLifetimeDays bounds how far ahead a token's expiry may be set
+// (ten years), for the API and the web form alike. A later expiry is no
+// safer than none and only looks like a limit.
+const MaxTokenLifetimeDays = 3650
+
+// MaxTokenLifetime is MaxTokenLifetimeDays as a duration.
+const MaxTokenLifetime = MaxTokenLifetimeDays * 24 * time.Hour
+
 // CreateToken mints an application token for owner. The plaintext is in
 // the result and nowhere else: only its HMAC is stored.
 func (s *Service) CreateToken(actor Actor, owner string, req NewToken) (apitypes.CreatedToken, error) {
@@ -33,6 +41,9 @@ func (s *Service) CreateToken(actor Actor, owner string, req NewToken) (apitypes
 	if req.ExpiresAt != nil {
 		if !req.ExpiresAt.After(now) {
 			return apitypes.CreatedToken{}, &FieldError{"expires_at", "must be in the future"}
+		}
+		if req.ExpiresAt.After(now.Add(MaxTokenLifetime)) {
+			return apitypes.CreatedToken{}, &FieldError{"expires_at", fmt.Sprintf("must be within %d days (10 years)", MaxTokenLifetimeDays)}
 		}
 		at := req.ExpiresAt.UTC()
 		req.ExpiresAt = &at

@@ -30,7 +30,8 @@ type Handler struct {
 	// Sessions lets a signed-in browser use the API (with its CSRF token).
 	Sessions *account.Sessions
 	Registry *Registry
-	// Metrics serves /metrics in the Prometheus format.
+	// Metrics serves /metrics in the Prometheus format; nil: /metrics is
+	// not on this listener (metrics.listen gave it its own).
 	Metrics http.Handler
 	// Backup writes a consistent copy of the database (admin socket only).
 	Backup func(io.Writer) (int64, error)
@@ -43,7 +44,9 @@ const maxBodyBytes = 64 << 10
 // Routes registers the public listener's machine-facing routes.
 func (h *Handler) Routes(r gin.IRouter) {
 	r.GET("/healthz", health)
-	r.GET("/metrics", gin.WrapH(h.Metrics))
+	if h.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(h.Metrics))
+	}
 	r.GET("/v2/token", h.registryToken)
 	r.POST("/v2/token", h.registryTokenOAuth)
 	r.GET("/.well-known/jwks.json", h.jwks)

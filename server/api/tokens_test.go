@@ -468,3 +468,23 @@ func TestDefaultPasswordParams(t *testing.T) {
 	s.Expect(200, "GET", "/api/v1/tokens", nil, basic("dora", "dora-password-1"))
 	want401(t, "wrong password", s.Do("GET", "/api/v1/tokens", nil, basic("dora", "dora-password-2")))
 }
+
+// TestCreateTokenExpiryCap: the API caps expires_at at ten years, as the
+// web form does, and names the bound.
+func TestCreateTokenExpiryCap(t *testing.T) {
+	s := start(t, testserver.Options{})
+	now := s.Clock.Now()
+	for _, far := range []string{"9999-12-31T23:59:59Z", now.AddDate(10, 0, 2).Format(time.RFC3339)} {
+		r := s.Do("POST", "/api/v1/tokens", `{"name":"forever","expires_at":"`+far+`"}`, basic("alice", alicePW))
+		if r.Status != http.StatusBadRequest || !strings.Contains(r.Message(), "expires_at: must be within 3650 days (10 years)") {
+			t.Errorf("expires_at %s: %s, want 400 naming the maximum", far, r)
+		}
+	}
+	at := now.AddDate(9, 0, 0)
+	c := s.CreateToken("alice", alicePW, apitypes.CreateTokenRequest{Name: "nine-years", ExpiresAt: &at})
+	if c.ExpiresAt == nil || !c.ExpiresAt.Equal(at) {
+		t.Errorf("nine years: expires_at %v, want %v", c.ExpiresAt, at)
+	}
+	edge := now.Add(3650 * 24 * time.Hour)
+	s.CreateToken("alice", alicePW, apitypes.CreateTokenRequest{Name: "edge", ExpiresAt: &edge})
+}

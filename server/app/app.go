@@ -55,8 +55,12 @@ func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 		Accounts: core.Accounts,
 		Sessions: core.Accounts.Sessions(account.SessionLimits{Idle: core.Config.SessionIdle, MaxAge: core.Config.SessionMaxAge}),
 		Registry: &api.Registry{Issuer: issuer, Policy: policy, Services: core.Config.Services},
-		Metrics:  core.Metrics.Handler(),
 		Log:      log,
+	}
+	if core.Config.Metrics.Listen == "" { // else Serve gives it its own listener
+		if h.Metrics, err = MetricsHandler(core); err != nil {
+			return nil, err
+		}
 	}
 	h.Routes(e)
 	ui, err := web.New(core.Accounts, core.Config, log)
@@ -100,10 +104,16 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 		return err
 	}
 	defer os.Remove(c.SocketPath())
+	errc := make(chan error, 3)
+	metricsSrv, err := startMetrics(core, log, errc)
+	if err != nil {
+		ln.Close()
+		adminLn.Close()
+		return err
+	}
 
 	stopFlusher := startFlusher(core.Accounts, c.FlushInterval)
 	publicSrv, adminSrv := newServers(public, admin, log)
-	errc := make(chan error, 2)
 	go func() {
 		if c.TLSCert != "" {
 			errc <- publicSrv.ServeTLS(ln, c.TLSCert, c.TLSKey)
@@ -118,7 +128,7 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 		ready(ln.Addr())
 	}
 	serveErr := waitForStop(ctx, errc, log)
-	shutErr := shutdown(publicSrv, adminSrv)
+	shutErr := shutdown(publicSrv, adminSrv, metricsSrv)
 	// After the servers, so that the last requests' last-used times are
 	// written too.
 	stopFlusher()
@@ -215,14 +225,16 @@ func waitForStop(ctx context.Context, errc <-chan error, log *slog.Logger) error
 	}
 }
 
-// shutdown stops the servers and lets the requests in flight finish, for
-// at most shutdownTimeout.
+// shutdown stops the servers (nil ones are not running) and lets the
+// requests in flight finish, for at most shutdownTimeout.
 func shutdown(servers ...*http.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	var err error
 	for _, srv := range servers {
-		err = errors.Join(err, srv.Shutdown(ctx))
+		if srv != nil {
+			err = errors.Join(err, srv.Shutdown(ctx))
+		}
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -49,7 +50,8 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 }
 
 // redactPath hides an application token pasted into a URL path, so that
-// it does not reach the log.
+// it does not reach the log. The match runs on through underscores, so a
+// second token glued to the first ("ptk_…ptk_…") is hidden with it.
 func redactPath(path string) string {
 	if !strings.Contains(path, apptoken.Prefix) {
 		return path
@@ -57,15 +59,17 @@ func redactPath(path string) string {
 	return tokenInPath.ReplaceAllString(path, apptoken.Prefix+"[redacted]")
 }
 
-var tokenInPath = regexp.MustCompile(apptoken.Prefix + `[0-9A-Za-z]*`)
+var tokenInPath = regexp.MustCompile(apptoken.Prefix + `[0-9A-Za-z_]*`)
 
 // recovery turns a panic into a 500 and logs the stack, not the request:
-// gin's own recovery would dump headers.
+// gin's own recovery would dump headers. The path and the panic's message
+// are redacted as in the access log: either may hold a pasted token.
 func recovery(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
 			if r := recover(); r != nil {
-				log.Error("panic while serving a request", "method", c.Request.Method, "path", c.Request.URL.Path, "panic", r, "stack", string(debug.Stack()))
+				log.Error("panic while serving a request", "method", c.Request.Method, "path", redactPath(c.Request.URL.Path),
+					"panic", redactPath(fmt.Sprint(r)), "stack", string(debug.Stack()))
 				c.AbortWithStatusJSON(http.StatusInternalServerError, apitypes.Error{Message: "internal server error; the server log has the details"})
 			}
 		}()

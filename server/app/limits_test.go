@@ -8,49 +8,66 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/server/app"
+	"github.com/portusproject/portus/server/config"
 )
 
-// serveForTest runs app.Serve on a fresh data directory and returns its
-// public address; the server stops when the test ends.
-func serveForTest(t *testing.T) string {
+// served is app.Serve running in the background for a test.
+type served struct {
+	Addr string // the public address
+	Logs *testutil.LockedBuffer
+	// Stop cancels Serve and waits for it to return; it runs again, doing
+	// nothing, when the test ends.
+	Stop func()
+}
+
+// serveConfig runs app.Serve with c until Stop or the end of the test.
+func serveConfig(t *testing.T, c config.Config) *served {
 	t.Helper()
-	c := testConfig(t)
-	logs := &testutil.LockedBuffer{}
+	s := &served{Logs: &testutil.LockedBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- app.Serve(ctx, c, slog.New(slog.NewTextHandler(logs, nil)), func(a net.Addr) { addrc <- a })
+		done <- app.Serve(ctx, c, slog.New(slog.NewTextHandler(s.Logs, nil)), func(a net.Addr) { addrc <- a })
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
+	var once sync.Once
+	s.Stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("Serve did not stop within 10 s")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("Serve did not stop within 10 s")
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs)
-		}
-	})
+			if t.Failed() {
+				t.Logf("server log:\n%s", s.Logs)
+			}
+		})
+	}
+	t.Cleanup(s.Stop)
 	select {
 	case a := <-addrc:
-		return a.String()
+		s.Addr = a.String()
 	case err := <-done:
-		t.Fatalf("Serve returned early: %v\n%s", err, logs)
+		t.Fatalf("Serve returned early: %v\n%s", err, s.Logs)
 	case <-time.After(20 * time.Second):
 		t.Fatal("Serve not ready after 20 s")
 	}
-	return ""
+	return s
 }
+
+// serveForTest runs app.Serve on a fresh data directory and returns its
+// public address; the server stops when the test ends.
+func serveForTest(t *testing.T) string { return serveConfig(t, testConfig(t)).Addr }
 
 // rawStatus sends a raw HTTP/1.1 request and returns the status code.
 func rawStatus(t *testing.T, addr, request string) int {

@@ -60,6 +60,9 @@ type Config struct {
 	LDAP        LDAPConfig `yaml:"ldap"`
 	DockerLogin string     `yaml:"docker_login"`
 
+	// Who may read /metrics (metrics.go).
+	Metrics MetricsConfig `yaml:"metrics"`
+
 	// Where the state lives (store.go): the data directory's bbolt file
 	// or an etcd cluster shared by several replicas.
 	Store      string `yaml:"store"`
@@ -132,6 +135,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.SigningAlg, "signing-alg", c.SigningAlg, "ES256 or RS256 for a new signing key (default: the existing key's, or ES256)")
 	fs.StringVar(&c.SigningKey, "signing-key", c.SigningKey, "PEM private key `FILE` to sign JWTs with (default: generated in the data directory)")
 	ldapFlags(fs, c)
+	metricsFlags(fs, c)
 }
 
 // Load builds the configuration for a command: defaults, then the YAML file
@@ -298,6 +302,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--log-level %q: must be debug, info, warn or error", c.LogLevel)
 	}
 	if err := c.validateLDAP(); err != nil {
+		return err
+	}
+	if err := c.validateMetrics(); err != nil {
 		return err
 	}
 	if c.Data == "" {

@@ -45,8 +45,9 @@ func (h *Handler) tokenCreate(c *gin.Context) {
 	h.showProfile(c, http.StatusOK, profileData{Created: &created})
 }
 
-// maxExpiryDays bounds the expiry a form may ask for.
-const maxExpiryDays = 3650
+// maxExpiryDays bounds the expiry a form may ask for: the account rule's
+// bound, checked here too so that the page can say it in days.
+const maxExpiryDays = account.MaxTokenLifetimeDays
 
 // parseExpiry reads the form's expiry: empty for none, a number of days,
 // or a date (YYYY-MM-DD, the token expires at its start, UTC). Its errors

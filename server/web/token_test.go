@@ -85,6 +85,8 @@ func TestTokenFormValidationAndExpiry(t *testing.T) {
 		{url.Values{"name": {"  "}}, http.StatusBadRequest, "Name must be 1 to 64 printable characters."},
 		{url.Values{"name": {"x"}, "scope": {"admin"}}, http.StatusBadRequest, `Scope must be "pull", "push" or "delete".`},
 		{url.Values{"name": {"x"}, "expires": {"0"}}, http.StatusBadRequest, "Expiry must be between 1 and 3650 days."},
+		{url.Values{"name": {"x"}, "expires": {"3651"}}, http.StatusBadRequest, "Expiry must be between 1 and 3650 days."},
+		{url.Values{"name": {"x"}, "expires": {"9999-12-31"}}, http.StatusBadRequest, "Expiry must be within 3650 days."},
 		{url.Values{"name": {"x"}, "expires": {"2001-01-01"}}, http.StatusBadRequest, "Expiry must be a date in the future."},
 		{url.Values{"name": {"x"}, "expires": {"soon"}}, http.StatusBadRequest, "Expiry must be a number of days or a date"},
 	} {

@@ -71,10 +71,14 @@ type Store interface {
 	// than the stored one and ids of revoked tokens are ignored.
 	RecordTokenUse(uses map[string]time.Time) error
 
-	// AddActivity appends a to the audit log and prunes the oldest entries
-	// so that at most keep remain (keep <= 0 keeps everything).
+	// AddActivity appends a to its log — the failure log when a.Failure(),
+	// the history otherwise — and prunes the oldest entries of that log
+	// only, so that at most keep of it remain (keep <= 0 keeps everything).
+	// Both logs take IDs from one increasing sequence.
 	AddActivity(a Activity, keep int) error
-	// Activities returns a page of the audit log, newest first.
+	// Activities returns a page of both logs merged by ID, newest first.
+	// With q.User set it reads only that user's entries (an index), never
+	// the whole log.
 	Activities(q ActivityQuery) ([]Activity, error)
 
 	// CreateSession adds a web session of s.User. Errors: ErrNotFound (no

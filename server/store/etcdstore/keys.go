@@ -33,12 +33,8 @@ func (k keys) auditFailuresPrefix() string {
 func (k keys) auditUserPrefix(user string) string {
 	return k.prefix + "audit/users/" + esc(user) + "/"
 }
-
-// auditKey is the key of entry id in the log or index under prefix: the
-// ID in fixed width, so that keys sort as IDs do.
-func auditKey(prefix string, id uint64) string { return fmt.Sprintf("%s%020d", prefix, id) }
-func (k keys) sessionsPrefix() string          { return k.prefix + "sessions/" }
-func (k keys) session(id []byte) string        { return k.sessionsPrefix() + hex.EncodeToString(id) }
+func (k keys) sessionsPrefix() string   { return k.prefix + "sessions/" }
+func (k keys) session(id []byte) string { return k.sessionsPrefix() + hex.EncodeToString(id) }
 func (k keys) userSessions(user string) string {
 	return k.prefix + "user-sessions/" + esc(user) + "/"
 }
@@ -50,3 +46,7 @@ func (k keys) secret(name string) string { return k.secretsPrefix() + esc(name) 
 
 // isSecret reports whether key holds a shared secret.
 func (k keys) isSecret(key string) bool { return strings.HasPrefix(key, k.secretsPrefix()) }
+
+// auditKey is the key of entry id in the log or index under prefix: the
+// ID in fixed width, so that keys sort as IDs do.
+func auditKey(prefix string, id uint64) string { return fmt.Sprintf("%s%020d", prefix, id) }

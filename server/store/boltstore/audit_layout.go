@@ -151,8 +151,8 @@ func migrateAudit(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	for key, b := range map[string]*bolt.Bucket{string(metaHistoryCount): hist, string(metaFailuresCount): fails} {
-		if err := meta.Put([]byte(key), itob(uint64(b.Stats().KeyN))); err != nil {
+	for _, l := range []auditLog{logOf(tx, model.Activity{}), logOf(tx, model.Activity{Action: model.ActionAuthFailure})} {
+		if err := l.setCount(uint64(countKeys(l.entries))); err != nil {
 			return err
 		}
 	}

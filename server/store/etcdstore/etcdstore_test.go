@@ -55,6 +55,7 @@ func TestStore(t *testing.T) {
 		{"TinyTimeout", testTinyTimeout},
 		{"WatchBreakResync", testWatchBreakResync},
 		{"StuckWatch", testStuckWatch},
+		{"AuditMigration", testAuditMigration},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, c) })
 	}

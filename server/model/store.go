@@ -14,6 +14,7 @@ package model
 import (
 	"fmt"
 	"io"
+	"math"
 	"time"
 )
 
@@ -25,6 +26,19 @@ type ActivityQuery struct {
 	Before uint64
 	// Limit is the page size; zero means 50.
 	Limit int
+}
+
+// Range returns the page's bounds with the defaults applied: entries with
+// IDs below before (the highest ID when Before is zero), at most limit.
+func (q ActivityQuery) Range() (before uint64, limit int) {
+	before, limit = q.Before, q.Limit
+	if before == 0 {
+		before = math.MaxUint64
+	}
+	if limit <= 0 {
+		limit = 50
+	}
+	return before, limit
 }
 
 // NewToken is what CreateToken needs to insert a token.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"math"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -64,14 +63,7 @@ func (l auditLog) prune(idx *bolt.Bucket, n, keep uint64) (uint64, error) {
 
 // Activities implements model.Store.
 func (s *Store) Activities(q model.ActivityQuery) ([]model.Activity, error) {
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	before := q.Before
-	if before == 0 {
-		before = math.MaxUint64
-	}
+	before, limit := q.Range()
 	var page []model.Activity
 	err := s.view("reading audit log", func(tx *bolt.Tx) error {
 		var err error

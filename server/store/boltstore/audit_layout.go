@@ -76,20 +76,8 @@ func indexKey(prefix []byte, id uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte(nil), prefix...), id)
 }
 
-// indexUsers are the users whose pages show a: its actor and its subject.
-func indexUsers(a model.Activity) []string {
-	var users []string
-	if a.Actor != "" {
-		users = append(users, a.Actor)
-	}
-	if a.Subject != "" && a.Subject != a.Actor {
-		users = append(users, a.Subject)
-	}
-	return users
-}
-
 func indexAdd(idx *bolt.Bucket, a model.Activity, mark byte) error {
-	for _, u := range indexUsers(a) {
+	for _, u := range a.Users() {
 		if err := idx.Put(indexKey(indexPrefix(u), a.ID), []byte{mark}); err != nil {
 			return err
 		}
@@ -98,7 +86,7 @@ func indexAdd(idx *bolt.Bucket, a model.Activity, mark byte) error {
 }
 
 func indexDelete(idx *bolt.Bucket, a model.Activity) error {
-	for _, u := range indexUsers(a) {
+	for _, u := range a.Users() {
 		if err := idx.Delete(indexKey(indexPrefix(u), a.ID)); err != nil {
 			return err
 		}

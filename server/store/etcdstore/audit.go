@@ -152,7 +152,7 @@ func (s *Store) indexOps(a model.Activity) []clientv3.Op {
 		mark = "f"
 	}
 	var ops []clientv3.Op
-	for _, u := range indexUsers(a) {
+	for _, u := range a.Users() {
 		ops = append(ops, clientv3.OpPut(auditKey(s.k.auditUserPrefix(u), a.ID), mark))
 	}
 	return ops
@@ -160,7 +160,7 @@ func (s *Store) indexOps(a model.Activity) []clientv3.Op {
 
 func (s *Store) indexDeletes(a model.Activity) []clientv3.Op {
 	var ops []clientv3.Op
-	for _, u := range indexUsers(a) {
+	for _, u := range a.Users() {
 		ops = append(ops, clientv3.OpDelete(auditKey(s.k.auditUserPrefix(u), a.ID)))
 	}
 	return ops
@@ -170,16 +170,4 @@ func (s *Store) indexDeletes(a model.Activity) []clientv3.Op {
 func idOf(prefix, key string) uint64 {
 	id, _ := strconv.ParseUint(strings.TrimPrefix(key, prefix), 10, 64)
 	return id
-}
-
-// indexUsers are the users whose pages show a: its actor and its subject.
-func indexUsers(a model.Activity) []string {
-	var users []string
-	if a.Actor != "" {
-		users = append(users, a.Actor)
-	}
-	if a.Subject != "" && a.Subject != a.Actor {
-		users = append(users, a.Subject)
-	}
-	return users
 }

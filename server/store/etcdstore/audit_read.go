@@ -3,7 +3,6 @@ package etcdstore
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -20,14 +19,7 @@ const getBatch = 100
 // revision.
 func (s *Store) Activities(q model.ActivityQuery) ([]model.Activity, error) {
 	const op = "reading audit log"
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	before := q.Before
-	if before == 0 {
-		before = math.MaxUint64
-	}
+	before, limit := q.Range()
 	if q.User != "" {
 		return s.userPage(op, q.User, before, limit)
 	}

@@ -57,8 +57,13 @@ type Options struct {
 	MaxTokens int
 	// PasswordParams are the argon2id costs (default DefaultPasswordParams).
 	PasswordParams PasswordParams
-	// AuditKeep is how many audit entries to keep (default 100 000; <0 all).
+	// AuditKeep is how many entries of the audit history (every action
+	// but failed authentications) to keep (default 100 000; <0 all).
 	AuditKeep int
+	// FailureAuditKeep is how many failed-authentication entries to keep
+	// (default 10 000; <0 all). Capped apart, failures that anyone can
+	// cause never push the history out.
+	FailureAuditKeep int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Logger receives failures of background work (default slog.Default()).
@@ -94,6 +99,7 @@ type Service struct {
 	macs sync.Pool
 
 	failures failureAudit
+	failKeep int // failure entries kept; keep is for the history
 
 	usesMu sync.Mutex
 	uses   map[string]time.Time // token id → last use not yet written
@@ -128,6 +134,9 @@ func New(st model.Store, opts Options) (*Service, error) {
 	}
 	if s.keep == 0 {
 		s.keep = 100_000
+	}
+	if s.failKeep = opts.FailureAuditKeep; s.failKeep == 0 {
+		s.failKeep = 10_000
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -26,15 +26,19 @@ func (s *Service) audit(a model.Activity) {
 	if a.Time.IsZero() {
 		a.Time = s.now().UTC()
 	}
-	if err := s.store.AddActivity(a, s.keep); err != nil {
+	keep := s.keep
+	if a.Failure() {
+		keep = s.failKeep
+	}
+	if err := s.store.AddActivity(a, keep); err != nil {
 		s.log.Error("could not write the audit log", "action", a.Action, "actor", a.Actor, "err", err)
 	}
 }
 
 // failureAudit keeps failed authentications from flooding the audit log:
-// each is a synchronous write, and the log is capped, so an unthrottled
-// stream of failures from many addresses would cost an fsync each and push
-// real history (token and user events) out. At most one entry per claimed
+// each is a synchronous write, so an unthrottled stream of failures from
+// many addresses would cost an fsync each. (They go to a log of their own,
+// capped apart, so they cannot push the history out.) At most one entry per claimed
 // name and address per failureAuditEvery, and at most failureAuditBurst per
 // second in all, are written; the next written entry counts the others.
 type failureAudit struct {

@@ -34,3 +34,31 @@ func TestFailureAuditBounded(t *testing.T) {
 		t.Fatalf("a flood from many addresses wrote %d entries in one second, want %d", written, failureAuditBurst)
 	}
 }
+
+// TestFailuresKeepHistory: failures, however many, are capped apart and
+// leave the history of actions in place.
+func TestFailuresKeepHistory(t *testing.T) {
+	f := newFixture(t, Options{AuditKeep: 5, FailureAuditKeep: 3})
+	for _, name := range []string{"alice", "bob"} {
+		f.user(t, name, name+"-password", false)
+	}
+	for i := 0; i < 50; i++ {
+		f.svc.Authenticate(fmt.Sprintf("nobody%d", i), "wrong-password", "")
+		f.clock.Advance(11 * time.Second)
+	}
+	all, err := f.svc.Activities(Principal{Local: true}, "", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var history, failures int
+	for _, a := range all {
+		if a.Failure() {
+			failures++
+		} else {
+			history++
+		}
+	}
+	if history != 2 || failures != 3 {
+		t.Errorf("after 50 failures: %d history entries and %d failures, want both user.create and 3", history, failures)
+	}
+}

@@ -398,7 +398,9 @@ func TestAuditTrail(t *testing.T) {
 }
 
 func TestAuditIsPruned(t *testing.T) {
-	f := newFixture(t, Options{AuditKeep: 5})
+	// The entries are failures, which FailureAuditKeep caps
+	// (TestFailuresKeepHistory: AuditKeep caps the history alone).
+	f := newFixture(t, Options{AuditKeep: 5, FailureAuditKeep: 5})
 	for i := 0; i < 12; i++ {
 		f.svc.Authenticate("nobody", "wrong-password", "")
 		f.clock.Advance(11 * time.Minute)

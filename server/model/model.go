@@ -79,6 +79,28 @@ type Activity struct {
 	Detail    string    `json:"detail,omitempty"`
 }
 
+// ActionAuthFailure is the Action of a refused authentication.
+const ActionAuthFailure = "auth.failure"
+
+// Failure reports whether a belongs to the failure log rather than to the
+// history. The two are capped apart, so that failures anyone can cause
+// without an account never push out the history of what users and
+// administrators did (user.*, token.*, session.* and admin actions).
+func (a Activity) Failure() bool { return a.Action == ActionAuthFailure }
+
+// Users are the users whose pages show a (ActivityQuery.User): its actor
+// and its subject, each once.
+func (a Activity) Users() []string {
+	var users []string
+	if a.Actor != "" {
+		users = append(users, a.Actor)
+	}
+	if a.Subject != "" && a.Subject != a.Actor {
+		users = append(users, a.Subject)
+	}
+	return users
+}
+
 // Session is a signed-in browser. Its cookie holds a random secret; the
 // store keeps only the SHA-256 of that secret, as ID, so a copy of the
 // database opens no session.

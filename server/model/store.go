@@ -14,6 +14,7 @@ package model
 import (
 	"fmt"
 	"io"
+	"math"
 	"time"
 )
 
@@ -25,6 +26,19 @@ type ActivityQuery struct {
 	Before uint64
 	// Limit is the page size; zero means 50.
 	Limit int
+}
+
+// Range returns the page's bounds with the defaults applied: entries with
+// IDs below before (the highest ID when Before is zero), at most limit.
+func (q ActivityQuery) Range() (before uint64, limit int) {
+	before, limit = q.Before, q.Limit
+	if before == 0 {
+		before = math.MaxUint64
+	}
+	if limit <= 0 {
+		limit = 50
+	}
+	return before, limit
 }
 
 // NewToken is what CreateToken needs to insert a token.
@@ -71,10 +85,14 @@ type Store interface {
 	// than the stored one and ids of revoked tokens are ignored.
 	RecordTokenUse(uses map[string]time.Time) error
 
-	// AddActivity appends a to the audit log and prunes the oldest entries
-	// so that at most keep remain (keep <= 0 keeps everything).
+	// AddActivity appends a to its log — the failure log when a.Failure(),
+	// the history otherwise — and prunes the oldest entries of that log
+	// only, so that at most keep of it remain (keep <= 0 keeps everything).
+	// Both logs take IDs from one increasing sequence.
 	AddActivity(a Activity, keep int) error
-	// Activities returns a page of the audit log, newest first.
+	// Activities returns a page of both logs merged by ID, newest first.
+	// With q.User set it reads only that user's entries (an index), never
+	// the whole log.
 	Activities(q ActivityQuery) ([]Activity, error)
 
 	// CreateSession adds a web session of s.User. Errors: ErrNotFound (no

@@ -7,7 +7,12 @@
 //	tokens            id → model.Token
 //	token_hashes      HMAC(pepper, token) → id      (the hot-path index)
 //	owner_tokens/NAME token name → id               (one bucket per owner)
-//	activities        big-endian sequence → model.Activity
+//	activities        big-endian ID → model.Activity  (the history; its
+//	                  sequence numbers both logs)
+//	auth_failures     big-endian ID → model.Activity  (the failure log)
+//	activity_users    len(NAME) NAME ID → 'h' or 'f'  (a user's entries, as
+//	                  actor or subject, and the log that holds each)
+//	audit_meta        layout, history_count, failures_count (big-endian)
 //	sessions          SHA-256(cookie value) → model.Session
 //	user_sessions/NAME session id → empty          (one bucket per user)
 //
@@ -78,12 +83,13 @@ func Open(path string, lockTimeout time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("setting the mode of %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketUsers, bucketTokens, bucketTokenHashes, bucketOwnerTokens, bucketActivities, bucketSessions, bucketUserSess} {
+		for _, name := range [][]byte{bucketUsers, bucketTokens, bucketTokenHashes, bucketOwnerTokens, bucketActivities,
+			bucketAuthFailures, bucketActivityUsers, bucketAuditMeta, bucketSessions, bucketUserSess} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return nil
+		return migrateAudit(tx)
 	})
 	if err != nil {
 		db.Close()

@@ -2,105 +2,172 @@ package etcdstore
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/portusproject/portus/server/model"
 )
 
-// auditSeq is the audit log's counter: IDs are dense, from Oldest to Last.
+// auditSeq is the audit log's counter key: the newest ID of both logs and
+// the size of each, so that pruning knows how far a log is over its cap
+// (IDs of one log are not dense). Every audit write rewrites it, and
+// compares it: that orders the writers.
 type auditSeq struct {
-	Last   uint64 `json:"last"`
-	Oldest uint64 `json:"oldest"`
+	Last     uint64 `json:"last"`
+	Layout   int    `json:"layout,omitempty"`
+	History  uint64 `json:"history"`
+	Failures uint64 `json:"failures"`
 }
 
-func (s *Store) readAuditSeq(op string) (auditSeq, int64, int64, error) {
+// auditLayout is auditSeq.Layout of this version; a counter without it is
+// the old layout, one log and no index (migrateAudit).
+const auditLayout = 2
+
+// pruneBatch bounds the entries one transaction prunes: each costs up to
+// two index deletes, and etcd refuses a Txn of more than 128 operations.
+const pruneBatch = 50
+
+// count returns the size field of the log that failure names.
+func (q *auditSeq) count(failure bool) *uint64 {
+	if failure {
+		return &q.Failures
+	}
+	return &q.History
+}
+
+func (s *Store) readAuditSeq(op string) (auditSeq, int64, error) {
 	resp, err := s.get(op, s.k.auditSeq())
 	if err != nil {
-		return auditSeq{}, 0, 0, err
+		return auditSeq{}, 0, err
 	}
-	seq := auditSeq{Oldest: 1}
+	var seq auditSeq
 	var modRev int64
 	if len(resp.Kvs) > 0 {
 		if err := json.Unmarshal(resp.Kvs[0].Value, &seq); err != nil {
-			return auditSeq{}, 0, 0, model.Unavailable(op, err)
+			return auditSeq{}, 0, model.Unavailable(op, err)
 		}
 		modRev = resp.Kvs[0].ModRevision
 	}
-	seq.Oldest = max(seq.Oldest, 1)
-	return seq, modRev, resp.Header.Revision, nil
+	return seq, modRev, nil
+}
+
+// logPrefix is where the entries of the log that failure names are.
+func (s *Store) logPrefix(failure bool) string {
+	if failure {
+		return s.k.auditFailuresPrefix()
+	}
+	return s.k.auditLogPrefix()
 }
 
 // AddActivity implements model.Store. The entry takes the next ID of the
-// counter key in the same Txn that compares it, and entries beyond keep are
-// deleted from the oldest end in that Txn: one range, only the keys that
-// fall out, so each call's work stays bounded.
+// counter key in the same Txn that compares it, with its index keys; the
+// oldest entries of its own log beyond keep are deleted with theirs, at
+// most pruneBatch per Txn, so that each call's work stays bounded (a cap
+// lowered by far is reached over as many Txns as it takes).
 func (s *Store) AddActivity(a model.Activity, keep int) error {
 	const op = "writing audit log"
-	return retry(op, func() (bool, error) {
-		seq, modRev, _, err := s.readAuditSeq(op)
+	failure := a.Failure()
+	err := retry(op, func() (bool, error) {
+		seq, modRev, err := s.readAuditSeq(op)
 		if err != nil {
 			return false, err
 		}
 		a.ID = seq.Last + 1
-		next := auditSeq{Last: a.ID, Oldest: seq.Oldest}
-		ops := []clientv3.Op{clientv3.OpPut(s.k.audit(a.ID), mustJSON(a))}
-		if keep > 0 && a.ID-next.Oldest+1 > uint64(keep) {
-			newOldest := a.ID - uint64(keep) + 1
-			ops = append(ops, clientv3.OpDelete(s.k.audit(next.Oldest), clientv3.WithRange(s.k.audit(newOldest))))
-			next.Oldest = newOldest
-		}
-		ops = append(ops, clientv3.OpPut(s.k.auditSeq(), mustJSON(next)))
-		resp, err := s.txn(op, []clientv3.Cmp{unchanged(s.k.auditSeq(), modRev)}, ops, nil)
+		seq.Last = a.ID
+		*seq.count(failure)++
+		ops := []clientv3.Op{clientv3.OpPut(auditKey(s.logPrefix(failure), a.ID), mustJSON(a))}
+		ops = append(ops, s.indexOps(a)...)
+		return s.pruneTxn(op, failure, keep, seq, modRev, ops)
+	})
+	for done := false; err == nil && !done && keep > 0; {
+		done, err = s.pruneMore(op, failure, keep)
+	}
+	return err
+}
+
+// pruneMore runs one more pruning Txn if the log is still over keep, and
+// reports whether it no longer is.
+func (s *Store) pruneMore(op string, failure bool, keep int) (bool, error) {
+	var over bool
+	err := retry(op, func() (bool, error) {
+		seq, modRev, err := s.readAuditSeq(op)
 		if err != nil {
 			return false, err
 		}
-		return resp.Succeeded, nil
+		if over = *seq.count(failure) > uint64(keep); !over {
+			return true, nil
+		}
+		return s.pruneTxn(op, failure, keep, seq, modRev, nil)
 	})
+	return !over, err
 }
 
-// Activities implements model.Store. IDs are dense, so a page is read as
-// windows of keys going back from Before, each a bounded range at the
-// revision of the counter read.
-func (s *Store) Activities(q model.ActivityQuery) ([]model.Activity, error) {
-	const op = "reading audit log"
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	seq, _, rev, err := s.readAuditSeq(op)
-	if err != nil {
-		return nil, err
-	}
-	var page []model.Activity
-	hi := seq.Last
-	if q.Before > 0 && q.Before-1 < hi {
-		hi = q.Before - 1
-	}
-	window := uint64(limit)
-	if q.User != "" {
-		window = max(window, 256)
-	}
-	for hi >= seq.Oldest && hi > 0 && len(page) < limit {
-		from := seq.Oldest
-		if hi-seq.Oldest+1 > window {
-			from = hi - window + 1
-		}
-		resp, err := s.get(op, s.k.audit(from), clientv3.WithRange(s.k.audit(hi+1)), clientv3.WithRev(rev))
+// pruneTxn commits ops, the deletion of up to pruneBatch entries (and
+// their index keys) by which the log is over keep, and seq with its count
+// lowered, if the counter is still at modRev.
+func (s *Store) pruneTxn(op string, failure bool, keep int, seq auditSeq, modRev int64, ops []clientv3.Op) (bool, error) {
+	count := seq.count(failure)
+	if keep > 0 && *count > uint64(keep) {
+		prefix := s.logPrefix(failure)
+		n := min(*count-uint64(keep), pruneBatch)
+		resp, err := s.get(op, prefix, clientv3.WithPrefix(), clientv3.WithLimit(int64(n)))
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		for i := len(resp.Kvs) - 1; i >= 0 && len(page) < limit; i-- {
-			var a model.Activity
-			if err := json.Unmarshal(resp.Kvs[i].Value, &a); err != nil {
-				return nil, model.Unavailable(op, err)
+		if uint64(len(resp.Kvs)) < n {
+			// The count is above what the log holds (an older replica
+			// wrote the counter): correct it rather than prune on it.
+			*count = uint64(len(resp.Kvs))
+			if len(ops) > 0 {
+				*count++ // the entry ops adds
 			}
-			if q.User != "" && a.Actor != q.User && a.Subject != q.User {
-				continue
-			}
-			page = append(page, a)
+			resp.Kvs = nil
 		}
-		hi = from - 1
+		for _, kv := range resp.Kvs {
+			var old model.Activity
+			if err := json.Unmarshal(kv.Value, &old); err != nil {
+				return false, model.Unavailable(op, err)
+			}
+			old.ID = idOf(prefix, string(kv.Key))
+			ops = append(ops, clientv3.OpDelete(string(kv.Key)))
+			ops = append(ops, s.indexDeletes(old)...)
+		}
+		*count -= uint64(len(resp.Kvs))
 	}
-	return page, nil
+	ops = append(ops, clientv3.OpPut(s.k.auditSeq(), mustJSON(seq)))
+	resp, err := s.txn(op, []clientv3.Cmp{unchanged(s.k.auditSeq(), modRev)}, ops, nil)
+	if err != nil {
+		return false, err
+	}
+	return resp.Succeeded, nil
+}
+
+// indexOps puts a's keys in the index of its actor and subject, marked
+// with the log that holds it.
+func (s *Store) indexOps(a model.Activity) []clientv3.Op {
+	mark := "h"
+	if a.Failure() {
+		mark = "f"
+	}
+	var ops []clientv3.Op
+	for _, u := range a.Users() {
+		ops = append(ops, clientv3.OpPut(auditKey(s.k.auditUserPrefix(u), a.ID), mark))
+	}
+	return ops
+}
+
+func (s *Store) indexDeletes(a model.Activity) []clientv3.Op {
+	var ops []clientv3.Op
+	for _, u := range a.Users() {
+		ops = append(ops, clientv3.OpDelete(auditKey(s.k.auditUserPrefix(u), a.ID)))
+	}
+	return ops
+}
+
+// idOf returns the ID of an entry's key under prefix.
+func idOf(prefix, key string) uint64 {
+	id, _ := strconv.ParseUint(strings.TrimPrefix(key, prefix), 10, 64)
+	return id
 }

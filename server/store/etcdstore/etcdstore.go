@@ -12,9 +12,13 @@
 //	                            (authTxn: what the caches wait for)
 //	P counts/OWNER              decimal count of OWNER's tokens
 //	P meta/first-user           exists once a user does
-//	P audit/seq                 {"last":N,"oldest":M}: the newest ID and
-//	                            the oldest ID that may still exist
-//	P audit/log/%020d           model.Activity
+//	P audit/seq                 {"last":N,"layout":2,"history":H,
+//	                            "failures":F}: the newest ID of both logs
+//	                            and how many entries each holds
+//	P audit/log/%020d           model.Activity (the history)
+//	P audit/failures/%020d      model.Activity (the failure log)
+//	P audit/users/USER/%020d    "h" or "f": USER's entries, as actor or
+//	                            subject, and the log that holds each
 //	P sessions/HEX(ID)          model.Session
 //	P user-sessions/USER/HEX    empty (the index of a user's sessions)
 //	P secrets/NAME              the secret, sealed with AES-256-GCM under
@@ -190,7 +194,11 @@ func Open(o Options) (*Store, error) {
 		ctx:     ctx,
 		cancel:  cancel,
 	}
-	if err := s.reload(); err != nil {
+	err = s.reload()
+	if err == nil {
+		err = s.migrateAudit()
+	}
+	if err != nil {
 		cancel()
 		cli.Close()
 		return nil, fmt.Errorf("loading from etcd at %s: %w", strings.Join(o.Endpoints, ","), err)

@@ -78,6 +78,7 @@ func TestStore(t *testing.T) {
 		{"SecretsSealed", testSecretsSealed},
 		{"WrongSecretsKey", testWrongSecretsKey},
 		{"PlaintextSecretsMigrate", testPlaintextSecretsMigrate},
+		{"AuditMigration", testAuditMigration},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, c) })
 	}

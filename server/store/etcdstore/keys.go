@@ -26,9 +26,15 @@ func (k keys) count(owner string) string { return k.prefix + "counts/" + esc(own
 func (k keys) firstUser() string         { return k.prefix + "meta/first-user" }
 func (k keys) auditSeq() string          { return k.prefix + "audit/seq" }
 func (k keys) auditLogPrefix() string    { return k.prefix + "audit/log/" }
-func (k keys) audit(id uint64) string    { return fmt.Sprintf("%s%020d", k.auditLogPrefix(), id) }
-func (k keys) sessionsPrefix() string    { return k.prefix + "sessions/" }
-func (k keys) session(id []byte) string  { return k.sessionsPrefix() + hex.EncodeToString(id) }
+func (k keys) audit(id uint64) string    { return auditKey(k.auditLogPrefix(), id) }
+func (k keys) auditFailuresPrefix() string {
+	return k.prefix + "audit/failures/"
+}
+func (k keys) auditUserPrefix(user string) string {
+	return k.prefix + "audit/users/" + esc(user) + "/"
+}
+func (k keys) sessionsPrefix() string   { return k.prefix + "sessions/" }
+func (k keys) session(id []byte) string { return k.sessionsPrefix() + hex.EncodeToString(id) }
 func (k keys) userSessions(user string) string {
 	return k.prefix + "user-sessions/" + esc(user) + "/"
 }
@@ -40,3 +46,7 @@ func (k keys) secret(name string) string { return k.secretsPrefix() + esc(name) 
 
 // isSecret reports whether key holds a shared secret.
 func (k keys) isSecret(key string) bool { return strings.HasPrefix(key, k.secretsPrefix()) }
+
+// auditKey is the key of entry id in the log or index under prefix: the
+// ID in fixed width, so that keys sort as IDs do.
+func auditKey(prefix string, id uint64) string { return fmt.Sprintf("%s%020d", prefix, id) }

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"Users", userTests},
 		{"Tokens", tokenTests},
 		{"Activities", activityTests},
+		{"ActivityLogs", activityLogTests},
 		{"Sessions", sessionTests},
 		{"Secrets", secretTests},
 		{"Backup", backupTests},

@@ -181,8 +181,14 @@ func listen(c config.Config) (public, admin net.Listener, err error) {
 	}
 	// This process holds the database lock (with etcd: it checked that no
 	// server answers), so a socket file left behind is from a server that
-	// died: replace it.
+	// died: replace it, if it is ours. The directory is ours and only we
+	// may write it (0700, checked here again), so nobody can swap the new
+	// socket, nor reach it before its chmod.
 	sock := c.SocketPath()
+	if err := CheckAdminSocket(sock); err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
 	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
 		ln.Close()
 		return nil, nil, fmt.Errorf("removing stale admin socket: %w", err)

@@ -4,8 +4,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/portusproject/portus/server/account"
@@ -25,15 +29,114 @@ const pepperLen = 32
 const lockTimeout = time.Second
 
 // PrepareDataDir creates the data directory (0700) if needed and tightens
-// its mode if it exists.
+// its mode if it exists. It refuses a directory, or a file Portus uses in
+// it, that another user owns or that others may write: whoever can swap
+// the pepper or the signing key can forge tokens, and whoever can replace
+// the admin socket receives the passwords the admin commands send.
 func PrepareDataDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
+	// Checked before the chmod, which root could apply to anyone's directory.
+	if err := checkPrivate(dir, "the data directory"); err != nil {
+		return err
+	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return fmt.Errorf("setting the mode of the data directory: %w", err)
 	}
+	for _, path := range dataFiles(dir) {
+		if err := checkPrivate(path, "the data directory's file"); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// dataFiles are the files of the data directory dir that Portus reads,
+// trusts or listens on.
+func dataFiles(dir string) []string {
+	c := config.Config{Data: dir}
+	files := []string{c.DBPath(), c.SocketPath(), filepath.Join(dir, RegistryBundleName)}
+	for _, name := range model.SecretNames {
+		files = append(files, filepath.Join(dir, name))
+	}
+	return files
+}
+
+// RegistryBundleName is the file in the data directory where
+// registry-config writes the registry's certificate bundle by default.
+const RegistryBundleName = "registry-rootcertbundle.pem"
+
+// CheckAdminSocket refuses an admin socket, or a data directory holding
+// it, that another user owns or that others may write, before an admin
+// command sends anything over it: such a socket may be another user's
+// listener waiting for a password. The running user is no exception for
+// root. A socket or directory that does not exist passes (there is nothing
+// to talk to).
+func CheckAdminSocket(sock string) error {
+	if err := checkPrivate(filepath.Dir(sock), "the data directory"); err != nil {
+		return err
+	}
+	return checkPrivate(sock, "the admin socket")
+}
+
+// checkPrivate refuses path (what says what it is) when it exists and is
+// owned by another user than the running one or writable by its group or
+// by others. A symbolic link is checked and so is its target.
+func checkPrivate(path, what string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking %s %s: %w", what, path, err)
+	}
+	if err := checkOwnerAndMode(path, what, fi); err != nil {
+		return err
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		return nil
+	}
+	target, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking %s %s: %w", what, path, err)
+	}
+	return checkOwnerAndMode(path+" (its link target)", what, target)
+}
+
+func checkOwnerAndMode(path, what string, fi fs.FileInfo) error {
+	uid, known := fileOwner(fi)
+	if !known {
+		return nil
+	}
+	if me := os.Geteuid(); uid != me {
+		return fmt.Errorf("%s %s (mode %04o) is owned by %s, not by %s who runs portus: its owner could replace the signing key, the pepper or the admin socket (and receive the passwords admin commands send); if its contents are yours, chown %s %s, otherwise move it away and give --data a directory of your own",
+			what, path, fi.Mode().Perm(), describeUID(uid), describeUID(me), userName(me), path)
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 && fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s %s has mode %04o, writable by other users, who could replace what Portus keeps there; chmod go-w %s if its contents are yours",
+			what, path, fi.Mode().Perm(), path)
+	}
+	return nil
+}
+
+// describeUID names a uid for a message: "nobody (uid 65534)".
+func describeUID(uid int) string {
+	if name := userName(uid); name != strconv.Itoa(uid) {
+		return fmt.Sprintf("%s (uid %d)", name, uid)
+	}
+	return fmt.Sprintf("uid %d", uid)
+}
+
+// userName is the login name of uid, or the number when it has none.
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return strconv.Itoa(uid)
 }
 
 // OpenStore opens the store that c names (--store): the bbolt file of the

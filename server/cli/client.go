@@ -34,6 +34,11 @@ type adminClient struct {
 // --data, which must not silently produce an empty one.
 func connect(c config.Config, stderr io.Writer, init bool) (*adminClient, error) {
 	sock := c.SocketPath()
+	// Before a byte goes out (a new user's password, say): another user's
+	// socket could be a listener of theirs.
+	if err := app.CheckAdminSocket(sock); err != nil {
+		return nil, err
+	}
 	conn, err := net.DialTimeout("unix", sock, 2*time.Second)
 	if err == nil {
 		conn.Close()

@@ -37,7 +37,7 @@ func runRegistryConfig(env Env, args []string) error {
 		return err
 	}
 	if bundle == "" {
-		bundle = filepath.Join(c.Data, "registry-rootcertbundle.pem")
+		bundle = filepath.Join(c.Data, app.RegistryBundleName)
 	}
 	if bundle, err = filepath.Abs(bundle); err != nil {
 		return err

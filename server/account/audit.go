@@ -1,6 +1,7 @@
 package account
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -19,7 +20,46 @@ func (s *Service) Activities(viewer Principal, user string, before uint64, limit
 	if limit <= 0 || limit > 500 {
 		limit = 50
 	}
+	if !s.reads.begin(viewer.Name()) {
+		return nil, ErrBusyReading
+	}
+	defer s.reads.end(viewer.Name())
 	return s.store.Activities(model.ActivityQuery{User: user, Before: before, Limit: limit})
+}
+
+// ErrBusyReading refuses an audit-log read while the same caller already
+// has maxReadsPerCaller running: one token holder must not take the
+// store's time from everyone's docker logins.
+var ErrBusyReading = errors.New("too many audit log reads at once for this user; wait for one to finish, then try again")
+
+// maxReadsPerCaller is how many audit-log reads one caller may run at once.
+const maxReadsPerCaller = 2
+
+// readLimit counts the audit-log reads running per caller.
+type readLimit struct {
+	mu      sync.Mutex
+	running map[string]int
+}
+
+func (r *readLimit) begin(caller string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running == nil {
+		r.running = map[string]int{}
+	}
+	if r.running[caller] >= maxReadsPerCaller {
+		return false
+	}
+	r.running[caller]++
+	return true
+}
+
+func (r *readLimit) end(caller string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running[caller]--; r.running[caller] <= 0 {
+		delete(r.running, caller)
+	}
 }
 
 func (s *Service) audit(a model.Activity) {

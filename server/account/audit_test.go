@@ -62,3 +62,29 @@ func TestFailuresKeepHistory(t *testing.T) {
 		t.Errorf("after 50 failures: %d history entries and %d failures, want both user.create and 3", history, failures)
 	}
 }
+
+// TestActivityReadsPerCaller: a caller may run two audit-log reads at
+// once; a third is refused at once, others are not affected, and a slot
+// comes back when a read ends.
+func TestActivityReadsPerCaller(t *testing.T) {
+	var r readLimit
+	if !r.begin("alice") || !r.begin("alice") {
+		t.Fatal("two reads refused")
+	}
+	if r.begin("alice") {
+		t.Error("a third concurrent read of alice was let through")
+	}
+	if !r.begin("bob") {
+		t.Error("bob refused because of alice's reads")
+	}
+	r.end("alice")
+	if !r.begin("alice") {
+		t.Error("no slot after a read ended")
+	}
+	r.end("alice")
+	r.end("alice")
+	r.end("bob")
+	if len(r.running) != 0 {
+		t.Errorf("counts left behind: %v", r.running)
+	}
+}

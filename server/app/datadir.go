@@ -253,6 +253,9 @@ func OpenCore(c config.Config, opts account.Options) (*Core, error) {
 	if opts.AuditKeep == 0 {
 		opts.AuditKeep = c.AuditKeep
 	}
+	if opts.FailureAuditKeep == 0 {
+		opts.FailureAuditKeep = c.FailureAuditKeep
+	}
 	accounts, err := account.New(st, opts)
 	if err != nil {
 		st.Close()

@@ -32,7 +32,10 @@ type Config struct {
 	TLSKey    string `yaml:"tls_key"`
 	MaxTokens int    `yaml:"max_tokens"`
 	AuditKeep int    `yaml:"audit_keep"`
-	LogLevel  string `yaml:"log_level"`
+	// FailureAuditKeep caps the failed-authentication entries, kept apart
+	// from AuditKeep's history so that outsiders cannot flush it.
+	FailureAuditKeep int    `yaml:"failure_audit_keep"`
+	LogLevel         string `yaml:"log_level"`
 	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For is
 	// believed. Empty: the client IP is the TCP peer.
 	TrustedProxies []string `yaml:"trusted_proxies"`
@@ -85,6 +88,7 @@ func Defaults() Config {
 		Data:              "./portus-data",
 		MaxTokens:         5,
 		AuditKeep:         100_000,
+		FailureAuditKeep:  10_000,
 		LogLevel:          "info",
 		FlushInterval:     60 * time.Second,
 		Signup:            true,
@@ -119,7 +123,8 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve HTTPS with this certificate `FILE` (needs --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "private key `FILE` for --tls-cert")
 	fs.IntVar(&c.MaxTokens, "max-tokens", c.MaxTokens, "most application tokens a user may hold")
-	fs.IntVar(&c.AuditKeep, "audit-keep", c.AuditKeep, "audit log entries to keep (older ones are pruned)")
+	fs.IntVar(&c.AuditKeep, "audit-keep", c.AuditKeep, "history entries of the audit log to keep (older ones are pruned)")
+	fs.IntVar(&c.FailureAuditKeep, "failure-audit-keep", c.FailureAuditKeep, "failed-authentication entries of the audit log to keep, apart from the history")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.Var(&listValue{&c.TrustedProxies}, "trusted-proxy", "believe X-Forwarded-For from this `ADDRESS` or CIDR (repeatable)")
 	fs.DurationVar(&c.FlushInterval, "flush-interval", c.FlushInterval, "how often batched last-used times are written")

@@ -95,6 +95,7 @@ data: /var/lib/portus
 tls_cert: /etc/portus/cert.pem
 tls_key: /etc/portus/key.pem
 audit_keep: 1000
+failure_audit_keep: 300
 log_level: debug
 trusted_proxies: [10.0.0.0/8]
 flush_interval: 30s
@@ -103,7 +104,7 @@ signing_alg: RS256
 `)
 	c := mustLoad(t, []string{"--config", file}, nil)
 	if c.Listen != "127.0.0.1:5000" || c.Data != "/var/lib/portus" || c.TLSCert != "/etc/portus/cert.pem" ||
-		c.AuditKeep != 1000 || c.LogLevel != "debug" || !slices.Equal(c.TrustedProxies, []string{"10.0.0.0/8"}) ||
+		c.AuditKeep != 1000 || c.FailureAuditKeep != 300 || c.LogLevel != "debug" || !slices.Equal(c.TrustedProxies, []string{"10.0.0.0/8"}) ||
 		c.FlushInterval != 30*time.Second || c.TokenTTL != 10*time.Minute || c.SigningAlg != "RS256" {
 		t.Errorf("from the file: %+v", c)
 	}

@@ -71,6 +71,9 @@ func Explain(err error) Problem {
 		return Problem{Status: http.StatusUnprocessableEntity,
 			API:  limit.Error() + "; remove one on your profile page or with DELETE /api/v1/tokens/{id} first",
 			Page: TokenLimitPage(limit.Limit)}
+	case errors.Is(err, account.ErrBusyReading):
+		return Problem{Status: http.StatusTooManyRequests, RetryAfter: 1, API: err.Error(),
+			Page: "The activity log is busy with your other requests. Wait a moment, then reload the page."}
 	case errors.Is(err, account.ErrDirectoryUnavailable):
 		return Problem{Status: http.StatusServiceUnavailable, API: account.ErrDirectoryUnavailable.Error(),
 			Page: "The directory server is not answering. Try again in a minute; docker logins with an application token keep working."}

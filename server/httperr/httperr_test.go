@@ -31,6 +31,7 @@ func TestExplain(t *testing.T) {
 		{account.ErrLastAdmin, http.StatusConflict},
 		{&account.LimitError{Limit: 5}, http.StatusUnprocessableEntity},
 		{account.ErrDirectoryUnavailable, http.StatusServiceUnavailable},
+		{account.ErrBusyReading, http.StatusTooManyRequests},
 		{model.Unavailable("writing", errors.New("no space left on device")), http.StatusServiceUnavailable},
 	} {
 		for _, err := range []error{c.err, fmt.Errorf("context: %w", c.err)} {

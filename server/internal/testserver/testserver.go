@@ -185,7 +185,7 @@ func openWrapped(c config.Config, opts account.Options, wrap func(model.Store) m
 	st = wrap(st)
 	m := metrics.New()
 	opts.Pepper, opts.OnAuthFailure = pepper, m.AuthFailed
-	opts.MaxTokens, opts.AuditKeep = c.MaxTokens, c.AuditKeep
+	opts.MaxTokens, opts.AuditKeep, opts.FailureAuditKeep = c.MaxTokens, c.AuditKeep, c.FailureAuditKeep
 	accounts, err := account.New(st, opts)
 	if err != nil {
 		st.Close()

@@ -173,7 +173,7 @@ func newFlags(env Env, name, args string) *flag.FlagSet {
 	fs := flag.NewFlagSet("portus "+name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: portus %s %s\n\nFlags:\n", name, args)
+		fmt.Fprintf(env.Stderr, "Usage: %s\n\nFlags:\n", strings.TrimSpace("portus "+name+" "+args))
 		fs.PrintDefaults()
 	}
 	return fs

@@ -268,14 +268,21 @@ func (s *portusServer) call(method, path, user, secret string, body, out any) (i
 type registry struct {
 	Host string // localhost:PORT
 	log  *testutil.LockedBuffer
+	proc *testutil.Process
 }
 
 // startRegistry runs Debian's docker-registry configured with the block
 // that `portus registry-config` prints.
 func startRegistry(t *testing.T, p *portusServer) *registry {
 	t.Helper()
+	return startRegistryIn(t, p, t.TempDir())
+}
+
+// startRegistryIn is startRegistry with its configuration and storage in
+// dir, so that a registry restarted there serves the same images.
+func startRegistryIn(t *testing.T, p *portusServer, dir string) *registry {
+	t.Helper()
 	exe := requireTool(t, "docker-registry")
-	dir := t.TempDir()
 	authBlock := p.portus(t, "", "registry-config", "--bundle", filepath.Join(dir, "bundle.pem"))
 	for attempt := 1; ; attempt++ {
 		r, err := tryStartRegistry(t, exe, dir, authBlock)
@@ -319,6 +326,7 @@ http:
 		proc.Kill()
 		return r, err
 	}
+	r.proc = proc
 	t.Cleanup(func() {
 		proc.Kill()
 		if t.Failed() {

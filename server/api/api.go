@@ -35,7 +35,9 @@ type Handler struct {
 	Metrics http.Handler
 	// Backup writes a consistent copy of the database (admin socket only).
 	Backup func(io.Writer) (int64, error)
-	Log    *slog.Logger
+	// SigningKeys rotates the token signing key (admin socket only).
+	SigningKeys SigningKeys
+	Log         *slog.Logger
 }
 
 // maxBodyBytes bounds JSON request bodies.
@@ -59,6 +61,9 @@ func (h *Handler) AdminRoutes(r gin.IRouter) {
 	h.apiRoutes(r.Group("/api/v1", LocalAdmin))
 	// Only on the socket: a copy of the database holds password hashes.
 	r.GET("/admin/backup", h.backup)
+	if h.SigningKeys != nil {
+		h.signingKeyRoutes(r)
+	}
 }
 
 // apiRoutes is the JSON API, the same on the public listener and the

@@ -142,7 +142,7 @@ func (r *Registry) knows(service string) bool {
 // jwks answers GET /.well-known/jwks.json with the signing key, for
 // registries that take a JWKS instead of a certificate bundle.
 func (h *Handler) jwks(c *gin.Context) {
-	data, err := h.Registry.Issuer.Signer.JWKS()
+	data, err := h.Registry.Issuer.CurrentSigner().JWKS()
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -41,6 +41,12 @@ func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 		log.Warn("wrote a new token-signing certificate: run `portus registry-config` and restart the registry so that it trusts it",
 			"key_id", issuer.Signer.KeyID(), "expires", issuer.Signer.CertificateNotAfter().Format(time.DateOnly))
 	}
+	if issuer.Signer.RenewalDue() {
+		// Not swapped: registries would refuse every token until they
+		// load a bundle with the renewed certificate.
+		log.Warn("the token-signing certificate expires soon and a renewed one is staged: run `portus registry-config`, restart every registry, then `portus signing-key activate` (README \"Rotating the signing key\")",
+			"key_id", issuer.Signer.KeyID(), "expires", issuer.Signer.CertificateNotAfter().Format(time.DateOnly))
+	}
 	policy := registryauth.Policy{
 		UserNamespaces:            core.Config.UserNamespaces,
 		AuthenticatedPullTopLevel: core.Config.AuthenticatedPull,
@@ -113,6 +119,11 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 	}
 
 	stopFlusher := startFlusher(core.Accounts, c.FlushInterval)
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	if issuer, err := core.Issuer(); err == nil {
+		go followSigningKeys(followCtx, issuer.Live, log)
+	}
 	publicSrv, adminSrv := newServers(public, admin, log)
 	go func() {
 		if c.TLSCert != "" {

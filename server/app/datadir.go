@@ -183,8 +183,18 @@ func SharedPepper(st model.Store) ([]byte, error) {
 // Issuer loads (or on first use creates) the JWT signing key and its
 // certificate from the store's shared secrets and returns the token
 // issuer: with etcd every replica signs with the same key.
+// It is loaded once; its Live signer follows a key rotation (signingkey.go).
 func (c *Core) Issuer() (*registryauth.Issuer, error) {
-	return newIssuer(c.Config, c.Store)
+	if c.issuer != nil {
+		return c.issuer, nil
+	}
+	issuer, err := newIssuer(c.Config, c.Store)
+	if err != nil {
+		return nil, err
+	}
+	issuer.Live = registryauth.NewLiveSigner(issuer.Signer, c.Store, c.Config.SigningKey, nil)
+	c.issuer = issuer
+	return issuer, nil
 }
 
 // LoadIssuer loads (or on first use creates) the JWT signing key and its
@@ -219,6 +229,8 @@ type Core struct {
 	Store    model.Store
 	Accounts *account.Service
 	Metrics  *metrics.Metrics
+
+	issuer *registryauth.Issuer // loaded by Issuer
 }
 
 // OpenCore prepares the data directory and opens the store and the account

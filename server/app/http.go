@@ -85,7 +85,7 @@ func AdminHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &api.Handler{Accounts: core.Accounts, Backup: core.Store.Backup, Log: log}
+	h := &api.Handler{Accounts: core.Accounts, Backup: core.Store.Backup, SigningKeys: signingKeys{core}, Log: log}
 	h.AdminRoutes(e)
 	return e, nil
 }

@@ -18,7 +18,8 @@ import (
 // TestSigningKeyAtStart: the first start creates the signing key and
 // certificate as private files of the data directory and says loudly that
 // the registry must be told; a later start keeps them quietly; a start
-// near the certificate's expiry renews it for the same key, loudly again.
+// near the certificate's expiry stages a renewal for the same key, loudly
+// again, which signs once activated.
 func TestSigningKeyAtStart(t *testing.T) {
 	c := testConfig(t)
 	const warning = "wrote a new token-signing certificate"
@@ -65,12 +66,23 @@ func TestSigningKeyAtStart(t *testing.T) {
 	if err != nil || old.KeyID() != first.Signer.KeyID() {
 		t.Fatalf("writing an old certificate: %v", err)
 	}
+	// Near expiry the renewal is staged, not swapped: the current
+	// certificate signs until activation, the renewed one is published.
 	logs, renewed := start()
-	if !strings.Contains(logs, warning) || renewed.Signer.KeyID() != first.Signer.KeyID() ||
-		!renewed.Signer.CertificateNotAfter().After(old.CertificateNotAfter()) {
-		t.Errorf("a start ten days before expiry did not renew the certificate loudly for the same key:\n%s", logs)
+	const staged = "a renewed one is staged"
+	if !strings.Contains(logs, staged) || renewed.Signer.KeyID() != first.Signer.KeyID() ||
+		!renewed.Signer.CertificateNotAfter().Equal(old.CertificateNotAfter()) {
+		t.Errorf("a start ten days before expiry did not stage a renewal loudly for the same key:\n%s", logs)
 	}
-	if onDisk, err := os.ReadFile(certFile); err != nil || !bytes.Equal(onDisk, renewed.Signer.CertificatePEM()) {
-		t.Errorf("renewed certificate not on disk: %v", err)
+	next, err := os.ReadFile(filepath.Join(c.Data, model.SecretSigningNextCert))
+	if err != nil || !bytes.Equal(renewed.Signer.CertificatePEM(), append(old.CertificatePEM(), next...)) {
+		t.Errorf("the bundle is not the current and the renewed certificate: %v", err)
+	}
+	if err := (registryauth.KeyRotation{Keeper: boltstore.SecretFiles{Dir: c.Data}}).Activate(); err != nil {
+		t.Fatal(err)
+	}
+	logs, activated := start()
+	if strings.Contains(logs, staged) || !activated.Signer.CertificateNotAfter().After(old.CertificateNotAfter()) {
+		t.Errorf("after activating the renewal:\n%s", logs)
 	}
 }

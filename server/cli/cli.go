@@ -71,6 +71,7 @@ func init() {
 		{name: "user", summary: "users", verbs: userVerbs},
 		{name: "token", summary: "application tokens", verbs: tokenVerbs},
 		{name: "backup", summary: "write a consistent copy of the database to a file, while the server runs", main: runBackup},
+		{name: "signing-key", summary: "rotate the registry token signing key without downtime", verbs: signingKeyVerbs},
 		{name: "registry-config", summary: "write the certificate bundle and print the registry's auth: block", main: runRegistryConfig},
 		{name: "migrate", summary: "copy everything from one store to another (bbolt:PATH ↔ etcd://…)", main: runMigrate},
 		{name: "etcd-secrets-key", summary: "write a new key file for --etcd-secrets-key-file", main: runEtcdSecretsKey},
@@ -172,7 +173,7 @@ func newFlags(env Env, name, args string) *flag.FlagSet {
 	fs := flag.NewFlagSet("portus "+name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: portus %s %s\n\nFlags:\n", name, args)
+		fmt.Fprintf(env.Stderr, "Usage: %s\n\nFlags:\n", strings.TrimSpace("portus "+name+" "+args))
 		fs.PrintDefaults()
 	}
 	return fs

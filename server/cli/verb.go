@@ -19,6 +19,7 @@ type verbFlags struct {
 	user                 string
 	name, scope          string // token create
 	expires              time.Duration
+	force                bool // signing-key retire
 }
 
 // adminCall is one run of an admin verb: its configuration, flags and

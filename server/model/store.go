@@ -142,11 +142,30 @@ const (
 	SecretSigningKey = "registry-signing.key"
 	// SecretSigningCert is the PEM self-signed certificate of that key.
 	SecretSigningCert = "registry-signing.crt"
+
+	// The signing-key rotation (package registryauth, rotate.go). A key
+	// and certificate staged by `portus signing-key rotate`, or a renewed
+	// certificate, are published beside the signing one until activated;
+	// after activation the old certificate stays published as the
+	// previous one until retired. An empty secret means none: the store
+	// cannot delete a secret, so a rotation step empties it.
+
+	// SecretSigningNextKey is the staged PEM private key; empty with a
+	// staged certificate when the next certificate renews the current key.
+	SecretSigningNextKey = "registry-signing-next.key"
+	// SecretSigningNextCert is the staged PEM certificate.
+	SecretSigningNextCert = "registry-signing-next.crt"
+	// SecretSigningPreviousCert is the PEM certificate that signed before
+	// the last activation.
+	SecretSigningPreviousCert = "registry-signing-previous.crt"
+	// SecretSigningActivated is the time (RFC 3339) of the last activation.
+	SecretSigningActivated = "registry-signing.activated"
 )
 
 // SecretNames are the shared secrets a deployment may hold, in the order
 // a copy should write them.
-var SecretNames = []string{SecretPepper, SecretSigningKey, SecretSigningCert}
+var SecretNames = []string{SecretPepper, SecretSigningKey, SecretSigningCert,
+	SecretSigningNextKey, SecretSigningNextCert, SecretSigningPreviousCert, SecretSigningActivated}
 
 // Unavailable wraps a backend failure so that callers can answer 503.
 func Unavailable(op string, err error) error {

@@ -25,8 +25,10 @@
 // "access" array that is never null.
 //
 // Caveats: the registry trusts the certificate, not just the key, because
-// the token header carries it in "x5c". When LoadOrCreateSigner writes a new
-// certificate (first use, renewal 30 days before expiry, or a different key)
-// the registry's rootcertbundle must be updated and the registry restarted;
+// the token header carries it in "x5c", and it reads its rootcertbundle
+// once, at start. A key therefore changes in published steps (rotate.go:
+// rotate, activate, retire; a renewal 30 days before expiry is staged the
+// same way), and a running server follows them through LiveSigner. Only a
+// missing, damaged or expired certificate is replaced at once;
 // Signer.CertificateWritten reports when that happened.
 package registryauth

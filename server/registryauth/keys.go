@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,8 +48,10 @@ const (
 	certBackdate = time.Hour
 )
 
-// Signer holds the token signing key and its self-signed certificate. It is
-// immutable after LoadOrCreateSigner and safe for concurrent use.
+// Signer holds the token signing key, its self-signed certificate and the
+// other certificates published beside it during a key rotation (rotate.go).
+// It is immutable after LoadOrCreateSigner and safe for concurrent use; a
+// LiveSigner replaces it as a whole when the keys change.
 type Signer struct {
 	method  jwt.SigningMethod
 	key     crypto.Signer
@@ -60,14 +63,40 @@ type Signer struct {
 
 	// x5c is the certificate as the tokens' x5c header carries it.
 	x5c string
+
+	// published is every certificate a registry must trust, the signing
+	// one first; bundle is their PEM concatenation.
+	published []publishedCert
+	bundle    []byte
+	// activatedAt is when the signing key was last activated (zero: never).
+	activatedAt time.Time
+	// renewalDue: the signing certificate expires within
+	// CertificateRenewBefore (a renewed one is staged as next).
+	renewalDue bool
+}
+
+// publishedCert is one certificate of the published set and its role.
+type publishedCert struct {
+	role    string
+	cert    *x509.Certificate
+	certPEM []byte
+	keyID   string
+	alg     string
 }
 
 func newSigner(alg string, key crypto.Signer, cert *x509.Certificate, certPEM []byte, written bool) (*Signer, error) {
+	return newRingSigner(alg, key, publishedCert{role: RoleCurrent, cert: cert, certPEM: certPEM}, nil, written)
+}
+
+// newRingSigner returns the Signer of key with its certificate signing and
+// the others published beside it (duplicates dropped).
+func newRingSigner(alg string, key crypto.Signer, signing publishedCert, others []publishedCert, written bool) (*Signer, error) {
 	kid, err := LibtrustKeyID(key.Public())
 	if err != nil {
 		return nil, err
 	}
-	s := &Signer{key: key, cert: cert, certPEM: certPEM, keyID: kid, written: written,
+	cert := signing.cert
+	s := &Signer{key: key, cert: cert, certPEM: signing.certPEM, keyID: kid, written: written,
 		x5c: base64.StdEncoding.EncodeToString(cert.Raw)}
 	switch key.(type) {
 	case *ecdsa.PrivateKey:
@@ -75,7 +104,36 @@ func newSigner(alg string, key crypto.Signer, cert *x509.Certificate, certPEM []
 	case *rsa.PrivateKey:
 		s.method = jwt.SigningMethodRS256
 	}
-	if s.jwks, err = buildJWKS(alg, key.Public(), kid, s.x5c); err != nil {
+	signing.keyID, signing.alg = kid, alg
+	s.published = []publishedCert{signing}
+	for _, o := range others {
+		if slices.ContainsFunc(s.published, func(p publishedCert) bool { return bytes.Equal(p.cert.Raw, o.cert.Raw) }) {
+			continue
+		}
+		if o.keyID, err = LibtrustKeyID(o.cert.PublicKey); err != nil {
+			return nil, err
+		}
+		if o.alg, err = algorithmForPublic(o.cert.PublicKey); err != nil {
+			return nil, err
+		}
+		s.published = append(s.published, o)
+	}
+	var keys []jwk
+	for _, p := range s.published {
+		s.bundle = append(s.bundle, p.certPEM...)
+		// One JWK per key: a renewed certificate shares the key.
+		if slices.ContainsFunc(keys, func(k jwk) bool { return k.Kid == p.keyID }) {
+			continue
+		}
+		k, err := jwkFor(p.alg, p.cert.PublicKey, p.keyID, base64.StdEncoding.EncodeToString(p.cert.Raw))
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	if s.jwks, err = json.Marshal(struct {
+		Keys []jwk `json:"keys"`
+	}{keys}); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -84,24 +142,34 @@ func newSigner(alg string, key crypto.Signer, cert *x509.Certificate, certPEM []
 // KeyID returns the libtrust key ID of the signing key, the tokens' "kid".
 func (s *Signer) KeyID() string { return s.keyID }
 
-// CertificatePEM returns the signing certificate, PEM-encoded, for the
-// registry's rootcertbundle. The caller may modify the returned slice.
-func (s *Signer) CertificatePEM() []byte { return bytes.Clone(s.certPEM) }
+// CertificatePEM returns the registry's rootcertbundle, PEM-encoded: the
+// signing certificate first, then, during a key rotation, the staged next
+// and the retiring previous certificate. The caller may modify the
+// returned slice.
+func (s *Signer) CertificatePEM() []byte { return bytes.Clone(s.bundle) }
 
 // CertificateNotAfter returns when the signing certificate expires.
 func (s *Signer) CertificateNotAfter() time.Time { return s.cert.NotAfter }
 
 // CertificateWritten reports whether LoadOrCreateSigner wrote a new
-// certificate (first use, renewal, or a new key). The registry accepts
-// tokens only once its rootcertbundle holds the new certificate, so a
-// server should say so loudly when this is true.
+// signing certificate (first use, an expired one, or a new key). The
+// registry accepts tokens only once its rootcertbundle holds the new
+// certificate, so a server should say so loudly when this is true.
 func (s *Signer) CertificateWritten() bool { return s.written }
+
+// RenewalDue reports whether the signing certificate expires within
+// CertificateRenewBefore. LoadOrCreateSigner then staged a renewed
+// certificate as the next one (unless one was staged already): registries
+// must load the new bundle (registry-config, restart) before
+// `portus signing-key activate`, or they refuse every token once the
+// current certificate expires.
+func (s *Signer) RenewalDue() bool { return s.renewalDue }
 
 // PublicKey returns the public half of the signing key.
 func (s *Signer) PublicKey() crypto.PublicKey { return s.key.Public() }
 
-// JWKS returns the public key as a JSON Web Key Set, for registry 3's
-// "jwks" option:
+// JWKS returns every published public key (the signing one first) as a
+// JSON Web Key Set, for registry 3's "jwks" option:
 //
 //	{"keys":[{"kty":"EC","crv":"P-256","x":…,"y":…,"kid":…,"use":"sig","alg":"ES256","x5c":[…]}]}
 //
@@ -124,13 +192,13 @@ type jwk struct {
 	X5c []string `json:"x5c"`
 }
 
-func buildJWKS(alg string, pub crypto.PublicKey, kid, x5c string) ([]byte, error) {
+func jwkFor(alg string, pub crypto.PublicKey, kid, x5c string) (jwk, error) {
 	k := jwk{Kid: kid, Use: "sig", Alg: alg, X5c: []string{x5c}}
 	switch p := pub.(type) {
 	case *ecdsa.PublicKey:
 		point, err := p.Bytes() // 0x04 || X || Y, each coordinate full length
 		if err != nil {
-			return nil, err
+			return jwk{}, err
 		}
 		n := (len(point) - 1) / 2
 		k.Kty, k.Crv = "EC", "P-256"
@@ -141,11 +209,9 @@ func buildJWKS(alg string, pub crypto.PublicKey, kid, x5c string) ([]byte, error
 		k.N = base64.RawURLEncoding.EncodeToString(p.N.Bytes())
 		k.E = base64.RawURLEncoding.EncodeToString(big.NewInt(int64(p.E)).Bytes())
 	default:
-		return nil, fmt.Errorf("unsupported public key type %T", pub)
+		return jwk{}, fmt.Errorf("unsupported public key type %T", pub)
 	}
-	return json.Marshal(struct {
-		Keys []jwk `json:"keys"`
-	}{[]jwk{k}})
+	return k, nil
 }
 
 // LibtrustKeyID returns the key ID that docker/libtrust, and so registry
@@ -186,6 +252,17 @@ func algorithmFor(key crypto.Signer) (string, error) {
 		return AlgRS256, nil
 	}
 	return "", fmt.Errorf("unsupported signing key type %T (want ECDSA P-256 or RSA)", key)
+}
+
+// algorithmForPublic is the token algorithm of a published certificate's key.
+func algorithmForPublic(pub crypto.PublicKey) (string, error) {
+	switch pub.(type) {
+	case *ecdsa.PublicKey:
+		return AlgES256, nil
+	case *rsa.PublicKey:
+		return AlgRS256, nil
+	}
+	return "", fmt.Errorf("unsupported certificate key type %T", pub)
 }
 
 // generateKey generates a key for alg (empty: ES256) and returns it with

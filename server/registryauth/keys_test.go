@@ -146,35 +146,45 @@ func TestSignerCertificateRenewal(t *testing.T) {
 		t.Error("certificate renewed a year in")
 	}
 
-	// Ten days before expiry: a new certificate for the same key.
+	// Ten days before expiry: a renewed certificate for the same key is
+	// staged as the next one and published; the current one still signs.
 	later := t0.Add(CertificateValidity - 10*24*time.Hour)
 	s3, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(later))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s3.CertificateWritten() || bytes.Equal(s3.CertificatePEM(), s1.CertificatePEM()) {
-		t.Fatal("certificate not renewed ten days before expiry")
+	if s3.CertificateWritten() || !s3.RenewalDue() || !bytes.Equal(s3.certPEM, s1.certPEM) {
+		t.Fatalf("ten days before expiry: written %v, renewal due %v, same signing certificate %v", s3.CertificateWritten(), s3.RenewalDue(), bytes.Equal(s3.certPEM, s1.certPEM))
 	}
 	if s3.KeyID() != s1.KeyID() {
 		t.Error("renewal changed the key")
 	}
-	cert := parseCertPEM(t, s3.CertificatePEM())
+	nextPEM, err := os.ReadFile(filepath.Join(dir, model.SecretSigningNextCert))
+	if err != nil || !bytes.Equal(s3.CertificatePEM(), append(bytes.Clone(s1.CertificatePEM()), nextPEM...)) {
+		t.Fatalf("the bundle is not the current and the staged certificate: %v", err)
+	}
+	cert := parseCertPEM(t, nextPEM)
 	if !cert.NotAfter.Equal(later.Add(CertificateValidity)) {
 		t.Errorf("renewed certificate valid until %v", cert.NotAfter)
 	}
-	onDisk, err := os.ReadFile(filepath.Join(dir, model.SecretSigningCert))
-	if err != nil || !bytes.Equal(onDisk, s3.CertificatePEM()) {
-		t.Errorf("renewed certificate not written: %v", err)
-	}
-	checkMode(t, filepath.Join(dir, model.SecretSigningCert), 0o600)
+	checkMode(t, filepath.Join(dir, model.SecretSigningNextCert), 0o600)
 
-	// Just renewed, so not again.
+	// Just staged, so not again.
 	s4, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(later.Add(time.Hour)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s4.CertificateWritten() {
+	if s4.CertificateWritten() || !bytes.Equal(s4.CertificatePEM(), s3.CertificatePEM()) {
 		t.Error("renewed twice")
+	}
+
+	// Activated, the renewed certificate signs with the same key.
+	if err := (KeyRotation{Keeper: dirKeeper(dir), Now: at(later)}).Activate(); err != nil {
+		t.Fatal(err)
+	}
+	s6, err := LoadOrCreateSigner(dirKeeper(dir), "", "", at(later.Add(time.Hour)))
+	if err != nil || s6.CertificateWritten() || s6.RenewalDue() || s6.KeyID() != s1.KeyID() || !bytes.Equal(s6.certPEM, nextPEM) {
+		t.Fatalf("after activating the renewal: %v", err)
 	}
 
 	// A clock set back before the certificate's start renews it too.

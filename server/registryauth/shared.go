@@ -43,10 +43,13 @@ type SecretKeeper interface {
 // created; only the certificate is kept by keeper.
 //
 // The certificate is self-signed, valid CertificateValidity, with common
-// name CertificateCommonName. One that is missing, unreadable, for another
-// key, not yet valid, or expiring within CertificateRenewBefore of now() is
-// replaced, once, by whichever process notices first; see
-// CertificateWritten. A nil now means time.Now.
+// name CertificateCommonName. One expiring within CertificateRenewBefore
+// of now() is not swapped: a renewed certificate for the same key is
+// staged as the next one (see RenewalDue and rotate.go), published beside
+// it until `portus signing-key activate`. One that is missing, unreadable,
+// for another key, not yet valid or already expired is replaced at once,
+// by whichever process notices first; see CertificateWritten. A nil now
+// means time.Now.
 func LoadOrCreateSigner(keeper SecretKeeper, alg, keyFile string, now func() time.Time) (*Signer, error) {
 	if now == nil {
 		now = time.Now
@@ -54,20 +57,21 @@ func LoadOrCreateSigner(keeper SecretKeeper, alg, keyFile string, now func() tim
 	if alg != "" && alg != AlgES256 && alg != AlgRS256 {
 		return nil, fmt.Errorf("unsupported signing algorithm %q (want %s or %s)", alg, AlgES256, AlgRS256)
 	}
-	key, keyAlg, err := loadKey(keeper, alg, keyFile)
+	key, keyAlg, err := loadKey(keeper, alg, keyFile, true)
 	if err != nil {
 		return nil, err
 	}
-	cert, certPEM, written, err := loadCertificate(keeper, key, now())
+	r, err := readRing(keeper)
 	if err != nil {
 		return nil, err
 	}
-	return newSigner(keyAlg, key, cert, certPEM, written)
+	return signerFromRing(keeper, key, keyAlg, r, now(), true)
 }
 
 // loadKey returns the operator's key from keyFile, or the stored key
-// (generated for alg if there is none), and its algorithm.
-func loadKey(keeper SecretKeeper, alg, keyFile string) (crypto.Signer, string, error) {
+// (generated for alg if there is none and create is set), and its
+// algorithm.
+func loadKey(keeper SecretKeeper, alg, keyFile string, create bool) (crypto.Signer, string, error) {
 	var (
 		key  crypto.Signer
 		name = keyFile
@@ -77,11 +81,15 @@ func loadKey(keeper SecretKeeper, alg, keyFile string) (crypto.Signer, string, e
 		key, err = readPrivateKey(keyFile)
 	} else {
 		name = model.SecretSigningKey
-		var keyPEM []byte
-		keyPEM, err = keeper.SharedSecret(model.SecretSigningKey, func() ([]byte, error) {
+		generate := func() ([]byte, error) {
 			_, p, err := generateKey(alg)
 			return p, err
-		})
+		}
+		if !create {
+			generate = nil
+		}
+		var keyPEM []byte
+		keyPEM, err = keeper.SharedSecret(model.SecretSigningKey, generate)
 		if err == nil {
 			key, err = parsePrivateKey(keyPEM, name)
 		}

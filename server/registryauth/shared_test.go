@@ -2,6 +2,7 @@ package registryauth
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"sync"
 	"testing"
@@ -21,6 +22,9 @@ func (k *memKeeper) SharedSecret(name string, create func() ([]byte, error)) ([]
 	defer k.mu.Unlock()
 	if v, ok := k.m[name]; ok {
 		return v, nil
+	}
+	if create == nil {
+		return nil, fmt.Errorf("shared secret %s: %w", name, model.ErrNotFound)
 	}
 	v, err := create()
 	if err != nil {
@@ -62,14 +66,15 @@ func TestSharedSignerIsShared(t *testing.T) {
 		t.Error("RS256 accepted for a shared ES256 key")
 	}
 
-	// Near expiry, the next replica renews it for all; the key stays.
+	// Near expiry, the next replica stages a renewed certificate for all
+	// (the key stays); the current one signs until activation.
 	late := a.CertificateNotAfter().Add(-CertificateRenewBefore / 2)
 	c, err := LoadOrCreateSigner(k, "", "", at(late))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.CertificateWritten() || c.KeyID() != a.KeyID() || bytes.Equal(c.CertificatePEM(), a.CertificatePEM()) {
-		t.Errorf("renewal: written %v, same key %v, new cert %v", c.CertificateWritten(), c.KeyID() == a.KeyID(), !bytes.Equal(c.CertificatePEM(), a.CertificatePEM()))
+	if c.CertificateWritten() || !c.RenewalDue() || c.KeyID() != a.KeyID() || !bytes.HasPrefix(c.CertificatePEM(), a.CertificatePEM()) || len(k.m[model.SecretSigningNextCert]) == 0 {
+		t.Errorf("renewal: written %v, due %v, same key %v, bundle starts with the current certificate %v", c.CertificateWritten(), c.RenewalDue(), c.KeyID() == a.KeyID(), bytes.HasPrefix(c.CertificatePEM(), a.CertificatePEM()))
 	}
 	d, err := LoadOrCreateSigner(k, "", "", at(late))
 	if err != nil || d.CertificateWritten() || !bytes.Equal(d.CertificatePEM(), c.CertificatePEM()) {

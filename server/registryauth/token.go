@@ -73,8 +73,11 @@ func numericDate(sec int64) *jwt.NumericDate {
 // Issuer signs registry tokens. It is safe for concurrent use; do not
 // change its fields while it is in use.
 type Issuer struct {
-	// Signer holds the key; required.
+	// Signer holds the key; required unless Live is set.
 	Signer *Signer
+	// Live, when not nil, supplies the signer instead and follows a key
+	// rotation (live.go).
+	Live *LiveSigner
 	// Name is the "iss" claim; it must equal the registry's auth.token.issuer.
 	Name string
 	// TTL is the token lifetime, at least MinTTL; zero means DefaultTTL.
@@ -97,7 +100,7 @@ func NewIssuer(signer *Signer, name string, ttl time.Duration) (*Issuer, error) 
 
 func (i *Issuer) check() error {
 	switch {
-	case i == nil || i.Signer == nil:
+	case i == nil || i.CurrentSigner() == nil:
 		return errors.New("token issuer has no signer")
 	case i.Name == "":
 		return errors.New("token issuer name (iss) not set")
@@ -132,7 +135,7 @@ func (i *Issuer) Issue(subject, service string, access []Access, now time.Time) 
 	if service == "" {
 		return "", errors.New("token service (aud) not set")
 	}
-	s := i.Signer
+	s := i.CurrentSigner()
 
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {

@@ -129,13 +129,8 @@ var _ model.Store = (*Store)(nil)
 
 var errClosed = errors.New("store is closed")
 
-// Open connects to the cluster, loads the cache and starts watching. It
-// fails, wrapping model.ErrUnavailable, if the cluster does not answer
-// within the timeouts.
-func Open(o Options) (*Store, error) {
-	if len(o.Endpoints) == 0 {
-		return nil, errors.New("etcd: no endpoints")
-	}
+// setDefaults fills the zero options with their documented defaults.
+func (o *Options) setDefaults() {
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
@@ -154,6 +149,16 @@ func Open(o Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+}
+
+// Open connects to the cluster, loads the cache and starts watching. It
+// fails, wrapping model.ErrUnavailable, if the cluster does not answer
+// within the timeouts.
+func Open(o Options) (*Store, error) {
+	if len(o.Endpoints) == 0 {
+		return nil, errors.New("etcd: no endpoints")
+	}
+	o.setDefaults()
 	seal, err := newSealer(o.SecretsKey, o.SecretsKeyFile)
 	if err != nil {
 		return nil, err

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
+
+var keyIDLine = regexp.MustCompile(`\(key ID (\S+)\)`)
 
 // TestRegistryConfigBlocks checks the two blocks registry-config prints:
 // the rootcertbundle one by default and the jwks one with --jwks, each
@@ -48,13 +51,11 @@ func TestRegistryConfigBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var set struct {
-		Keys []struct {
-			Kid string `json:"kid"`
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(raw, &set); err != nil || len(set.Keys) == 0 || !strings.Contains(r.stderr, "key ID "+set.Keys[0].Kid) {
-		t.Errorf("JWKS %s (%v), stderr:\n%s", raw, err, r.stderr)
+	// The registry finds the tokens' kid, the key ID registry-config
+	// reports, in the file.
+	kid := keyIDLine.FindStringSubmatch(r.stderr)
+	if !json.Valid(raw) || kid == nil || !strings.Contains(string(raw), `"kid":"`+kid[1]+`"`) {
+		t.Errorf("JWKS %s does not hold the key ID of\n%s", raw, r.stderr)
 	}
 
 	r = ok(t, "", append(base, "--jwks", jwks, "--registry-token-header", "kid")...)

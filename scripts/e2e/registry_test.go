@@ -33,6 +33,7 @@ func TestRegistryDelegatesToPortus(t *testing.T) {
 }
 
 func testRegistryDelegatesToPortus(t *testing.T, setup registrySetup) {
+	registryBinary(t, setup.version) // skip or fail before starting anything
 	p := startPortus(t, setup.serveArgs()...)
 	reg := startRegistryAs(t, p, setup)
 	p.createUser(t, "alice", "alice-password", false)

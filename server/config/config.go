@@ -81,26 +81,28 @@ type Config struct {
 // Defaults returns the configuration used when nothing is set.
 func Defaults() Config {
 	return Config{
-		Listen:              "localhost:3000",
-		URL:                 "http://localhost:3000",
-		Data:                "./portus-data",
-		MaxTokens:           5,
-		AuditKeep:           100_000,
-		LogLevel:            "info",
-		FlushInterval:       60 * time.Second,
-		Signup:              true,
-		SessionIdle:         12 * time.Hour,
-		SessionMaxAge:       7 * 24 * time.Hour,
-		Services:            []string{"registry"},
-		UserNamespaces:      true,
-		AuthenticatedPull:   true,
-		TokenTTL:            5 * time.Minute,
-		SigningAlg:          "",
+		Listen:            "localhost:3000",
+		URL:               "http://localhost:3000",
+		Data:              "./portus-data",
+		MaxTokens:         5,
+		AuditKeep:         100_000,
+		LogLevel:          "info",
+		FlushInterval:     60 * time.Second,
+		Signup:            true,
+		SessionIdle:       12 * time.Hour,
+		SessionMaxAge:     7 * 24 * time.Hour,
+		Services:          []string{"registry"},
+		UserNamespaces:    true,
+		AuthenticatedPull: true,
+		TokenTTL:          5 * time.Minute,
+		SigningAlg:        "",
+		LDAP:              DefaultLDAP(),
+		DockerLogin:       DockerLoginPasswordsAllowed,
+		Store:             StoreBolt,
+		EtcdPrefix:        DefaultEtcdPrefix,
+
+		// Tokens carry the certificate, as before the setting existed.
 		RegistryTokenHeader: "x5c",
-		LDAP:                DefaultLDAP(),
-		DockerLogin:         DockerLoginPasswordsAllowed,
-		Store:               StoreBolt,
-		EtcdPrefix:          DefaultEtcdPrefix,
 	}
 }
 

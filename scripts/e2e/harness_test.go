@@ -264,33 +264,47 @@ func (s *portusServer) call(method, path, user, secret string, body, out any) (i
 	return resp.StatusCode, nil
 }
 
-// registry is a running docker-registry delegating to a Portus server.
+// registry is a running registry delegating to a Portus server.
 type registry struct {
 	Host string // localhost:PORT
 	log  *testutil.LockedBuffer
 	proc *testutil.Process
 }
 
-// startRegistry runs Debian's docker-registry configured with the block
-// that `portus registry-config` prints.
+// startRegistry runs Debian's docker-registry (2.8.2) configured with the
+// block that `portus registry-config` prints.
 func startRegistry(t *testing.T, p *portusServer) *registry {
 	t.Helper()
-	return startRegistryIn(t, p, t.TempDir())
+	return startRegistryAs(t, p, registrySetup{version: "2.8.2"})
 }
 
 // startRegistryIn is startRegistry with its configuration and storage in
 // dir, so that a registry restarted there serves the same images.
 func startRegistryIn(t *testing.T, p *portusServer, dir string) *registry {
 	t.Helper()
-	exe := requireTool(t, "docker-registry")
-	authBlock := p.portus(t, "", "registry-config", "--bundle", filepath.Join(dir, "bundle.pem"))
+	return startRegistryAs(t, p, registrySetup{version: "2.8.2", dir: dir})
+}
+
+// startRegistryAs runs the registry of setup configured with the block
+// that `portus registry-config` prints for it.
+func startRegistryAs(t *testing.T, p *portusServer, setup registrySetup) *registry {
+	t.Helper()
+	exe := registryBinary(t, setup.version)
+	dir := setup.dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	authBlock := p.portus(t, "", setup.registryConfigArgs(dir)...)
+	if setup.jwks && strings.Contains(authBlock, "rootcertbundle") {
+		t.Fatalf("the --jwks block names a rootcertbundle:\n%s", authBlock)
+	}
 	for attempt := 1; ; attempt++ {
 		r, err := tryStartRegistry(t, exe, dir, authBlock)
 		if err == nil {
 			return r
 		}
 		if attempt == 3 || !strings.Contains(r.log.String(), "address already in use") {
-			t.Fatalf("starting docker-registry: %v\n%s", err, r.log.String())
+			t.Fatalf("starting registry %s: %v\n%s", setup.version, err, r.log.String())
 		}
 	}
 }
@@ -299,6 +313,8 @@ func tryStartRegistry(t *testing.T, exe, dir, authBlock string) (*registry, erro
 	t.Helper()
 	port := testutil.Port(t)
 	r := &registry{Host: fmt.Sprintf("localhost:%d", port), log: &testutil.LockedBuffer{}}
+	// Registry 2.8 and 3.x read this configuration alike (see
+	// registrySetup for where they differ).
 	conf := fmt.Sprintf(`version: 0.1
 log:
   level: info
@@ -330,7 +346,7 @@ http:
 	t.Cleanup(func() {
 		proc.Kill()
 		if t.Failed() {
-			t.Logf("docker-registry log:\n%s", r.log.String())
+			t.Logf("registry log (%s):\n%s", exe, r.log.String())
 		}
 	})
 	return r, nil

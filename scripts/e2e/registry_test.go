@@ -9,11 +9,33 @@ import (
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
-// TestRegistryDelegatesToPortus runs a real docker-registry configured by
-// `portus registry-config` and pushes and pulls with crane as the client.
+// TestRegistryDelegatesToPortus runs real registries configured by
+// `portus registry-config` and pushes and pulls with crane as the client:
+// Debian's 2.8.2 and distribution's 3.0.0 and 3.1.0 with the default
+// rootcertbundle block, 3.x also with the --jwks block (and portus issuing
+// kid-only tokens), and 2.8.2 with kid-only tokens, which it finds among
+// the bundle's keys. Each setup has its own servers and ports, so they run
+// in parallel.
 func TestRegistryDelegatesToPortus(t *testing.T) {
-	p := startPortus(t)
-	reg := startRegistry(t, p)
+	for _, setup := range []registrySetup{
+		{version: "2.8.2"},
+		{version: "2.8.2", header: "kid"},
+		{version: "3.0.0"},
+		{version: "3.1.0"},
+		{version: "3.0.0", jwks: true, header: "kid"},
+		{version: "3.1.0", jwks: true, header: "kid"},
+	} {
+		t.Run(setup.String(), func(t *testing.T) {
+			t.Parallel()
+			testRegistryDelegatesToPortus(t, setup)
+		})
+	}
+}
+
+func testRegistryDelegatesToPortus(t *testing.T, setup registrySetup) {
+	registryBinary(t, setup.version) // skip or fail before starting anything
+	p := startPortus(t, setup.serveArgs()...)
+	reg := startRegistryAs(t, p, setup)
 	p.createUser(t, "alice", "alice-password", false)
 	p.createUser(t, "bob", "bob-password", false)
 	p.createUser(t, "root", "root-password", true)

@@ -139,8 +139,10 @@ func (r *Registry) knows(service string) bool {
 	return false
 }
 
-// jwks answers GET /.well-known/jwks.json with the signing key, for
-// registries that take a JWKS instead of a certificate bundle.
+// jwks answers GET /.well-known/jwks.json with the signing key as a JWKS,
+// for clients that check tokens. A registry cannot use this URL: registry
+// 3 reads its jwks from a file, once at start, which `portus
+// registry-config --jwks FILE` writes.
 func (h *Handler) jwks(c *gin.Context) {
 	data, err := h.Registry.Issuer.CurrentSigner().JWKS()
 	if err != nil {

@@ -220,7 +220,11 @@ func newIssuer(c config.Config, keeper registryauth.SecretKeeper) (*registryauth
 	if err != nil {
 		return nil, fmt.Errorf("loading the token signing key: %w", err)
 	}
-	return registryauth.NewIssuer(signer, c.Issuer, c.TokenTTL)
+	issuer, err := registryauth.NewIssuer(signer, c.Issuer, c.TokenTTL)
+	if err == nil {
+		issuer.Header = registryauth.TokenHeader(c.RegistryTokenHeader)
+	}
+	return issuer, err
 }
 
 // Core is the state shared by the server and the offline admin commands.

@@ -72,7 +72,7 @@ func init() {
 		{name: "token", summary: "application tokens", verbs: tokenVerbs},
 		{name: "backup", summary: "write a consistent copy of the database to a file, while the server runs", main: runBackup},
 		{name: "signing-key", summary: "rotate the registry token signing key without downtime", verbs: signingKeyVerbs},
-		{name: "registry-config", summary: "write the certificate bundle and print the registry's auth: block", main: runRegistryConfig},
+		{name: "registry-config", summary: "write the registry's certificate bundle (or --jwks file) and print its auth: block", main: runRegistryConfig},
 		{name: "migrate", summary: "copy everything from one store to another (bbolt:PATH ↔ etcd://…)", main: runMigrate},
 		{name: "etcd-secrets-key", summary: "write a new key file for --etcd-secrets-key-file", main: runEtcdSecretsKey},
 		{name: "version", summary: "print the version", main: runVersion},

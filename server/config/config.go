@@ -57,6 +57,10 @@ type Config struct {
 	TokenTTL          time.Duration `yaml:"token_ttl"`
 	SigningAlg        string        `yaml:"signing_alg"`
 	SigningKey        string        `yaml:"signing_key"`
+	// RegistryTokenHeader is how tokens name their key: "x5c" (the
+	// certificate, for a rootcertbundle) or "kid" (the key ID alone, for
+	// registry 3's jwks file); see registryauth.TokenHeader.
+	RegistryTokenHeader string `yaml:"registry_token_header"`
 
 	// Passwords: an LDAP directory (ldap.go) and whether docker login may
 	// use them ("passwords_allowed" or "tokens_only").
@@ -103,6 +107,9 @@ func Defaults() Config {
 		DockerLogin:       DockerLoginPasswordsAllowed,
 		Store:             StoreBolt,
 		EtcdPrefix:        DefaultEtcdPrefix,
+
+		// Tokens carry the certificate, as before the setting existed.
+		RegistryTokenHeader: "x5c",
 	}
 }
 
@@ -139,6 +146,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "lifetime of registry JWTs (at least 60s)")
 	fs.StringVar(&c.SigningAlg, "signing-alg", c.SigningAlg, "ES256 or RS256 for a new signing key (default: the existing key's, or ES256)")
 	fs.StringVar(&c.SigningKey, "signing-key", c.SigningKey, "PEM private key `FILE` to sign JWTs with (default: generated in the data directory)")
+	fs.StringVar(&c.RegistryTokenHeader, "registry-token-header", c.RegistryTokenHeader, "x5c (tokens carry the certificate: registries with rootcertbundle) or kid (the key ID only: registry 3 with a jwks file from registry-config --jwks)")
 	ldapFlags(fs, c)
 	metricsFlags(fs, c)
 }
@@ -300,6 +308,11 @@ func (c *Config) Validate() error {
 	case "", "ES256", "RS256":
 	default:
 		return fmt.Errorf("--signing-alg %q: must be ES256 or RS256", c.SigningAlg)
+	}
+	switch c.RegistryTokenHeader {
+	case "x5c", "kid":
+	default:
+		return fmt.Errorf("--registry-token-header %q: must be x5c or kid", c.RegistryTokenHeader)
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":

@@ -101,11 +101,13 @@ trusted_proxies: [10.0.0.0/8]
 flush_interval: 30s
 token_ttl: 10m
 signing_alg: RS256
+registry_token_header: kid
 `)
 	c := mustLoad(t, []string{"--config", file}, nil)
 	if c.Listen != "127.0.0.1:5000" || c.Data != "/var/lib/portus" || c.TLSCert != "/etc/portus/cert.pem" ||
 		c.AuditKeep != 1000 || c.FailureAuditKeep != 300 || c.LogLevel != "debug" || !slices.Equal(c.TrustedProxies, []string{"10.0.0.0/8"}) ||
-		c.FlushInterval != 30*time.Second || c.TokenTTL != 10*time.Minute || c.SigningAlg != "RS256" {
+		c.FlushInterval != 30*time.Second || c.TokenTTL != 10*time.Minute || c.SigningAlg != "RS256" ||
+		c.RegistryTokenHeader != "kid" {
 		t.Errorf("from the file: %+v", c)
 	}
 	if err := c.Validate(); err != nil {
@@ -163,6 +165,7 @@ func TestValidate(t *testing.T) {
 		{"max-tokens 0", func(c *config.Config) { c.MaxTokens = 0 }, "--max-tokens"},
 		{"no service", func(c *config.Config) { c.Services = nil }, "--service"},
 		{"bad signing alg", func(c *config.Config) { c.SigningAlg = "HS256" }, "--signing-alg"},
+		{"bad token header", func(c *config.Config) { c.RegistryTokenHeader = "jwk" }, "--registry-token-header"},
 		{"bad log level", func(c *config.Config) { c.LogLevel = "loud" }, "--log-level"},
 		{"flush interval too long", func(c *config.Config) { c.FlushInterval = 61 * time.Second }, "--flush-interval"},
 		{"empty data", func(c *config.Config) { c.Data = "" }, "--data"},
@@ -210,5 +213,17 @@ func TestAdminCommandFlags(t *testing.T) {
 	}
 	if c.Data != "/env/data" || user != "" {
 		t.Errorf("from the environment: data %q user %q", c.Data, user)
+	}
+}
+
+func TestRegistryTokenHeader(t *testing.T) {
+	if c := mustLoad(t, nil, nil); c.RegistryTokenHeader != "x5c" {
+		t.Errorf("default %q, want x5c (today's tokens)", c.RegistryTokenHeader)
+	}
+	if c := mustLoad(t, nil, map[string]string{"PORTUS_REGISTRY_TOKEN_HEADER": "kid"}); c.RegistryTokenHeader != "kid" {
+		t.Errorf("from the environment: %q", c.RegistryTokenHeader)
+	}
+	if c := mustLoad(t, []string{"--registry-token-header", "kid"}, nil); c.RegistryTokenHeader != "kid" {
+		t.Errorf("from the flag: %q", c.RegistryTokenHeader)
 	}
 }

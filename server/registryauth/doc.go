@@ -21,7 +21,8 @@
 //
 // Tokens follow distribution's token format as registry 2.8 and 3.x accept
 // it: ES256 (default) or RS256, a header with "kid" set to the libtrust key
-// ID and "x5c" holding the certificate, "aud" a single JSON string, and an
+// ID and "x5c" holding the certificate (left out with HeaderKID, for
+// registry 3 reading a jwks file), "aud" a single JSON string, and an
 // "access" array that is never null.
 //
 // Caveats: the registry trusts the certificate, not just the key, because

@@ -70,6 +70,33 @@ func numericDate(sec int64) *jwt.NumericDate {
 	return jwt.NewNumericDate(time.Unix(sec, 0))
 }
 
+// TokenHeader says how a token's header names its signing key, which
+// decides how a registry finds the key to verify it with.
+type TokenHeader string
+
+const (
+	// HeaderX5C puts the certificate in "x5c" beside the libtrust "kid".
+	// Registry 3 verifies x5c against its rootcertbundle and nothing else,
+	// registry 2.8 finds the kid among the bundle's keys: one bundle serves
+	// 2.8 and 3.x. This is the default (the zero TokenHeader).
+	HeaderX5C TokenHeader = "x5c"
+	// HeaderKID leaves x5c out and names the key by its libtrust "kid"
+	// only. Registry 3 then looks the kid up in its jwks file (which
+	// Signer.JWKS writes with the same kid), registry 2.8 among its
+	// rootcertbundle's keys. Registry 3 with only a rootcertbundle cannot
+	// verify such tokens: it indexes bundle keys by their JWK thumbprint.
+	HeaderKID TokenHeader = "kid"
+)
+
+// ParseTokenHeader returns the TokenHeader called name ("x5c" or "kid").
+func ParseTokenHeader(name string) (TokenHeader, error) {
+	switch h := TokenHeader(name); h {
+	case HeaderX5C, HeaderKID:
+		return h, nil
+	}
+	return "", fmt.Errorf("unknown token header %q (want %s or %s)", name, HeaderX5C, HeaderKID)
+}
+
 // Issuer signs registry tokens. It is safe for concurrent use; do not
 // change its fields while it is in use.
 type Issuer struct {
@@ -83,6 +110,9 @@ type Issuer struct {
 	// TTL is the token lifetime, at least MinTTL; zero means DefaultTTL.
 	// It is counted in whole seconds.
 	TTL time.Duration
+	// Header is what the token header carries besides kid; zero means
+	// HeaderX5C.
+	Header TokenHeader
 }
 
 // NewIssuer returns an Issuer, or an error if signer is nil, name is empty
@@ -106,6 +136,8 @@ func (i *Issuer) check() error {
 		return errors.New("token issuer name (iss) not set")
 	case i.TTL != 0 && i.TTL < MinTTL:
 		return fmt.Errorf("token lifetime %s is below the minimum of %s", i.TTL, MinTTL)
+	case i.Header != "" && i.Header != HeaderX5C && i.Header != HeaderKID:
+		return fmt.Errorf("unknown token header %q", i.Header)
 	}
 	return nil
 }
@@ -125,7 +157,7 @@ func (i *Issuer) ExpiresIn() int {
 // from NotBeforeSkew before now until now plus the TTL, carries a fresh
 // random "jti" (16 bytes from crypto/rand, hex) and access as its "access"
 // claim ([] when nil). The header holds typ "JWT", the algorithm, kid (the
-// libtrust key ID) and x5c (the certificate).
+// libtrust key ID) and, unless Header is HeaderKID, x5c (the certificate).
 //
 // It fails only on a misconfigured Issuer or an empty service.
 func (i *Issuer) Issue(subject, service string, access []Access, now time.Time) (string, error) {
@@ -157,10 +189,13 @@ func (i *Issuer) Issue(subject, service string, access []Access, now time.Time) 
 		c.Access = []Access{}
 	}
 	// golang-jwt encodes and signs; the header gets the key ID of registry
-	// 2.8 (libtrust kid) and the certificate chain of registry 3 (x5c).
+	// 2.8 and of registry 3's jwks (libtrust kid) and, for registry 3 with
+	// a rootcertbundle, the certificate chain (x5c).
 	t := jwt.NewWithClaims(s.method, c)
 	t.Header["kid"] = s.keyID
-	t.Header["x5c"] = []string{s.x5c}
+	if i.Header != HeaderKID {
+		t.Header["x5c"] = []string{s.x5c}
+	}
 	token, err := t.SignedString(s.key)
 	if err != nil {
 		return "", fmt.Errorf("signing token: %w", err)

@@ -257,6 +257,77 @@ func TestIssuerErrors(t *testing.T) {
 	}
 }
 
+// TestIssueKIDHeader checks the header registry 3 needs with a jwks file
+// alone: no x5c (which it would verify against a rootcertbundle it does
+// not have) and a kid that the JWKS holds.
+func TestIssueKIDHeader(t *testing.T) {
+	for _, alg := range []string{AlgES256, AlgRS256} {
+		t.Run(alg, func(t *testing.T) {
+			s := testSigner(t, alg)
+			now := time.Now()
+			token, err := (&Issuer{Signer: s, Name: "portus", Header: HeaderKID}).Issue("alice", "registry.example", nil, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			header := rawSegment(t, token, 0)
+			if _, ok := header["x5c"]; ok {
+				t.Errorf("kid header carries x5c: %s", header["x5c"])
+			}
+			var kid string
+			if err := json.Unmarshal(header["kid"], &kid); err != nil || kid != s.KeyID() {
+				t.Fatalf("kid %s, want %s (%v)", header["kid"], s.KeyID(), err)
+			}
+			data, err := s.JWKS()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var set struct {
+				Keys []struct {
+					Kid string `json:"kid"`
+				} `json:"keys"`
+			}
+			if err := json.Unmarshal(data, &set); err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, k := range set.Keys {
+				found = found || k.Kid == kid
+			}
+			if !found {
+				t.Errorf("kid %s is not in the JWKS %s", kid, data)
+			}
+			_, err = jwt.ParseWithClaims(token, &Claims{}, func(*jwt.Token) (any, error) { return s.PublicKey(), nil },
+				jwt.WithValidMethods([]string{alg}), jwt.WithAudience("registry.example"), jwt.WithTimeFunc(func() time.Time { return now }))
+			if err != nil {
+				t.Errorf("token does not verify with the signing key: %v", err)
+			}
+
+			// The default header keeps x5c.
+			token, err = (&Issuer{Signer: s, Name: "portus", Header: HeaderX5C}).Issue("alice", "registry.example", nil, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			verify(t, s, token, now)
+		})
+	}
+}
+
+func TestParseTokenHeader(t *testing.T) {
+	for name, want := range map[string]TokenHeader{"x5c": HeaderX5C, "kid": HeaderKID} {
+		if got, err := ParseTokenHeader(name); err != nil || got != want {
+			t.Errorf("ParseTokenHeader(%q) = %q, %v", name, got, err)
+		}
+	}
+	for _, name := range []string{"", "X5C", "jwk"} {
+		if _, err := ParseTokenHeader(name); err == nil {
+			t.Errorf("ParseTokenHeader(%q) accepted", name)
+		}
+	}
+	if _, err := (&Issuer{Signer: testSigner(t, AlgES256), Name: "portus", Header: "jwk"}).Issue("alice", "registry.example", nil, time.Now()); err == nil {
+		t.Error("Issue with an unknown header succeeded")
+	}
+}
+
 func TestClaimsJSON(t *testing.T) {
 	got, err := json.Marshal(Claims{Issuer: "portus", Audience: "registry", Access: []Access{{Type: "registry", Name: "catalog"}}})
 	if err != nil {

@@ -147,8 +147,11 @@ func signerFromRing(keeper SecretKeeper, key crypto.Signer, alg string, r ring, 
 	curFits := cur != nil && fits(cur, key) && validAt(cur, at)
 	switch {
 	case curFits && certificateUsable(cur, key, at):
-	case !curFits && !r.nextKey.none() && next != nil && fits(next, key) && validAt(next, at):
-		// An activation between writing the key and the certificate.
+	case !curFits && next != nil && fits(next, key) && validAt(next, at):
+		// An activation between writing the key and the certificate, or a
+		// staged renewal (same key, no next key) whose current certificate
+		// has expired before anyone ran activate: the next certificate is
+		// published already, so it signs.
 		signing = publishedCert{role: RoleCurrent, cert: next, certPEM: r.nextCert.data}
 		next = nil
 		if cur != nil {
@@ -164,7 +167,7 @@ func signerFromRing(keeper SecretKeeper, key crypto.Signer, alg string, r ring, 
 			next, r.nextCert = staged, secret{data: stagedPEM, exists: true}
 		}
 	case !write:
-		return nil, errors.New("no shared signing certificate fits the signing key")
+		return nil, errors.New("no shared signing certificate fits the signing key: run `portus signing-key status` (a staged key or renewal is finished with `portus signing-key activate`)")
 	default:
 		c, p, w, err := loadCertificate(keeper, key, at)
 		if err != nil {

@@ -57,15 +57,32 @@ func LoadOrCreateSigner(keeper SecretKeeper, alg, keyFile string, now func() tim
 	if alg != "" && alg != AlgES256 && alg != AlgRS256 {
 		return nil, fmt.Errorf("unsupported signing algorithm %q (want %s or %s)", alg, AlgES256, AlgRS256)
 	}
-	key, keyAlg, err := loadKey(keeper, alg, keyFile, true)
-	if err != nil {
-		return nil, err
+	// An activation by another replica between reading the key and the
+	// certificates would pair the old key with the new ring, and the
+	// certificate written for that pair would be in no registry's bundle:
+	// read the key again after the ring, and start over if it changed.
+	for attempt := 0; ; attempt++ {
+		key, keyAlg, err := loadKey(keeper, alg, keyFile, true)
+		if err != nil {
+			return nil, err
+		}
+		r, err := readRing(keeper)
+		if err != nil {
+			return nil, err
+		}
+		again, _, err := loadKey(keeper, alg, keyFile, false)
+		if err != nil {
+			return nil, err
+		}
+		if samePublicKey(key, again) || attempt == 4 {
+			return signerFromRing(keeper, key, keyAlg, r, now(), true)
+		}
 	}
-	r, err := readRing(keeper)
-	if err != nil {
-		return nil, err
-	}
-	return signerFromRing(keeper, key, keyAlg, r, now(), true)
+}
+
+func samePublicKey(a, b crypto.Signer) bool {
+	pub, ok := a.Public().(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pub.Equal(b.Public())
 }
 
 // loadKey returns the operator's key from keyFile, or the stored key

@@ -89,6 +89,13 @@ func TestSharedSignerIsShared(t *testing.T) {
 	}
 	other, _ := LoadOrCreateSigner(&memKeeper{m: map[string][]byte{}}, "", "", at(late))
 	copied.m[model.SecretSigningCert] = other.CertificatePEM()
+	// While a renewal is staged, its certificate (published already) signs
+	// rather than a new one that no registry has.
+	staged := copied.m[model.SecretSigningNextCert]
+	if e, err := LoadOrCreateSigner(copied, "", "", at(late)); err != nil || e.KeyID() != a.KeyID() || e.CertificateWritten() || !bytes.HasPrefix(e.CertificatePEM(), staged) {
+		t.Errorf("with a staged renewal and a foreign current certificate: %v, %v", e, err)
+	}
+	copied.m[model.SecretSigningNextCert] = nil
 	e, err := LoadOrCreateSigner(copied, "", "", at(late))
 	if err != nil || e.KeyID() != a.KeyID() || !e.CertificateWritten() || bytes.Equal(e.CertificatePEM(), other.CertificatePEM()) {
 		t.Errorf("a certificate of another key was kept: %v, %v", e, err)

@@ -251,27 +251,56 @@ func ValidateDockerLogin(v string, allowEmpty bool) error {
 }
 
 // AuthenticateRegistry is Authenticate for the registry token endpoint:
-// it also enforces the docker_login policy. Under tokens_only a password
-// is refused with a *TokensRequiredError before it is checked anywhere (it
-// is never sent to the directory), but the refusal is throttled and
-// counted like a wrong password: otherwise a loop of refusals would run at
-// full speed and fill the audit log. The message is the same for a user's
-// own policy and the server's, and for names that do not exist.
+// it also enforces the docker_login policy, answering a refused password
+// with a *TokensRequiredError (the same message for a user's own policy
+// and the server's). Refusals are throttled and counted like wrong
+// passwords: otherwise a loop of them would run at full speed and fill the
+// audit log. Nothing in the answer or its time tells an outsider which
+// names exist, have their own policy, or are exceptions to the server's.
 func (s *Service) AuthenticateRegistry(name, secret, ip string) (Principal, error) {
 	if !apptoken.LooksLike(secret) {
 		policy, err := s.dockerLogin(name)
 		if err != nil {
 			return Principal{}, err
 		}
-		if policy == DockerLoginTokensOnly {
-			if wait := s.throttle.Wait(name, ip, true); wait > 0 {
-				return Principal{}, s.throttled(name, ip, wait)
+		serverWide := s.passwords.DockerLogin == DockerLoginTokensOnly
+		switch {
+		case policy == DockerLoginTokensOnly && serverWide:
+			return Principal{}, s.refuseTokensOnly(name, secret, ip)
+		case policy == DockerLoginTokensOnly:
+			// The user's own policy on a server that takes passwords: a
+			// wrong password must read as it does for any other name, or
+			// the answer would tell who has the policy. Only the right
+			// one learns that it is refused.
+			if _, err := s.AuthenticatePassword(name, secret, ip); err != nil {
+				return Principal{}, err
 			}
-			s.refuse(refusedPassword, name, ip, "password refused at the registry token endpoint: docker_login is tokens_only")
+			s.refuse(refusedUncounted, name, ip, "password refused at the registry token endpoint: the user's docker_login is tokens_only")
 			return Principal{}, &TokensRequiredError{s.passwords.ProfileURL}
+		case serverWide:
+			// An exception to the server's policy: a wrong password gets
+			// the server's answer, so that exceptions cannot be listed.
+			p, err := s.AuthenticatePassword(name, secret, ip)
+			if errors.Is(err, ErrAuthFailed) {
+				return Principal{}, &TokensRequiredError{s.passwords.ProfileURL}
+			}
+			return p, err
 		}
 	}
 	return s.Authenticate(name, secret, ip)
+}
+
+// refuseTokensOnly refuses a password under the server's tokens_only
+// policy, alike for every name, before any check (it never reaches the
+// directory); a dummy argon2 run makes it cost what a checked password
+// costs, so exceptions to the policy cannot be told by time either.
+func (s *Service) refuseTokensOnly(name, password, ip string) error {
+	if wait := s.throttle.Wait(name, ip, true); wait > 0 {
+		return s.throttled(name, ip, wait)
+	}
+	checkPassword(password, s.dummy())
+	s.refuse(refusedPassword, name, ip, "password refused at the registry token endpoint: docker_login is tokens_only")
+	return &TokensRequiredError{s.passwords.ProfileURL}
 }
 
 // dockerLogin is the policy in force for name: the user's override, else

@@ -366,6 +366,11 @@ func TestDockerLoginPolicy(t *testing.T) {
 	if _, err := f.svc.AuthenticateRegistry("carol", "carol-local-pw", "10.0.2.1"); err != nil {
 		t.Errorf("carol with passwords_allowed: %v", err)
 	}
+	// An exception to the server's policy is not told apart by a wrong
+	// password: it gets the server's answer, like every other name.
+	if _, err := f.svc.AuthenticateRegistry("carol", "wrong-password", "10.0.2.5"); !errors.As(err, &tr) {
+		t.Errorf("carol's exception, wrong password: %v, want the server's tokens_only answer", err)
+	}
 	if _, err := f.svc.UpdateUser(Actor{Name: "root"}, "carol", UserChange{DockerLogin: &def}); err != nil {
 		t.Fatal(err)
 	}
@@ -393,6 +398,14 @@ func TestDockerLoginPolicy(t *testing.T) {
 	if len(acts) != 3 || acts[0].Action != "auth.failure" || !strings.Contains(acts[0].Detail, "tokens_only") ||
 		acts[1].Action != "user.docker_login.tokens_only" || acts[1].Actor != "root" {
 		t.Errorf("audit %+v", acts)
+	}
+	// A wrong password reads as for any name: an outsider cannot tell that
+	// dave has his own policy.
+	if _, err := g.svc.AuthenticateRegistry("dave", "not-daves-password", "10.0.2.3"); err != ErrAuthFailed {
+		t.Errorf("dave's policy, wrong password: %v, want ErrAuthFailed like an unknown name", err)
+	}
+	if _, err := g.svc.AuthenticateRegistry("nobody", "not-daves-password", "10.0.2.4"); err != ErrAuthFailed {
+		t.Errorf("unknown name: %v", err)
 	}
 }
 

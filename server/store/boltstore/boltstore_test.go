@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,4 +305,34 @@ func TestBackupOpens(t *testing.T) {
 
 	restored := openAt(t, backup)
 	f.check(t, restored)
+}
+
+// TestReplaceSharedSecretOneWinner: of many concurrent replacements of
+// the same old value, exactly one wins and all see the winner's bytes.
+func TestReplaceSharedSecretOneWinner(t *testing.T) {
+	f := SecretFiles{Dir: t.TempDir()}
+	old, err := f.SharedSecret(model.SecretSigningNextCert, func() ([]byte, error) { return []byte("old"), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 16
+	results := make([][]byte, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := f.ReplaceSharedSecret(model.SecretSigningNextCert, old, []byte(fmt.Sprintf("next-%d", i)))
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = got
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if !bytes.Equal(results[i], results[0]) {
+			t.Fatalf("replacement %d saw %q, replacement 0 saw %q: more than one won", i, results[i], results[0])
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -23,6 +24,9 @@ import (
 type SecretFiles struct {
 	Dir string
 }
+
+// replaceMu serialises ReplaceSharedSecret's read-compare-write.
+var replaceMu sync.Mutex
 
 // SharedSecret implements model.Store with a file named name beside the
 // database.
@@ -76,6 +80,12 @@ func (f SecretFiles) ReplaceSharedSecret(name string, old, next []byte) ([]byte,
 	if err != nil {
 		return nil, err
 	}
+	// Compare and swap in one step: two rotations at once over the admin
+	// socket must not both see old and both write. Every writer of a bbolt
+	// installation's secrets is the serving process (admin commands reach
+	// it over its socket), so a process-wide lock is enough.
+	replaceMu.Lock()
+	defer replaceMu.Unlock()
 	cur, err := readSecret(path)
 	switch {
 	case errors.Is(err, model.ErrNotFound):

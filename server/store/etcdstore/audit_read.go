@@ -2,7 +2,6 @@ package etcdstore
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -76,10 +75,12 @@ func (s *Store) userPage(op, user string, before uint64, limit int) ([]model.Act
 		if err != nil {
 			return nil, err
 		}
-		for i, r := range resp.Responses {
+		for _, r := range resp.Responses {
 			got := r.GetResponseRange().Kvs
 			if len(got) == 0 {
-				return nil, model.Unavailable(op, fmt.Errorf("the audit index names entry %s, which is missing", kvs[i].Key))
+				// Pruned by a replica that did not keep the index (an older
+				// version during an upgrade): the page goes on without it.
+				continue
 			}
 			var a model.Activity
 			if err := json.Unmarshal(got[0].Value, &a); err != nil {

@@ -101,6 +101,7 @@ type Service struct {
 	failures failureAudit
 	failKeep int // failure entries kept; keep is for the history
 	reads    readLimit
+	history  historyBudget
 
 	usesMu sync.Mutex
 	uses   map[string]time.Time // token id → last use not yet written

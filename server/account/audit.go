@@ -3,6 +3,7 @@ package account
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,57 @@ func (s *Service) Activities(viewer Principal, user string, before uint64, limit
 	}
 	defer s.reads.end(viewer.Name())
 	return s.store.Activities(model.ActivityQuery{User: user, Before: before, Limit: limit})
+}
+
+// historyPerHour is how many history entries one actor writes an hour.
+// The history's cap is shared by everyone, so without a budget one account
+// (signed up, say) creating and revoking tokens in a loop would prune
+// everybody's user and token history; a busy administrator's day stays far
+// below it. The admin CLI on the server is not limited.
+const historyPerHour = 600
+
+// historyBudget counts each actor's history entries in hour-long windows.
+type historyBudget struct {
+	mu      sync.Mutex
+	windows map[string]*historyWindow
+}
+
+type historyWindow struct {
+	start            time.Time
+	written, dropped int
+}
+
+// admit reports whether actor may write an entry at now and, for an
+// admitted entry, how many of the actor's entries were dropped before it.
+func (b *historyBudget) admit(actor string, now time.Time) (ok bool, dropped int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.windows == nil {
+		b.windows = map[string]*historyWindow{}
+	}
+	w := b.windows[actor]
+	if w == nil || now.Sub(w.start) >= time.Hour {
+		carried := 0
+		if w != nil {
+			carried = w.dropped
+		}
+		if len(b.windows) >= 10_000 {
+			for name, old := range b.windows {
+				if now.Sub(old.start) >= time.Hour && old.dropped == 0 {
+					delete(b.windows, name)
+				}
+			}
+		}
+		w = &historyWindow{start: now, dropped: carried}
+		b.windows[actor] = w
+	}
+	if w.written >= historyPerHour {
+		w.dropped++
+		return false, 0
+	}
+	w.written++
+	dropped, w.dropped = w.dropped, 0
+	return true, dropped
 }
 
 // ErrBusyReading refuses an audit-log read while the same caller already
@@ -69,6 +121,14 @@ func (s *Service) audit(a model.Activity) {
 	keep := s.keep
 	if a.Failure() {
 		keep = s.failKeep
+	} else if a.Actor != LocalAdminName {
+		ok, dropped := s.history.admit(a.Actor, a.Time)
+		if !ok {
+			return
+		}
+		if dropped > 0 {
+			a.Detail = strings.TrimSpace(a.Detail + fmt.Sprintf(" (and %d earlier entries by %s not recorded: over %d an hour)", dropped, a.Actor, historyPerHour))
+		}
 	}
 	if err := s.store.AddActivity(a, keep); err != nil {
 		s.log.Error("could not write the audit log", "action", a.Action, "actor", a.Actor, "err", err)

@@ -2,8 +2,11 @@ package account
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/portusproject/portus/server/model"
 )
 
 func TestFailureAuditBounded(t *testing.T) {
@@ -86,5 +89,50 @@ func TestActivityReadsPerCaller(t *testing.T) {
 	r.end("bob")
 	if len(r.running) != 0 {
 		t.Errorf("counts left behind: %v", r.running)
+	}
+}
+
+// TestHistoryBudget: one actor writes at most historyPerHour history
+// entries an hour; the next hour's first entry says how many were not
+// written; other actors and the admin CLI are not affected, so one account
+// cannot prune everyone's history out of the shared cap.
+func TestHistoryBudget(t *testing.T) {
+	f := newFixture(t, Options{AuditKeep: 2 * historyPerHour})
+	f.user(t, "alice", "alice-password", false)
+	f.user(t, "bob", "bob-password", false)
+	for i := range historyPerHour + 50 {
+		f.svc.audit(model.Activity{Action: "token.create", Actor: "mallory", Subject: "mallory", TokenName: fmt.Sprint(i)})
+	}
+	f.svc.audit(model.Activity{Action: "user.disable", Actor: LocalAdminName, Subject: "mallory"})
+	f.svc.audit(model.Activity{Action: "token.create", Actor: "bob", Subject: "bob"})
+	count := func(actor string) int {
+		acts, err := f.svc.store.Activities(model.ActivityQuery{User: actor, Limit: 5 * historyPerHour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, a := range acts {
+			if a.Actor == actor {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count("mallory"); n != historyPerHour {
+		t.Errorf("mallory has %d entries, want the budget %d", n, historyPerHour)
+	}
+	if count("bob") != 1 || count("test") != 2 {
+		t.Errorf("others' entries: bob %d, user creations %d", count("bob"), count("test"))
+	}
+	acts, _ := f.svc.store.Activities(model.ActivityQuery{User: "mallory", Limit: 1})
+	if len(acts) != 1 || acts[0].Actor != LocalAdminName {
+		t.Errorf("the admin CLI's entry is missing: %+v", acts)
+	}
+
+	f.clock.Advance(time.Hour)
+	f.svc.audit(model.Activity{Action: "token.create", Actor: "mallory", Subject: "mallory"})
+	acts, _ = f.svc.store.Activities(model.ActivityQuery{User: "mallory", Limit: 1})
+	if len(acts) != 1 || !strings.Contains(acts[0].Detail, "50 earlier entries by mallory not recorded") {
+		t.Errorf("the next hour's first entry: %+v", acts)
 	}
 }

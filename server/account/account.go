@@ -94,6 +94,8 @@ type Service struct {
 	// run (and its memory) that a server may never have to spend.
 	dummyOnce sync.Once
 	dummyHash string
+	// legacy: the imported bcrypt hashes' cost, for their dummy (legacy.go).
+	legacy legacyState
 	// macs reuses HMAC states keyed with the pepper: one per token lookup
 	// otherwise, on the hot path of every docker command.
 	macs sync.Pool

@@ -121,7 +121,7 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 			// Equal work: the directory decided without an argon2 run, which
 			// a local password costs; without one, the answer's speed would
 			// tell which names have a local password.
-			checkPassword(password, s.dummy())
+			s.verifyPassword(password, s.dummy())
 			return p, err
 		}
 	}
@@ -129,7 +129,9 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 	if hash == "" {
 		hash = s.dummy()
 	}
-	ok, herr := checkPassword(password, hash)
+	// A legacy (imported bcrypt) hash that matches comes back rehashed
+	// with argon2id, stored below once the sign-in is known to succeed.
+	ok, rehash, herr := s.verifyPassword(password, hash)
 	switch {
 	case herr != nil:
 		s.log.Error("stored password hash is unreadable", "user", name, "err", herr)
@@ -142,6 +144,9 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 		return Principal{}, s.failed(name, ip, "wrong password")
 	case u.Disabled:
 		return Principal{}, s.failed(name, ip, "disabled user")
+	}
+	if rehash != "" {
+		u = s.replaceLegacyHash(u, rehash, ip)
 	}
 	s.throttle.Succeed(name, ip)
 	return Principal{User: u}, nil

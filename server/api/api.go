@@ -61,6 +61,8 @@ func (h *Handler) AdminRoutes(r gin.IRouter) {
 	h.apiRoutes(r.Group("/api/v1", LocalAdmin))
 	// Only on the socket: a copy of the database holds password hashes.
 	r.GET("/admin/backup", h.backup)
+	// Only on the socket: whoever sets a password hash knows the password.
+	r.POST(apitypes.ImportUsersPath, LocalAdmin, h.importUsers)
 	if h.SigningKeys != nil {
 		h.signingKeyRoutes(r)
 	}

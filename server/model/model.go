@@ -27,7 +27,8 @@ var (
 type User struct {
 	Name string `json:"name"`
 	// PasswordHash is a PHC-format hash ($argon2id$...), empty for users
-	// without a local password.
+	// without a local password, or a bcrypt string ($2y$...) imported from
+	// htpasswd or docker_auth, replaced by argon2id at the first sign-in.
 	PasswordHash string    `json:"password_hash,omitempty"`
 	Admin        bool      `json:"admin,omitempty"`
 	Disabled     bool      `json:"disabled,omitempty"`

@@ -81,6 +81,9 @@ type User struct {
 	// DockerLogin is the user's override of the server's docker_login
 	// policy, empty when the server's applies.
 	DockerLogin string `json:"docker_login,omitempty"`
+	// PasswordScheme is the kind of the stored password hash: "argon2id",
+	// "bcrypt" (imported, replaced at the first sign-in) or "" (none).
+	PasswordScheme string `json:"password_scheme,omitempty"`
 }
 
 // CreateUserRequest is the body of POST /api/v1/users.

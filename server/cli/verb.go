@@ -35,7 +35,7 @@ type adminCall struct {
 	fs       *flag.FlagSet
 	args     []string
 	flags    verbFlags
-	password string // read from stdin by prepare
+	password string           // read from stdin by prepare
 	imported *userimport.File // read by user import's prepare
 	client   *adminClient
 }

@@ -63,7 +63,7 @@ func Explain(rule Rule, admins []string) Explanation {
 			e.Verdict, e.Instead = Partly, fmt.Sprintf("no anonymous access by default: run portus serve with --anonymous-pull %q", name)
 		}
 	case literal && slices.Contains(admins, account):
-		e.Verdict, e.Instead = Granted, account + " is an administrator: everything"
+		e.Verdict, e.Instead = Granted, account+" is an administrator: everything"
 	case hasName && (name == "${account}/*" || name == "${account}/**" || name == "${account}/.*"):
 		e.Verdict, e.Instead = Granted, "every user may pull, push and delete below their own name (USER/...)"
 	case pullOnly && hasName && !strings.Contains(name, "/"):

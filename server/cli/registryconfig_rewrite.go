@@ -78,8 +78,8 @@ func (f *fromRegistryConfig) replaceAuth(env Env, block string) error {
 
 // replaceAuthBlock returns data with the lines of its top-level auth:
 // key and value replaced by block (appended when there is none). The
-// top-level comments and blank lines right after the block stay: they
-// belong to what follows. The result is parsed again and every other
+// comment lines right above it go with it; the top-level comments and
+// blank lines right after it stay: they belong to what follows. The result is parsed again and every other
 // top-level section compared with the original's.
 func replaceAuthBlock(data []byte, block string) ([]byte, error) {
 	top, err := parseTop(data)
@@ -103,6 +103,11 @@ func replaceAuthBlock(data []byte, block string) ([]byte, error) {
 			return nil, fmt.Errorf("line %d: the auth: key is indented; put the registry's top-level keys at the start of their lines", k.Line)
 		}
 		start = k.Line - 1
+		// The comment lines right above auth: are about it (Portus'
+		// own "# Works with ..." line, for one): they go with it.
+		for start > 0 && lines[start-1][0] == '#' {
+			start--
+		}
 		if i+2 < len(top.Content) {
 			end = top.Content[i+2].Line - 1
 		}

@@ -7,8 +7,9 @@
 //     name or with one that breaks the server's rule (1 to 64 printable
 //     characters).
 //     Replace revokes the caller's token of the same name first.
-//   - DELETE /api/v1/tokens/current (Basic username:token): 204, or 401 for
-//     an unknown or revoked token.
+//   - DELETE /api/v1/tokens/current (Basic username:token, or
+//     "Authorization: Bearer token" as for an identity token): 204, or 401
+//     for an unknown or revoked token.
 //   - the registry's GET /v2/: 401 with
 //     WWW-Authenticate: Bearer realm="<portus>/v2/token",service="registry".
 //
@@ -220,6 +221,15 @@ func (s *Server) IssueToken(user, name string) string {
 	return s.issue(user, name, apitypes.ScopePush, apitypes.ViaWeb).Plain
 }
 
+// IssueLoginToken creates a login token for user, as the server does when
+// docker login asks for an offline token, and returns its plaintext: the
+// identity token the CLI then hands the helper.
+func (s *Server) IssueLoginToken(user string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issue(user, fmt.Sprintf("docker login %d", s.nextID+1), apitypes.ScopePush, "docker-login").Plain
+}
+
 // Counts returns how many API requests arrived, and how many created and
 // revoked a token.
 func (s *Server) Counts() (requests, creates, revokes int) {
@@ -314,12 +324,16 @@ func (s *Server) create(r *http.Request) (status int, body any, hook func(int, T
 }
 
 func (s *Server) revokeCurrent(w http.ResponseWriter, r *http.Request) {
-	user, plain, ok := r.BasicAuth()
+	user, plain, basic := r.BasicAuth()
+	bearer, isBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	found := false
-	if ok {
+	switch {
+	case basic:
 		found = s.drop(func(tok Token) bool { return tok.Owner == user && tok.Plain == plain })
+	case isBearer && bearer != "":
+		found = s.drop(func(tok Token) bool { return tok.Plain == bearer })
 	}
 	if !found {
 		writeJSON(w, http.StatusUnauthorized, apitypes.Error{Message: "authentication failed"})

@@ -221,15 +221,6 @@ func (s *Server) IssueToken(user, name string) string {
 	return s.issue(user, name, apitypes.ScopePush, apitypes.ViaWeb).Plain
 }
 
-// IssueLoginToken creates a login token for user, as the server does when
-// docker login asks for an offline token, and returns its plaintext: the
-// identity token the CLI then hands the helper.
-func (s *Server) IssueLoginToken(user string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.issue(user, fmt.Sprintf("docker login %d", s.nextID+1), apitypes.ScopePush, "docker-login").Plain
-}
-
 // Counts returns how many API requests arrived, and how many created and
 // revoked a token.
 func (s *Server) Counts() (requests, creates, revokes int) {
@@ -321,26 +312,6 @@ func (s *Server) create(r *http.Request) (status int, body any, hook func(int, T
 	return http.StatusCreated, apitypes.CreatedToken{
 		ID: tok.ID, Name: tok.Name, Scope: tok.Scope, CreatedAt: time.Now().UTC(), Token: tok.Plain,
 	}, s.onCreate, s.creates, tok
-}
-
-func (s *Server) revokeCurrent(w http.ResponseWriter, r *http.Request) {
-	user, plain, basic := r.BasicAuth()
-	bearer, isBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	found := false
-	switch {
-	case basic:
-		found = s.drop(func(tok Token) bool { return tok.Owner == user && tok.Plain == plain })
-	case isBearer && bearer != "":
-		found = s.drop(func(tok Token) bool { return tok.Plain == bearer })
-	}
-	if !found {
-		writeJSON(w, http.StatusUnauthorized, apitypes.Error{Message: "authentication failed"})
-		return
-	}
-	s.revokes++
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // issue creates a token; s.mu must be held.

@@ -51,6 +51,9 @@ func TestImportFromHtpasswd(t *testing.T) {
 	p := startPortus(t)
 	var out, errOut string
 	phase(t, "import", func(t *testing.T) {
+		if out := p.portus(t, "", "user", "import", "--docker-auth", dockerAuth, "--dry-run"); strings.Count(out, "would create") != 2 {
+			t.Fatalf("docker_auth dry run:\n%s", out)
+		}
 		var err error
 		out, errOut, err = p.try("", "user", "import", "--htpasswd", file, "--admin", "alice")
 		if err == nil || !strings.Contains(errOut, "refused line(s) 4") || !regexp.MustCompile(`(?m)^4 +dave +refused +password hash: an MD5`).MatchString(out) {
@@ -86,9 +89,22 @@ func TestImportFromHtpasswd(t *testing.T) {
 			}
 		}
 		for name, u := range userList(t, p) {
-			if u.PasswordScheme != "argon2id" {
-				t.Errorf("%s: stored hash is %q after sign-in, want argon2id", name, u.PasswordScheme)
+			if u.PendingRehash {
+				t.Errorf("%s: still the imported bcrypt hash after sign-in", name)
 			}
+		}
+		var page apitypes.ActivityPage
+		if code := p.apiJSON(t, http.MethodGet, "/api/v1/activities?limit=200", "alice", passwords["alice"], nil, &page); code != http.StatusOK {
+			t.Fatalf("activities: %d", code)
+		}
+		rehashed := map[string]bool{}
+		for _, a := range page.Activities {
+			if a.Action == "user.password.rehash" && strings.Contains(a.Detail, "argon2id") {
+				rehashed[a.Subject] = true
+			}
+		}
+		if len(rehashed) != len(passwords) {
+			t.Errorf("argon2id rehashes audited for %v, want all %d users", rehashed, len(passwords))
 		}
 	})
 

@@ -14,7 +14,7 @@ func WireUser(u model.User) apitypes.User {
 	return apitypes.User{
 		Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt,
 		Source: u.Source, Email: u.Email, DisplayName: u.DisplayName, DockerLogin: u.DockerLogin,
-		PasswordScheme: PasswordScheme(u.PasswordHash),
+		PendingRehash: IsLegacyHash(u.PasswordHash),
 	}
 }
 

@@ -89,7 +89,7 @@ acl:
 		t.Fatalf("the imported admin's old password over the API: %d", code)
 	}
 	users := listUsers(t, data)
-	if users["alice"].PasswordScheme != "argon2id" || users["dave"].PasswordScheme != "bcrypt" || users["erin"].PasswordScheme != "bcrypt" {
+	if users["alice"].PendingRehash || !users["dave"].PendingRehash || !users["erin"].PendingRehash {
 		t.Fatalf("password schemes after alice signed in: %+v", users)
 	}
 	if code, _ := s.get(t, "/api/v1/users", "erin", "wrong-password"); code != http.StatusUnauthorized {

@@ -100,9 +100,10 @@ type User struct {
 	// DockerLogin is the user's override of the server's docker_login
 	// policy, empty when the server's applies.
 	DockerLogin string `json:"docker_login,omitempty"`
-	// PasswordScheme is the kind of the stored password hash: "argon2id",
-	// "bcrypt" (imported, replaced at the first sign-in) or "" (none).
-	PasswordScheme string `json:"password_scheme,omitempty"`
+	// PendingRehash is set while the account still has the bcrypt hash
+	// it was imported with (`portus user import`); its next sign-in
+	// replaces it with argon2id.
+	PendingRehash bool `json:"pending_rehash,omitempty"`
 }
 
 // CreateUserRequest is the body of POST /api/v1/users.

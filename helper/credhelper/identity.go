@@ -22,7 +22,8 @@ import (
 //
 // A server that cannot be found does not fail the login, which docker has
 // already completed: the token is kept, and stderr says that docker logout
-// will not revoke it.
+// will not revoke it. A keyring that refuses the token fails it, and the
+// token, which nobody then holds, is revoked (see dropIdentity).
 func (h *Helper) storeIdentity(cfg *config.Config, kc *keychain.Keychain, key string, creds *credentials.Credentials, old *record) error {
 	rec := &record{Kind: kindIdentity, Username: creds.Username, Secret: creds.Secret}
 	portus := cfg.Registry(key).Portus
@@ -35,8 +36,32 @@ func (h *Helper) storeIdentity(cfg *config.Config, kc *keychain.Keychain, key st
 		portus = found
 	}
 	rec.Portus = portus
+	if err := writeRecord(kc, key, rec); err != nil {
+		return h.dropIdentity(cfg, key, rec, err)
+	}
 	h.log.Debug("store: identity token kept", "server", key, "portus", portus, "token", apptoken.Redact(creds.Secret))
-	return h.keep(cfg, kc, key, old, rec)
+	h.retire(cfg, kc, key, old, rec)
+	return nil
+}
+
+// dropIdentity handles an identity token that the keyring did not take
+// (werr): nobody holds it now, so it is revoked at its server, as far as
+// that works, and the error says the login did not complete. What was
+// stored before for key stays.
+func (h *Helper) dropIdentity(cfg *config.Config, key string, rec *record, werr error) error {
+	what := "its Portus server is unknown, so revoke it on your profile page"
+	if rec.Portus != "" {
+		what = "it was revoked again"
+		client, err := portusclient.New(rec.Portus, h.clientOptions(cfg, key))
+		if err == nil {
+			_, err = client.RevokeBearer(context.Background(), rec.Secret)
+		}
+		if err != nil {
+			what = fmt.Sprintf("it could not be revoked either (%v): revoke it on your profile page, %s", err, portusclient.ProfileURL(rec.Portus))
+		}
+	}
+	return fmt.Errorf("the login to %s did not complete: the identity token docker login received (%s) could not be stored in the keyring: %w; %s. Fix the keyring problem and run `docker login %s` again",
+		key, apptoken.Redact(rec.Secret), werr, what, key)
 }
 
 // revocable reports whether erase (or a store that replaces r) revokes r

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/portusproject/portus/helper/internal/fakeportus"
+	"github.com/portusproject/portus/helper/keychain"
 	"github.com/portusproject/portus/shared/apptoken"
 )
 
@@ -120,4 +121,18 @@ func TestEraseIdentityTokenWithPortusUnreachable(t *testing.T) {
 		t.Errorf("the warning names the placeholder username as an owner: %q", msg)
 	}
 	e.noSecrets()
+}
+
+func TestStoreIdentityTokenKeyringRefuses(t *testing.T) {
+	e := newEnv(t)
+	e.backend = failingItemSet{keychain.OSKeyring{SkipBusCheck: true}}
+	identity := e.portus.IssueLoginToken("alice")
+	err := e.store(e.registry, "<token>", identity)
+	if err == nil || !strings.Contains(err.Error(), "did not complete") || !strings.Contains(err.Error(), "revoked again") {
+		t.Fatalf("store with a keyring that refuses: %v", err)
+	}
+	if toks := e.portus.Tokens("alice"); len(toks) != 0 {
+		t.Fatal("the identity token nobody holds was not revoked")
+	}
+	e.noSecrets(errText(err))
 }

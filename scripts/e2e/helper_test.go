@@ -65,14 +65,14 @@ func (w *workstation) mustRun(t *testing.T, stdin string, name string, args ...s
 	return out
 }
 
-// logout runs docker logout for host and checks that the helper's token is
-// gone from the server (alice's tokens, listed with password) and from the
+// logout runs docker logout for host and checks that the helper's token
+// (its own, or the identity token of docker login) is gone from the server (alice's tokens, listed with password) and from the
 // keyring.
 func (w *workstation) logout(t *testing.T, host string, p *portusServer, password string) {
 	t.Helper()
 	w.mustRun(t, "", w.docker, "logout", host)
-	if n := len(helperTokensOf(t, p, password)); n != 0 {
-		t.Fatalf("after logout the server lists %d helper tokens, want 0", n)
+	if n := len(helperTokensOf(t, p, password)) + len(loginTokensOf(t, p, password)); n != 0 {
+		t.Fatalf("after logout the server lists %d helper or login tokens, want 0", n)
 	}
 	if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
 		t.Fatalf("the keyring still holds a token after logout:\n%s", testutil.RedactTokens(secrets))
@@ -125,8 +125,11 @@ func helperTokensOf(t *testing.T, p *portusServer, password string) []apitypes.T
 // TestHelperWithDockerCLI is the developer's story, through the real
 // Docker daemon: docker login with the real password, which the daemon
 // turns into an identity token (a login token of the server) that the
-// CLI hands the helper; build, push and pull; a bare docker login; a
-// second login; docker logout, which revokes the token on the server.
+// CLI hands the helper; build, push and pull; a second login; docker
+// logout, which revokes the token on the server. (A bare `docker login
+// HOST` with an identity token stored prompts for a username: the CLI
+// reuses stored credentials only when they hold a password. It is tested
+// with the helper's own token in TestHelperExchangeForPasswordClients.)
 func TestHelperWithDockerCLI(t *testing.T) {
 	d := startDockerd(t)
 	for _, mode := range []string{"credsStore", "credHelpers"} {
@@ -171,21 +174,6 @@ func TestHelperWithDockerCLI(t *testing.T) {
 				d.MustDocker(t, w.env, "", "image", "rm", ref)
 				d.MustDocker(t, w.env, "", "pull", ref)
 			})
-			phase(t, "bare login", func(t *testing.T) {
-				// docker login HOST with no -u: the CLI calls get, the
-				// daemon logs in with the identity token, and store gets it
-				// back. No new token anywhere.
-				out := d.MustDocker(t, w.env, "", "login", reg.Host)
-				if !strings.Contains(out, "Login Succeeded") {
-					t.Fatalf("bare docker login: %s", testutil.RedactTokens(out))
-				}
-				if n := len(loginTokensOf(t, p, "alice-password")) + len(helperTokens(t, p)); n != 1 {
-					t.Fatalf("after a bare login the server lists %d tokens, want 1", n)
-				}
-				if again := helperGet(t, w, reg.Host, "<token>"); again != identity {
-					t.Fatal("a bare docker login replaced the stored identity token")
-				}
-			})
 			phase(t, "second login", func(t *testing.T) {
 				// A second password login brings a new identity token; the
 				// helper revokes the one it replaces.
@@ -229,10 +217,27 @@ func TestHelperExchangeForPasswordClients(t *testing.T) {
 	if n := len(helperTokens(t, p)); n != 1 {
 		t.Fatalf("after crane auth login the server lists %d helper tokens, want 1", n)
 	}
-	helperGet(t, w, reg.Host, "alice")
+	token := helperGet(t, w, reg.Host, "alice")
 	ref := reg.Host + "/alice/demo:v1"
 	w.push(t, ref, "through the helper's exchange")
 	w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
+
+	// A bare `docker login HOST` through the daemon: the CLI calls get,
+	// the daemon logs in with the stored token (no login token: it is a
+	// token already), and store gets it back. Nothing new anywhere.
+	d := startDockerd(t)
+	out := d.MustDocker(t, w.env, "", "login", reg.Host)
+	if !strings.Contains(out, "Login Succeeded") {
+		t.Fatalf("bare docker login: %s", testutil.RedactTokens(out))
+	}
+	login, apps := tokensOf(t, p, "alice", "alice-password")
+	if len(login) != 0 || len(apps) != 1 {
+		t.Fatalf("after a bare docker login the server lists %d login and %d application tokens, want 0 and 1", len(login), len(apps))
+	}
+	if again := helperGet(t, w, reg.Host, "alice"); again != token {
+		t.Fatal("a bare docker login replaced the stored token")
+	}
+	d.MustDocker(t, w.env, "", "pull", ref)
 	w.logout(t, reg.Host, p, "alice-password")
 	out, err := w.run("", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
 	if err == nil || !strings.Contains(out, "UNAUTHORIZED") && !strings.Contains(out, "401") {

@@ -64,7 +64,7 @@ func tokensOf(t *testing.T, p *portusServer, user, password string) (login, app 
 		t.Fatalf("listing %s's tokens: %d", user, code)
 	}
 	for _, tk := range list {
-		if tk.CreatedVia == "docker-login" {
+		if tk.CreatedVia == apitypes.ViaDockerLogin {
 			login = append(login, tk)
 		} else {
 			app = append(app, tk)
@@ -206,26 +206,27 @@ func loginTokenCap(t *testing.T, d *dockerd, p *portusServer, env []string, dir,
 	}
 	c := newCrane(t)
 	writeIdentityConfig(t, c.config, host, first)
+	used := time.Now()
 	if out, err := c.run("manifest", host+"/alice/demo:v1"); err != nil {
 		t.Fatalf("crane with the first identity token: %v\n%s", err, testutil.RedactTokens(out))
 	}
 	// Last use is written in batches (--flush-interval 100ms): wait until
-	// the oldest token shows it.
+	// a token — first, the only one used since — shows this use; the least
+	// recently used is then the oldest of the others.
 	var lru apitypes.Token
 	waitFor(t, nil, func() bool {
-		list := loginTokensOf(t, p, "alice-password")
-		used := 0
+		seen := false
 		lru = apitypes.Token{}
-		for _, tk := range list {
-			if tk.LastUsedAt != nil && tk.LastUsedAt.After(tk.CreatedAt.Add(time.Second)) {
-				used++ // first, used well after its creation
+		for _, tk := range loginTokensOf(t, p, "alice-password") {
+			if tk.LastUsedAt != nil && !tk.LastUsedAt.Before(used.Truncate(time.Second)) {
+				seen = true
 				continue
 			}
 			if lru.ID == "" || lastActive(tk).Before(lastActive(lru)) {
 				lru = tk
 			}
 		}
-		return used >= 1
+		return seen
 	}, "the first login token's use to be recorded")
 	d.MustDocker(t, env, "alice-password", "login", host, "-u", "alice", "--password-stdin")
 	after := loginTokensOf(t, p, "alice-password")

@@ -14,7 +14,7 @@ import (
 func (s *Server) IssueLoginToken(user string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.issue(user, fmt.Sprintf("docker login %d", s.nextID+1), apitypes.ScopePush, "docker-login").Plain
+	return s.issue(user, fmt.Sprintf("docker login %d", s.nextID+1), apitypes.ScopePush, apitypes.ViaDockerLogin).Plain
 }
 
 func (s *Server) revokeCurrent(w http.ResponseWriter, r *http.Request) {

@@ -75,6 +75,8 @@ type Options struct {
 	OnAuthFailure func(kind string)
 	// Passwords add an LDAP directory and the docker_login policy (ldap.go).
 	Passwords PasswordOptions
+	// LoginTokens are the cap and lifetimes of login tokens (logintokens.go).
+	LoginTokens LoginTokenOptions
 }
 
 // Service implements the account rules on a store.
@@ -94,6 +96,8 @@ type Service struct {
 	// run (and its memory) that a server may never have to spend.
 	dummyOnce sync.Once
 	dummyHash string
+	// legacy: the imported bcrypt hashes' cost, for their dummy (legacy.go).
+	legacy legacyState
 	// macs reuses HMAC states keyed with the pepper: one per token lookup
 	// otherwise, on the hot path of every docker command.
 	macs sync.Pool
@@ -108,6 +112,7 @@ type Service struct {
 
 	// passwords: the LDAP directory and the docker_login policy.
 	passwords PasswordOptions
+	login     LoginTokenOptions
 }
 
 // New returns a Service. It fails only if the pepper is too short.
@@ -127,6 +132,7 @@ func New(st model.Store, opts Options) (*Service, error) {
 		onFail: opts.OnAuthFailure,
 
 		passwords: opts.Passwords,
+		login:     opts.LoginTokens.withDefaults(),
 	}
 	if s.max <= 0 {
 		s.max = 5

@@ -73,6 +73,17 @@ func (s *Service) Authenticate(name, secret, ip string) (Principal, error) {
 // HMAC and one store lookup; a well-formed unknown token and a known token
 // of another user take the same path.
 func (s *Service) AuthenticateToken(name, token, ip string) (Principal, error) {
+	return s.authenticateToken(name, true, token, ip)
+}
+
+// AuthenticateBearer checks a token that comes without a username (an
+// identity token: the refresh grant, Authorization: Bearer): its owner is
+// the principal. Same cost, throttle and refusals as AuthenticateToken.
+func (s *Service) AuthenticateBearer(token, ip string) (Principal, error) {
+	return s.authenticateToken("", false, token, ip)
+}
+
+func (s *Service) authenticateToken(name string, named bool, token, ip string) (Principal, error) {
 	if wait := s.throttle.Wait(name, ip, false); wait > 0 {
 		return Principal{}, s.throttled(name, ip, wait)
 	}
@@ -91,12 +102,12 @@ func (s *Service) AuthenticateToken(name, token, ip string) (Principal, error) {
 	switch {
 	// The lookup key is the HMAC itself, so the hash matches; what is left
 	// to check is that the token belongs to the name given.
-	case subtle.ConstantTimeCompare([]byte(u.Name), []byte(name)) != 1:
+	case named && subtle.ConstantTimeCompare([]byte(u.Name), []byte(name)) != 1:
 		return Principal{}, s.tokenFailed(name, ip, "token of another user")
 	case u.Disabled:
-		return Principal{}, s.tokenFailed(name, ip, "disabled user")
-	case t.Expired(now):
-		return Principal{}, s.tokenFailed(name, ip, "expired token")
+		return Principal{}, s.tokenFailed(u.Name, ip, "disabled user")
+	case s.tokenExpired(t, now):
+		return Principal{}, s.tokenFailed(u.Name, ip, "expired token")
 	}
 	// No throttle.Succeed: a token in use must not reset the password
 	// counters of its owner, or a busy CI job would lift a lock an
@@ -121,7 +132,7 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 			// Equal work: the directory decided without an argon2 run, which
 			// a local password costs; without one, the answer's speed would
 			// tell which names have a local password.
-			checkPassword(password, s.dummy())
+			s.verifyPassword(password, s.dummy())
 			return p, err
 		}
 	}
@@ -129,7 +140,9 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 	if hash == "" {
 		hash = s.dummy()
 	}
-	ok, herr := checkPassword(password, hash)
+	// A legacy (imported bcrypt) hash that matches comes back rehashed
+	// with argon2id, stored below once the sign-in is known to succeed.
+	ok, rehash, herr := s.verifyPassword(password, hash)
 	switch {
 	case herr != nil:
 		s.log.Error("stored password hash is unreadable", "user", name, "err", herr)
@@ -142,6 +155,9 @@ func (s *Service) AuthenticatePassword(name, password, ip string) (Principal, er
 		return Principal{}, s.failed(name, ip, "wrong password")
 	case u.Disabled:
 		return Principal{}, s.failed(name, ip, "disabled user")
+	}
+	if rehash != "" {
+		u = s.replaceLegacyHash(u, rehash, ip)
 	}
 	s.throttle.Succeed(name, ip)
 	return Principal{User: u}, nil
@@ -211,7 +227,7 @@ func (s *Service) throttled(name, ip string, wait time.Duration) error {
 // failedName is the claimed username as the audit log may keep it: a
 // secret typed into the username field (it happens) is not stored.
 func failedName(name string) string {
-	if ValidateUsername(name) == nil {
+	if name == "" || ValidateUsername(name) == nil {
 		return name
 	}
 	return apptoken.Redact(name)

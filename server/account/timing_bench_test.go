@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/portusproject/portus/server/ldapauth"
 	"github.com/portusproject/portus/server/ldapauth/ldaptest"
 	"github.com/portusproject/portus/server/store/boltstore"
+	"github.com/portusproject/portus/shared/apitypes"
 )
 
 // benchAddresses numbers the client addresses of the benchmark's attempts.
@@ -50,8 +53,16 @@ func BenchmarkPasswordOutcomes(b *testing.B) {
 	if _, err := svc.AuthenticatePassword("alice", ldaptest.AlicePassword, "192.0.2.1"); err != nil {
 		b.Fatal(err)
 	}
+	legacy, err := bcrypt.GenerateFromPassword([]byte("legacy-password"), 5)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res, err := svc.ImportUsers(Actor{Name: "test"}, []apitypes.ImportUser{{Name: "imported", PasswordHash: string(legacy)}}, false); err != nil || res[0].Result != apitypes.ImportCreated {
+		b.Fatal(res, err)
+	}
 	for _, c := range []struct{ outcome, name string }{
 		{"local-password", "localadm"},
+		{"legacy-bcrypt", "imported"},
 		{"unknown-name", "nobody-here"},
 		{"directory-account", "alice"},
 	} {
@@ -65,6 +76,36 @@ func BenchmarkPasswordOutcomes(b *testing.B) {
 				if _, err := svc.AuthenticatePassword(c.name, "wrong-password", ip); err != ErrAuthFailed {
 					b.Fatalf("%s: %v, want ErrAuthFailed", c.outcome, err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkHashChecks times one check of each kind of stored hash: the
+// argon2id of Portus (DefaultPasswordParams) and bcrypt at the costs
+// htpasswd and docker_auth files carry (htpasswd -B defaults to 5, -C
+// sets it). The legacy path pays both, so its extra over a plain argon2id
+// check is the bcrypt row of the imported cost:
+//
+//	go test -run '^$' -bench HashChecks -count 5 ./server/account/
+func BenchmarkHashChecks(b *testing.B) {
+	argon, err := HashPassword("some-password", DefaultPasswordParams)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("argon2id", func(b *testing.B) {
+		for b.Loop() {
+			checkPassword("wrong-password", argon)
+		}
+	})
+	for _, cost := range []int{5, 10, 12} {
+		h, err := bcrypt.GenerateFromPassword([]byte("some-password"), cost)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("bcrypt-cost-%d", cost), func(b *testing.B) {
+			for b.Loop() {
+				bcrypt.CompareHashAndPassword(h, []byte("wrong-password"))
 			}
 		})
 	}

@@ -14,14 +14,20 @@ func WireUser(u model.User) apitypes.User {
 	return apitypes.User{
 		Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, CreatedAt: u.CreatedAt,
 		Source: u.Source, Email: u.Email, DisplayName: u.DisplayName, DockerLogin: u.DockerLogin,
+		PendingRehash: IsLegacyHash(u.PasswordHash),
 	}
 }
 
-// WireToken is t as the API lists it.
+// WireToken is t as the API lists it. Expired is left for the caller,
+// who knows the clock and the login-token lifetimes (Service.Tokens).
 func WireToken(t model.Token) apitypes.Token {
+	kind := apitypes.KindApp
+	if t.Login() {
+		kind = apitypes.KindLogin
+	}
 	return apitypes.Token{
 		ID: t.ID, Name: t.Name, Scope: t.Scope, CreatedAt: t.CreatedAt,
-		ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, CreatedVia: t.CreatedVia,
+		ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, CreatedVia: t.CreatedVia, Kind: kind,
 	}
 }
 

@@ -17,11 +17,13 @@ import (
 // block of its config.yml.
 func runRegistryConfig(env Env, args []string) error {
 	var bundle, jwks string
-	fs := newFlags(env, "registry-config", "[--bundle FILE | --jwks FILE] [serve's flags: --url, --service, --issuer, --data, ...]")
+	var from fromRegistryConfig
+	fs := newFlags(env, "registry-config", "[--bundle FILE | --jwks FILE] [--from-registry-config FILE [--write]] [serve's flags: --url, --service, --issuer, --data, ...]")
 	c, rest, err := config.Load(fs, func(fs *flag.FlagSet, c *config.Config) {
 		config.ServeFlags(fs, c)
 		fs.StringVar(&bundle, "bundle", "", "where to write the certificate bundle (default DATA/registry-rootcertbundle.pem)")
 		fs.StringVar(&jwks, "jwks", "", "write a JWKS `FILE` for registry 3's jwks: instead of a certificate bundle (portus must then run with --registry-token-header kid)")
+		from.flags(fs)
 	}, args, env.Getenv)
 	if err != nil {
 		return err
@@ -34,6 +36,9 @@ func runRegistryConfig(env Env, args []string) error {
 		return errors.New("--bundle and --jwks: give one, the registry reads either (see README \"Connect a registry\")")
 	}
 	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := from.read(); err != nil {
 		return err
 	}
 	if err := app.PrepareDataDir(c.Data); err != nil {
@@ -55,9 +60,16 @@ func runRegistryConfig(env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(env.Stderr, "Paste the block below into the registry's config.yml and restart the registry (it reads the file only at start):")
-	fmt.Fprintf(env.Stdout, "# %s\nauth:\n  token:\n    realm: %s/v2/token\n    service: %s\n    issuer: %s\n    %s: %s\n",
+	text := fmt.Sprintf("# %s\nauth:\n  token:\n    realm: %s/v2/token\n    service: %s\n    issuer: %s\n    %s: %s\n",
 		block.works, c.URL, yamlString(c.Services[0]), yamlString(c.Issuer), block.key, yamlString(block.file))
+	if from.path != "" {
+		if err := from.replaceAuth(env, text); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(env.Stderr, "Paste the block below into the registry's config.yml and restart the registry (it reads the file only at start):")
+		fmt.Fprint(env.Stdout, text)
+	}
 	if block.warning != "" {
 		fmt.Fprintln(env.Stderr, "Warning: "+block.warning)
 	}

@@ -32,6 +32,7 @@ var userVerbs = []command{
 	// The user's docker_login policy; "default" follows the server's.
 	{name: "set-docker-login", summary: "whether docker login takes the user's password; default: the server's policy",
 		args: "NAME tokens_only|passwords_allowed|default", nargs: 2, run: setDockerLogin},
+	importVerb,
 }
 
 func readNewPassword(x *adminCall) error {

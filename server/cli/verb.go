@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portusproject/portus/server/config"
+	"github.com/portusproject/portus/server/userimport"
 )
 
 // verbFlags are the values of the admin verbs' own flags; each verb
@@ -20,6 +21,10 @@ type verbFlags struct {
 	name, scope          string // token create
 	expires              time.Duration
 	force                bool // signing-key retire
+	// user import
+	htpasswd, dockerAuth string
+	dryRun               bool
+	admins               repeated
 }
 
 // adminCall is one run of an admin verb: its configuration, flags and
@@ -30,7 +35,8 @@ type adminCall struct {
 	fs       *flag.FlagSet
 	args     []string
 	flags    verbFlags
-	password string // read from stdin by prepare
+	password string           // read from stdin by prepare
+	imported *userimport.File // read by user import's prepare
 	client   *adminClient
 }
 

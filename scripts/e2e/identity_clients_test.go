@@ -74,6 +74,7 @@ func TestIdentityTokenOtherClients(t *testing.T) {
 
 	phase(t, "ctr", func(t *testing.T) {
 		app := p.createToken(t, "alice", "containerd", "pull")
+		mark := len(p.log.String())
 		cmd := exec.Command(ctr, "--address", d.ContainerdSock, "--namespace", "portus-e2e",
 			"images", "pull", "--plain-http", "--user", "alice:"+app, ref)
 		out, err := cmd.CombinedOutput()
@@ -81,6 +82,9 @@ func TestIdentityTokenOtherClients(t *testing.T) {
 			t.Fatalf("ctr images pull: %v\n%s", err, testutil.RedactTokens(string(out)))
 		}
 		testutil.NoSecret(t, "ctr", string(out), app)
+		if posts, gets := tokenRequests(p, mark); posts == 0 || gets != 0 {
+			t.Errorf("ctr's pull: %d POST and %d GET /v2/token answered 200, want containerd's POST only", posts, gets)
+		}
 		cmd = exec.Command(ctr, "--address", d.ContainerdSock, "--namespace", "portus-e2e",
 			"images", "pull", "--plain-http", "--user", "alice:wrong-password", ref)
 		if out, err := cmd.CombinedOutput(); err == nil {
@@ -90,8 +94,29 @@ func TestIdentityTokenOtherClients(t *testing.T) {
 	phase(t, "crane", func(t *testing.T) {
 		c := newCrane(t)
 		writeIdentityConfig(t, c.config, reg.Host, identity)
+		mark := len(p.log.String())
 		if out, err := c.run("pull", ref, filepath.Join(t.TempDir(), "image.tar")); err != nil {
 			t.Fatalf("crane pull with an identity token: %v\n%s", err, testutil.RedactTokens(out))
 		}
+		if posts, gets := tokenRequests(p, mark); posts == 0 || gets != 0 {
+			t.Errorf("crane's pull: %d POST and %d GET /v2/token answered 200, want the refresh grant (POST) only", posts, gets)
+		}
 	})
+}
+
+// tokenRequests counts the POST and GET /v2/token requests that p's access
+// log shows answered 200 after byte offset mark of its log.
+func tokenRequests(p *portusServer, mark int) (posts, gets int) {
+	for _, line := range strings.Split(p.log.String()[mark:], "\n") {
+		if !strings.Contains(line, "path=/v2/token ") || !strings.Contains(line, "status=200") {
+			continue
+		}
+		switch {
+		case strings.Contains(line, "method=POST"):
+			posts++
+		case strings.Contains(line, "method=GET"):
+			gets++
+		}
+	}
+	return posts, gets
 }

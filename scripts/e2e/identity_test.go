@@ -152,9 +152,14 @@ func TestIdentityTokenDockerLoginWithoutHelper(t *testing.T) {
 	})
 	phase(t, "push-pull", func(t *testing.T) {
 		d.BuildScratch(t, env, ref, "identity token, no helper")
+		mark := len(p.log.String())
 		d.MustDocker(t, env, "", "push", ref)
 		d.MustDocker(t, env, "", "image", "rm", ref)
 		d.MustDocker(t, env, "", "pull", ref)
+		// config.json has no password: the daemon used the refresh grant.
+		if posts, gets := tokenRequests(p, mark); posts == 0 || gets != 0 {
+			t.Errorf("push and pull: %d POST and %d GET /v2/token answered 200, want the refresh grant (POST) only", posts, gets)
+		}
 	})
 	var second string
 	phase(t, "second login", func(t *testing.T) {

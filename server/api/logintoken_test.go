@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -348,4 +349,41 @@ func TestBearerOnTheAPI(t *testing.T) {
 	if list := listTokens(t, s, bearer(app.Token)); len(list) != 1 || list[0].Name != "laptop" {
 		t.Errorf("after revoking the login token: %+v", list)
 	}
+}
+
+// BenchmarkRefreshGrant compares the refresh grant with the GET
+// application-token path in process: both are one HMAC and one lookup,
+// and should cost about the same.
+func BenchmarkRefreshGrant(b *testing.B) {
+	s := testserver.Start(b, testserver.Options{Log: discard{}})
+	s.AddUser("alice", "alice-password", false)
+	token := s.CreateToken("alice", "alice-password", apitypes.CreateTokenRequest{Name: "bench"}).Token
+	handler := s.HTTP.Config.Handler
+	path := tokenPath("repository:alice/app:pull,push")
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}, "client_id": {"docker"},
+		"service": {"registry"}, "scope": {"repository:alice/app:pull,push"}}.Encode()
+	run := func(b *testing.B, req func() *http.Request) {
+		b.ReportAllocs()
+		for b.Loop() {
+			w := httptest.NewRecorder()
+			handler.ServeHTTP(w, req())
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	}
+	b.Run("get-token", func(b *testing.B) {
+		run(b, func() *http.Request {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.SetBasicAuth("alice", token)
+			return req
+		})
+	})
+	b.Run("refresh", func(b *testing.B) {
+		run(b, func() *http.Request {
+			req := httptest.NewRequest(http.MethodPost, apitypes.RegistryTokenPath, strings.NewReader(form))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return req
+		})
+	})
 }

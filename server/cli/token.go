@@ -80,10 +80,14 @@ func listTokens(x *adminCall) error {
 	if err := x.client.do(http.MethodGet, tokensPath(x), nil, &tokens); err != nil {
 		return err
 	}
-	return printList(x, tokens, "ID\tNAME\tSCOPE\tCREATED\tEXPIRES\tLAST USED\tVIA", func(w io.Writer) {
+	return printList(x, tokens, "ID\tNAME\tSCOPE\tCREATED\tEXPIRES\tLAST USED\tVIA\tKIND", func(w io.Writer) {
 		for _, t := range tokens {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope,
-				t.CreatedAt.Local().Format(time.DateTime), timeOr(t.ExpiresAt, "never"), timeOr(t.LastUsedAt, "never"), t.CreatedVia)
+			kind := t.Kind
+			if t.Expired {
+				kind += " (expired)"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope,
+				t.CreatedAt.Local().Format(time.DateTime), timeOr(t.ExpiresAt, "never"), timeOr(t.LastUsedAt, "never"), t.CreatedVia, kind)
 		}
 	})
 }

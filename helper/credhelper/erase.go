@@ -3,6 +3,7 @@ package credhelper
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 
 	"github.com/portusproject/portus/helper/config"
 	"github.com/portusproject/portus/helper/keychain"
@@ -32,10 +33,10 @@ func (h *Helper) Delete(serverURL string) error {
 // stored for it, or nil.
 func (h *Helper) erase(cfg *config.Config, kc *keychain.Keychain, key string, rec *record) error {
 	if rec != nil {
-		switch rec.Kind {
-		case kindCreated:
+		switch {
+		case revocable(rec):
 			h.revoke(cfg, kc, key, rec)
-		case kindToken:
+		case rec.Kind == kindToken:
 			h.notify("the application token %s for %s was given to docker login, not created by this helper: it was removed from this machine but not revoked, and remains valid",
 				apptoken.Redact(rec.Secret), key)
 		}
@@ -48,22 +49,24 @@ func (h *Helper) erase(cfg *config.Config, kc *keychain.Keychain, key string, re
 	return nil
 }
 
-// revoke revokes a token this helper created for key, at the server that
-// created it, unless another registry's record holds the same token (the
-// registries of one Portus server share it, see share): then it stays
-// valid for them. On failure it tells the user which token remains valid
+// revoke revokes rec's token (revocable: one this helper created, or an
+// identity token) for key, at the server that issued it, unless another
+// registry's record holds the same token (the registries of one Portus
+// server share the helper's token, see share): then it stays valid for
+// them. On failure it tells the user which token remains valid
 // and where to revoke it. It holds the Portus server's lock (lockPortus).
 func (h *Helper) revoke(cfg *config.Config, kc *keychain.Keychain, key string, rec *record) {
 	if rec.Portus == "" {
 		return
 	}
-	name := rec.TokenName
-	if name == "" {
-		name = "(unnamed)"
-	}
+	name := tokenLabel(rec)
 	warn := func(err error) {
-		h.notify("warning: could not revoke application token %q (%s) of %q at %s: %v. It was removed from this machine but remains valid until you revoke it on your profile page, %s",
-			name, apptoken.Redact(rec.Secret), rec.Username, rec.Portus, err, portusclient.ProfileURL(rec.Portus))
+		owner := fmt.Sprintf(" of %q", rec.Username)
+		if rec.Kind == kindIdentity {
+			owner = ""
+		}
+		h.notify("warning: could not revoke application token %s (%s)%s at %s: %v. It was removed from this machine but remains valid until you revoke it on your profile page, %s",
+			name, apptoken.Redact(rec.Secret), owner, rec.Portus, err, portusclient.ProfileURL(rec.Portus))
 	}
 	unlock, err := h.lockPortus(cfg, kc, rec.Portus)
 	if err != nil {
@@ -80,7 +83,7 @@ func (h *Helper) revoke(cfg *config.Config, kc *keychain.Keychain, key string, r
 		warn(err)
 		return
 	}
-	gone, err := client.RevokeCurrent(context.Background(), rec.Username, rec.Secret)
+	gone, err := revokeAt(context.Background(), client, rec)
 	if err != nil {
 		warn(err)
 		return
@@ -101,7 +104,7 @@ func holders(kc *keychain.Keychain, key string, rec *record) []string {
 		if other == key {
 			continue
 		}
-		if r, err := readRecord(kc, other); err == nil && r.Kind == kindCreated && r.Portus == rec.Portus &&
+		if r, err := readRecord(kc, other); err == nil && r.Kind == rec.Kind && r.Portus == rec.Portus &&
 			subtle.ConstantTimeCompare([]byte(r.Secret), []byte(rec.Secret)) == 1 {
 			out = append(out, other)
 		}

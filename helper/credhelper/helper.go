@@ -8,10 +8,15 @@
 //     fresh application token (POST /api/v1/tokens, named
 //     "docker-credential-portus@HOSTNAME", replacing the one of that name;
 //     a host name too long for the server's 64 characters is shortened,
-//     see tokenName), and only the token is kept in the OS keyring. A
-//     secret that already is an application token, an identity token
-//     (username "<token>"), or the secret already stored is kept as it is,
-//     without asking the server. A registry that does not delegate to
+//     see tokenName), and only the token is kept in the OS keyring. This
+//     exchange is for clients that keep the password (podman, skopeo):
+//     docker login to a Portus server asks for an offline token and hands
+//     store an identity token instead (username "<token>", a ptk_ login
+//     token), which is kept as it is together with the Portus server that
+//     issued it, found as for a password, so that erase can revoke it
+//     (see storeIdentity). A secret that already is an application token,
+//     another registry's identity token, or the secret already stored is
+//     kept as it is, without asking the server. A registry that does not delegate to
 //     Portus gets the password itself stored, with a notice on stderr, or,
 //     with "strict": true in the configuration, a refusal. A Portus server
 //     found through the registry's WWW-Authenticate realm on another host
@@ -24,11 +29,14 @@
 //     Portus server for one user has the same name, the registries of one
 //     Portus server share a token: the new one replaces the token stored
 //     for the others as well (see share).
-//   - get: the username and token from the keyring.
+//   - get: the username and token from the keyring; for an identity token
+//     the username "<token>", so that docker uses it as a refresh token.
 //   - erase: the token is revoked at the Portus server it came from
-//     (DELETE /api/v1/tokens/current, authenticated by the token itself),
-//     unless another registry of that server still holds it, then deleted
-//     from the keyring. If the server cannot be reached the
+//     (DELETE /api/v1/tokens/current, authenticated by the token itself:
+//     Basic with the username, or "Authorization: Bearer" for an identity
+//     token, whose owner the helper does not know), unless another
+//     registry of that server still holds it, then deleted from the
+//     keyring. A store that replaces such a token revokes it too. If the server cannot be reached the
 //     local copy is deleted anyway and stderr says which token remains valid
 //     and where to revoke it.
 //   - list: {server: username} for everything stored.

@@ -15,7 +15,9 @@ const (
 	// kindToken: an application token the user gave docker login; kept as is
 	// and not revoked by erase (it may be in use elsewhere).
 	kindToken = "token"
-	// kindIdentity: an identity token (username "<token>"), kept as is.
+	// kindIdentity: an identity token (username "<token>"), kept as is;
+	// erase revokes it when it is a Portus token whose server is known
+	// (Portus set).
 	kindIdentity = "identity"
 	// kindPassword: the password of a registry that does not use Portus.
 	kindPassword = "password"

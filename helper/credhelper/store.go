@@ -50,7 +50,11 @@ func (h *Helper) store(cfg *config.Config, kc *keychain.Keychain, key string, cr
 	}
 
 	switch {
+	case creds.Username == identityUsername && apptoken.Valid(creds.Secret):
+		return h.storeIdentity(cfg, kc, key, creds, old)
 	case creds.Username == identityUsername:
+		// Another registry's identity token (Docker Hub's, say): nothing
+		// to revoke it with.
 		h.log.Debug("store: identity token kept as is", "server", key)
 		return h.keep(cfg, kc, key, old, &record{Kind: kindIdentity, Username: creds.Username, Secret: creds.Secret})
 	case apptoken.Valid(creds.Secret):
@@ -231,12 +235,13 @@ func (h *Helper) keep(cfg *config.Config, kc *keychain.Keychain, key string, old
 	return nil
 }
 
-// retire revokes old, replaced in the keyring by rec, if it is a token this
-// helper created and no other registry holds it (see revoke). When rec is a
-// token created at the same server for the same user under the same name,
-// the server's Replace has revoked old already.
+// retire revokes old, replaced in the keyring by rec, if it is revocable
+// (a token this helper created, or an identity token of a known Portus
+// server) and no other registry holds it (see revoke). When rec is a token
+// created at the same server for the same user under the same name, the
+// server's Replace has revoked old already.
 func (h *Helper) retire(cfg *config.Config, kc *keychain.Keychain, key string, old, rec *record) {
-	if old == nil || old.Kind != kindCreated || replacedByServer(old, rec) {
+	if !revocable(old) || replacedByServer(old, rec) {
 		return
 	}
 	h.revoke(cfg, kc, key, old)

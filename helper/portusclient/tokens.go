@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/go-resty/resty/v2"
 	"github.com/portusproject/portus/shared/apitypes"
 	"github.com/portusproject/portus/shared/apptoken"
 )
@@ -54,10 +55,18 @@ func (c *Client) CreateToken(ctx context.Context, username, password string, req
 // token is already revoked or unknown: that is success too, reported by
 // alreadyGone. Other failures are *Error as for CreateToken.
 func (c *Client) RevokeCurrent(ctx context.Context, username, token string) (alreadyGone bool, err error) {
-	resp, err := c.http.R().
-		SetContext(ctx).
-		SetBasicAuth(username, token).
-		Delete(c.base + apitypes.CurrentTokenPath)
+	return c.revokeCurrent(ctx, c.http.R().SetBasicAuth(username, token), username, token)
+}
+
+// RevokeBearer is RevokeCurrent for a token whose owner the caller does not
+// know, such as an identity token from docker login: it authenticates
+// with "Authorization: Bearer TOKEN" instead of a username.
+func (c *Client) RevokeBearer(ctx context.Context, token string) (alreadyGone bool, err error) {
+	return c.revokeCurrent(ctx, c.http.R().SetAuthToken(token), "", token)
+}
+
+func (c *Client) revokeCurrent(ctx context.Context, req *resty.Request, username, token string) (bool, error) {
+	resp, err := req.SetContext(ctx).Delete(c.base + apitypes.CurrentTokenPath)
 	if err != nil {
 		return false, transportError(peerPortus, c.base, err, c.timeout, c.configFile)
 	}

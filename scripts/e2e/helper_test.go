@@ -65,14 +65,14 @@ func (w *workstation) mustRun(t *testing.T, stdin string, name string, args ...s
 	return out
 }
 
-// logout runs docker logout for host and checks that the helper's token is
-// gone from the server (alice's tokens, listed with password) and from the
+// logout runs docker logout for host and checks that the helper's token
+// (its own, or the identity token of docker login) is gone from the server (alice's tokens, listed with password) and from the
 // keyring.
 func (w *workstation) logout(t *testing.T, host string, p *portusServer, password string) {
 	t.Helper()
 	w.mustRun(t, "", w.docker, "logout", host)
-	if n := len(helperTokensOf(t, p, password)); n != 0 {
-		t.Fatalf("after logout the server lists %d helper tokens, want 0", n)
+	if n := len(helperTokensOf(t, p, password)) + len(loginTokensOf(t, p, password)); n != 0 {
+		t.Fatalf("after logout the server lists %d helper or login tokens, want 0", n)
 	}
 	if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
 		t.Fatalf("the keyring still holds a token after logout:\n%s", testutil.RedactTokens(secrets))
@@ -122,9 +122,16 @@ func helperTokensOf(t *testing.T, p *portusServer, password string) []apitypes.T
 	return mine
 }
 
-// TestHelperWithDockerCLI is the developer's story: docker login with the
-// real password, pushes and pulls through the helper, docker logout.
+// TestHelperWithDockerCLI is the developer's story, through the real
+// Docker daemon: docker login with the real password, which the daemon
+// turns into an identity token (a login token of the server) that the
+// CLI hands the helper; build, push and pull; a second login; docker
+// logout, which revokes the token on the server. (A bare `docker login
+// HOST` with an identity token stored prompts for a username: the CLI
+// reuses stored credentials only when they hold a password. It is tested
+// with the helper's own token in TestHelperExchangeForPasswordClients.)
 func TestHelperWithDockerCLI(t *testing.T) {
+	d := startDockerd(t)
 	for _, mode := range []string{"credsStore", "credHelpers"} {
 		t.Run(mode, func(t *testing.T) {
 			p := startPortus(t)
@@ -137,92 +144,143 @@ func TestHelperWithDockerCLI(t *testing.T) {
 			w := newWorkstation(t, config)
 
 			ref := reg.Host + "/alice/demo:v1"
+			var identity string
 			phase(t, "login", func(t *testing.T) {
-				out := w.mustRun(t, "alice-password", w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
+				out := d.MustDocker(t, w.env, "alice-password", "login", reg.Host, "-u", "alice", "--password-stdin")
 				if !strings.Contains(out, "Login Succeeded") {
-					t.Fatalf("docker login: %s", out)
+					t.Fatalf("docker login: %s", testutil.RedactTokens(out))
 				}
-				if n := len(helperTokens(t, p)); n != 1 {
-					t.Fatalf("after login the server lists %d helper tokens, want 1", n)
+				if n := len(loginTokensOf(t, p, "alice-password")); n != 1 {
+					t.Fatalf("after login the server lists %d login tokens, want 1", n)
+				}
+				if n := len(helperTokens(t, p)); n != 0 {
+					t.Fatalf("the helper exchanged the password too: %d helper tokens", n)
 				}
 			})
 			phase(t, "config.json", func(t *testing.T) {
-				if cfg := w.configJSON(t); testutil.Leaks(cfg, "alice-password", "ptk_", `"auth"`) {
+				if cfg := w.configJSON(t); testutil.Leaks(cfg, "alice-password", "ptk_", `"auth"`, "identitytoken") {
 					t.Fatalf("config.json holds a secret:\n%s", testutil.RedactTokens(strings.ReplaceAll(cfg, "alice-password", "[password]")))
 				}
 			})
 			phase(t, "keyring", func(t *testing.T) {
-				secrets := w.secrets(t)
-				if !strings.Contains(secrets, "ptk_") {
-					t.Fatalf("the keyring holds no application token:\n%s", testutil.RedactTokens(secrets))
-				}
-				if strings.Contains(secrets, "alice-password") {
+				identity = helperGet(t, w, reg.Host, "<token>")
+				if secrets := w.secrets(t); strings.Contains(secrets, "alice-password") {
 					t.Fatal("the keyring holds the password")
 				}
 			})
-			phase(t, "push-pull", func(t *testing.T) {
-				w.push(t, ref, "through the helper")
-				w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
-			})
-			phase(t, "store of our own token", func(t *testing.T) {
-				// A bare `docker login HOST` calls get, then store with what
-				// get returned (our own token): that must not mint a second
-				// token. The CLI only does so with a daemon running, so speak
-				// the protocol to the helper directly, as the CLI would.
-				got := w.mustRun(t, reg.Host, bin.helper, "get")
-				var cred struct{ ServerURL, Username, Secret string }
-				if err := json.Unmarshal([]byte(got), &cred); err != nil || !strings.HasPrefix(cred.Secret, "ptk_") || cred.Username != "alice" {
-					t.Fatalf("get returned %s (%v)", testutil.RedactTokens(got), err)
-				}
-				again, _ := json.Marshal(map[string]string{"ServerURL": reg.Host, "Username": cred.Username, "Secret": cred.Secret})
-				w.mustRun(t, string(again), bin.helper, "store")
-				if n := len(helperTokens(t, p)); n != 1 {
-					t.Fatalf("after storing our own token back the server lists %d helper tokens, want 1", n)
-				}
+			phase(t, "build-push-pull", func(t *testing.T) {
+				d.BuildScratch(t, w.env, ref, "through the helper, "+mode)
+				d.MustDocker(t, w.env, "", "push", ref)
+				d.MustDocker(t, w.env, "", "image", "rm", ref)
+				d.MustDocker(t, w.env, "", "pull", ref)
 			})
 			phase(t, "second login", func(t *testing.T) {
-				// A second login with the password replaces the token.
-				w.mustRun(t, "alice-password", w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
-				if n := len(helperTokens(t, p)); n != 1 {
-					t.Fatalf("after a second login the server lists %d helper tokens, want 1", n)
+				// A second password login brings a new identity token; the
+				// helper revokes the one it replaces.
+				d.MustDocker(t, w.env, "alice-password", "login", reg.Host, "-u", "alice", "--password-stdin")
+				if n := len(loginTokensOf(t, p, "alice-password")); n != 1 {
+					t.Fatalf("after a second login the server lists %d login tokens, want 1", n)
 				}
-				w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
+				if again := helperGet(t, w, reg.Host, "<token>"); again == identity {
+					t.Fatal("the second login kept the first identity token")
+				}
+				d.MustDocker(t, w.env, "", "image", "rm", ref)
+				d.MustDocker(t, w.env, "", "pull", ref)
 			})
 			phase(t, "logout", func(t *testing.T) {
-				w.logout(t, reg.Host, p, "alice-password")
-				out, err := w.run("", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
-				if err == nil || !strings.Contains(out, "UNAUTHORIZED") && !strings.Contains(out, "401") {
-					t.Fatalf("crane pull after logout: err %v\n%s", err, out)
+				d.MustDocker(t, w.env, "", "logout", reg.Host)
+				if n := len(loginTokensOf(t, p, "alice-password")); n != 0 {
+					t.Fatalf("after logout the server lists %d login tokens, want 0", n)
+				}
+				if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
+					t.Fatalf("the keyring still holds a token after logout:\n%s", testutil.RedactTokens(secrets))
+				}
+				d.MustDocker(t, w.env, "", "image", "rm", ref)
+				out, err := d.Docker(w.env, "", "pull", ref)
+				if err == nil {
+					t.Fatalf("docker pull after logout succeeded:\n%s", out)
 				}
 			})
 		})
 	}
 }
 
-// TestHelperLogoutWithServerDown: the local copy goes anyway, with a
-// warning that names the token still valid and where to revoke it.
-func TestHelperLogoutWithServerDown(t *testing.T) {
+// TestHelperExchangeForPasswordClients: a client that keeps the password
+// (crane here; podman and skopeo alike) gets it exchanged by the helper
+// for an application token of its own, and logout revokes that.
+func TestHelperExchangeForPasswordClients(t *testing.T) {
 	p := startPortus(t)
 	reg := startRegistry(t, p)
 	p.createUser(t, "alice", "alice-password", false)
 	w := newWorkstation(t, `{"credsStore": "portus"}`)
-	w.mustRun(t, "alice-password", w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
-	if !strings.Contains(w.secrets(t), "ptk_") {
-		t.Fatal("login stored no token")
+	w.mustRun(t, "alice-password", w.crane, "auth", "login", reg.Host, "-u", "alice", "--password-stdin")
+	if n := len(helperTokens(t, p)); n != 1 {
+		t.Fatalf("after crane auth login the server lists %d helper tokens, want 1", n)
 	}
+	token := helperGet(t, w, reg.Host, "alice")
+	ref := reg.Host + "/alice/demo:v1"
+	w.push(t, ref, "through the helper's exchange")
+	w.mustRun(t, "", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
+
+	// A bare `docker login HOST` through the daemon: the CLI calls get,
+	// the daemon logs in with the stored token (no login token: it is a
+	// token already), and store gets it back. Nothing new anywhere.
+	d := startDockerd(t)
+	out := d.MustDocker(t, w.env, "", "login", reg.Host)
+	if !strings.Contains(out, "Login Succeeded") {
+		t.Fatalf("bare docker login: %s", testutil.RedactTokens(out))
+	}
+	login, apps := tokensOf(t, p, "alice", "alice-password")
+	if len(login) != 0 || len(apps) != 1 {
+		t.Fatalf("after a bare docker login the server lists %d login and %d application tokens, want 0 and 1", len(login), len(apps))
+	}
+	if again := helperGet(t, w, reg.Host, "alice"); again != token {
+		t.Fatal("a bare docker login replaced the stored token")
+	}
+	d.MustDocker(t, w.env, "", "pull", ref)
+	w.logout(t, reg.Host, p, "alice-password")
+	out, err := w.run("", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
+	if err == nil || !strings.Contains(out, "UNAUTHORIZED") && !strings.Contains(out, "401") {
+		t.Fatalf("crane pull after logout: err %v\n%s", err, out)
+	}
+}
+
+// helperGet is what the helper's get returns for server: it checks the
+// username and that the secret is an application token, and returns it.
+func helperGet(t *testing.T, w *workstation, server, wantUser string) string {
+	t.Helper()
+	got := w.mustRun(t, server, bin.helper, "get")
+	var cred struct{ Username, Secret string }
+	if err := json.Unmarshal([]byte(got), &cred); err != nil || !apptoken.Valid(cred.Secret) || cred.Username != wantUser {
+		t.Fatalf("get %s returned %s (%v), want username %q and a token", server, testutil.RedactTokens(got), err, wantUser)
+	}
+	return cred.Secret
+}
+
+// TestHelperLogoutWithServerDown: the local copy of the identity token
+// goes anyway, with a warning that names the token still valid and where
+// to revoke it.
+func TestHelperLogoutWithServerDown(t *testing.T) {
+	d := startDockerd(t)
+	p := startPortus(t)
+	reg := startRegistry(t, p)
+	p.createUser(t, "alice", "alice-password", false)
+	w := newWorkstation(t, `{"credsStore": "portus"}`)
+	d.MustDocker(t, w.env, "alice-password", "login", reg.Host, "-u", "alice", "--password-stdin")
+	helperGet(t, w, reg.Host, "<token>")
 	p.Stop(t)
 
 	out, err := w.run(reg.Host, bin.helper, "erase")
 	if err != nil {
 		t.Fatalf("erase with the server down failed: %v\n%s", err, testutil.RedactTokens(out))
 	}
-	if !strings.Contains(out, "docker-credential-portus@") || !strings.Contains(out, p.URL) {
+	if !strings.Contains(out, "identity token of docker login") || !strings.Contains(out, p.URL+"/profile") {
 		t.Errorf("the warning does not name the token and where to revoke it:\n%s", testutil.RedactTokens(out))
 	}
 	if regexp.MustCompile(apptoken.Pattern).MatchString(out) {
 		t.Errorf("the warning prints the token:\n%s", testutil.RedactTokens(out))
 	}
-	w.mustRun(t, "", w.docker, "logout", reg.Host)
+	d.MustDocker(t, w.env, "", "logout", reg.Host)
 	if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
 		t.Fatalf("the keyring still holds the token:\n%s", testutil.RedactTokens(secrets))
 	}

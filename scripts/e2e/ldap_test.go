@@ -75,8 +75,10 @@ func TestHelperWithLDAPUser(t *testing.T) {
 		if strings.Contains(secrets, ldaptest.AlicePassword) {
 			t.Fatal("the keyring holds the LDAP password")
 		}
-		if n := len(ldapHelperTokens(t, p)); n != 1 {
-			t.Fatalf("after login the server lists %d helper tokens, want 1", n)
+		// docker login asked for an offline token: the keyring holds
+		// the identity token, a login token of the server.
+		if n := len(loginTokensOf(t, p, ldaptest.AlicePassword)); n != 1 {
+			t.Fatalf("after login the server lists %d login tokens, want 1", n)
 		}
 	})
 	phase(t, "user from the directory", func(t *testing.T) {
@@ -177,8 +179,8 @@ func TestDockerLoginTokensOnlyWithLDAP(t *testing.T) {
 		}
 		w.mustRun(t, "", w.docker, "logout", reg.Host)
 		out := w.mustRun(t, ldaptest.AlicePassword, w.docker, "login", reg.Host, "-u", "alice", "--password-stdin")
-		if n := len(ldapHelperTokens(t, p)); !strings.Contains(out, "Login Succeeded") || n != 1 {
-			t.Fatalf("docker login with the password, now allowed: %d helper tokens\n%s", n, out)
+		if n := len(loginTokensOf(t, p, ldaptest.AlicePassword)); !strings.Contains(out, "Login Succeeded") || n != 1 {
+			t.Fatalf("docker login with the password, now allowed: %d login tokens\n%s", n, out)
 		}
 		if secrets := w.secrets(t); strings.Contains(secrets, ldaptest.AlicePassword) || !strings.Contains(secrets, "ptk_") {
 			t.Fatalf("the keyring after a password login:\n%s", testutil.RedactTokens(secrets))

@@ -75,6 +75,8 @@ type Options struct {
 	OnAuthFailure func(kind string)
 	// Passwords add an LDAP directory and the docker_login policy (ldap.go).
 	Passwords PasswordOptions
+	// LoginTokens are the cap and lifetimes of login tokens (logintokens.go).
+	LoginTokens LoginTokenOptions
 }
 
 // Service implements the account rules on a store.
@@ -107,6 +109,7 @@ type Service struct {
 
 	// passwords: the LDAP directory and the docker_login policy.
 	passwords PasswordOptions
+	login     LoginTokenOptions
 }
 
 // New returns a Service. It fails only if the pepper is too short.
@@ -126,6 +129,7 @@ func New(st model.Store, opts Options) (*Service, error) {
 		onFail: opts.OnAuthFailure,
 
 		passwords: opts.Passwords,
+		login:     opts.LoginTokens.withDefaults(),
 	}
 	if s.max <= 0 {
 		s.max = 5

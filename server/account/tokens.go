@@ -88,14 +88,17 @@ func (s *Service) Tokens(owner string) ([]apitypes.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.usesMu.Lock()
-	defer s.usesMu.Unlock()
+	now := s.now()
 	out := make([]apitypes.Token, 0, len(list))
 	for _, t := range list {
+		s.usesMu.Lock()
 		if at, ok := s.uses[t.ID]; ok && (t.LastUsedAt == nil || at.After(*t.LastUsedAt)) {
 			t.LastUsedAt = &at
 		}
-		out = append(out, WireToken(t))
+		s.usesMu.Unlock()
+		w := WireToken(t)
+		w.Expired = s.tokenExpired(t, now)
+		out = append(out, w)
 	}
 	return out, nil
 }
@@ -109,9 +112,7 @@ func (s *Service) RevokeToken(actor Actor, owner, id string) error {
 	if err != nil {
 		return err
 	}
-	s.usesMu.Lock()
-	delete(s.uses, id)
-	s.usesMu.Unlock()
+	s.forgetUse(id)
 	s.audit(model.Activity{Action: "token.revoke", Actor: actor.Name, Subject: owner, TokenName: t.Name, ClientIP: actor.IP})
 	return nil
 }

@@ -17,11 +17,16 @@ func WireUser(u model.User) apitypes.User {
 	}
 }
 
-// WireToken is t as the API lists it.
+// WireToken is t as the API lists it. Expired is left for the caller,
+// who knows the clock and the login-token lifetimes (Service.Tokens).
 func WireToken(t model.Token) apitypes.Token {
+	kind := apitypes.KindApp
+	if t.Login() {
+		kind = apitypes.KindLogin
+	}
 	return apitypes.Token{
 		ID: t.ID, Name: t.Name, Scope: t.Scope, CreatedAt: t.CreatedAt,
-		ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, CreatedVia: t.CreatedVia,
+		ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, CreatedVia: t.CreatedVia, Kind: kind,
 	}
 }
 

@@ -116,9 +116,19 @@ func principal(c *gin.Context) account.Principal {
 func actor(c *gin.Context) account.Actor { return principal(c).Actor(c.ClientIP()) }
 
 // Authenticate is the middleware of the public listener: HTTP Basic with a
-// password or an application token, or the Portus-Auth header
-// "username:token".
+// password or an application token, the Portus-Auth header
+// "username:token", or "Authorization: Bearer TOKEN" with a token alone
+// (what a client holding only an identity token has).
 func (h *Handler) Authenticate(c *gin.Context) {
+	if token, ok := bearerToken(c.Request); ok {
+		p, err := h.Accounts.AuthenticateBearer(token, c.ClientIP())
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		SetPrincipal(c, p)
+		return
+	}
 	name, secret, ok, tokenOnly := Credentials(c.Request)
 	if !ok {
 		h.authenticateSession(c)
@@ -172,6 +182,16 @@ func Credentials(r *http.Request) (name, secret string, ok, tokenOnly bool) {
 	}
 	name, secret, ok = r.BasicAuth()
 	return name, secret, ok && name != "" && secret != "", false
+}
+
+// bearerToken reads "Authorization: Bearer TOKEN" (scheme in any case).
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
 }
 
 // LocalAdmin is the middleware of the admin socket: whoever can open the

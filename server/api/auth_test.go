@@ -55,7 +55,9 @@ func TestAuthFailuresLookAlike(t *testing.T) {
 		{"disabled user, Portus-Auth", pauth("carol", carolTok.Token)},
 		{"Portus-Auth with a bad token", pauth("alice", forged)},
 		{"Portus-Auth without a colon", func(r *http.Request) { r.Header.Set("Portus-Auth", aliceTok.Token) }},
-		{"Bearer instead of Basic", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+aliceTok.Token) }},
+		{"Bearer with a bad token", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+forged) }},
+		{"Bearer with a password", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+alicePW) }},
+		{"Bearer, disabled user", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+carolTok.Token) }},
 	}
 	for _, c := range cases {
 		s.CoolDown() // each case on its own, never throttled

@@ -24,18 +24,40 @@ type Registry struct {
 	Now func() time.Time
 }
 
+// tokenRequest is what a client asks the token endpoint, by GET or POST.
+type tokenRequest struct {
+	service, account string
+	scopes           []string
+	// name and secret are the credentials (HTTP Basic, or the password
+	// grant's username and password); hasCredentials says they were sent.
+	name, secret   string
+	hasCredentials bool
+	// offline asks for a refresh token (offline_token=true,
+	// access_type=offline): a password login then gets a login token.
+	offline bool
+	client  string // client_id, which names a login token
+	// refresh is the refresh grant's token, which alone authenticates.
+	refresh string
+}
+
 // registryToken answers GET /v2/token, the token endpoint of the Docker
 // registry auth spec: HTTP Basic with a password or an application token,
 // or no credentials for an anonymous token.
 func (h *Handler) registryToken(c *gin.Context) {
 	name, secret, hasCredentials := c.Request.BasicAuth()
 	q := c.Request.URL.Query()
-	h.issueRegistryToken(c, q.Get("service"), q["scope"], q.Get("account"), name, secret, hasCredentials)
+	h.issueRegistryToken(c, tokenRequest{
+		service: q.Get("service"), scopes: q["scope"], account: q.Get("account"),
+		name: name, secret: secret, hasCredentials: hasCredentials,
+		offline: q.Get("offline_token") == "true", client: q.Get("client_id"),
+	})
 }
 
-// registryTokenOAuth answers POST /v2/token, the OAuth2 password grant that
-// containerd sends: grant_type=password, username, password, service,
-// client_id and a space-separated scope.
+// registryTokenOAuth answers POST /v2/token, distribution's OAuth2 token
+// endpoint: the password grant that containerd sends (grant_type=password,
+// username, password, service, client_id and a space-separated scope) and
+// the refresh grant that docker, containerd and buildkit send with an
+// identity token (grant_type=refresh_token, refresh_token, no username).
 func (h *Handler) registryTokenOAuth(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 	if err := c.Request.ParseForm(); err != nil {
@@ -43,51 +65,47 @@ func (h *Handler) registryTokenOAuth(c *gin.Context) {
 		return
 	}
 	f := c.Request.PostForm
+	req := tokenRequest{service: f.Get("service"), scopes: f["scope"], client: f.Get("client_id")}
 	switch f.Get("grant_type") {
 	case "password":
+		req.name, req.secret = f.Get("username"), f.Get("password")
+		req.hasCredentials = req.name != "" || req.secret != ""
+		req.offline = f.Get("access_type") == "offline"
+	case "refresh_token":
+		if req.refresh = f.Get("refresh_token"); req.refresh == "" {
+			registryError(c, http.StatusBadRequest, "refresh_token: required with grant_type=refresh_token; send the identity token docker login saved")
+			return
+		}
 	case "":
-		registryError(c, http.StatusBadRequest, "grant_type: must be \"password\"")
+		registryError(c, http.StatusBadRequest, `grant_type: must be "password" or "refresh_token"`)
 		return
 	default:
-		registryError(c, http.StatusBadRequest, "grant_type: only \"password\" is supported; send the password or an application token")
+		registryError(c, http.StatusBadRequest, `grant_type: only "password" and "refresh_token" are supported; send the password, an application token or an identity token`)
 		return
 	}
-	name, secret := f.Get("username"), f.Get("password")
-	h.issueRegistryToken(c, f.Get("service"), f["scope"], "", name, secret, name != "" || secret != "")
+	h.issueRegistryToken(c, req)
 }
 
-func (h *Handler) issueRegistryToken(c *gin.Context, service string, rawScopes []string, accountName, name, secret string, hasCredentials bool) {
+func (h *Handler) issueRegistryToken(c *gin.Context, req tokenRequest) {
 	r := h.Registry
-	if !r.knows(service) {
-		registryError(c, http.StatusBadRequest, "unknown service "+quote(service)+"; this server issues tokens for: "+strings.Join(r.Services, ", "))
+	if !r.knows(req.service) {
+		registryError(c, http.StatusBadRequest, "unknown service "+quote(req.service)+"; this server issues tokens for: "+strings.Join(r.Services, ", "))
 		return
 	}
-	scopes, err := registryauth.ParseScopes(rawScopes)
+	scopes, err := registryauth.ParseScopes(req.scopes)
 	if err != nil {
 		registryError(c, http.StatusBadRequest, err.Error())
 		return
 	}
-	var sub registryauth.Subject
-	if hasCredentials {
-		p, err := h.Accounts.AuthenticateRegistry(name, secret, c.ClientIP())
-		if err != nil {
-			h.registryAuthFailed(c, err)
-			return
-		}
-		sub = registryauth.Subject{Name: p.User.Name, Admin: p.User.Admin}
-		if p.Token != nil {
-			sub.TokenScope = p.Token.Scope
-		}
-	}
-	if accountName != "" && accountName != sub.Name {
-		registryError(c, http.StatusBadRequest, "account "+quote(accountName)+" does not match the signed-in user")
+	sub, refresh, ok := h.registrySubject(c, req)
+	if !ok {
 		return
 	}
 	now := time.Now()
 	if r.Now != nil {
 		now = r.Now()
 	}
-	token, err := r.Issuer.Issue(sub.Name, service, r.Policy.Grant(sub, scopes), now)
+	token, err := r.Issuer.Issue(sub.Name, req.service, r.Policy.Grant(sub, scopes), now)
 	if err != nil {
 		h.Log.Error("signing a registry token", "err", err)
 		registryError(c, http.StatusInternalServerError, "could not sign the token; the server log has the details")
@@ -96,9 +114,61 @@ func (h *Handler) issueRegistryToken(c *gin.Context, service string, rawScopes [
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, apitypes.RegistryToken{
 		Token: token, AccessToken: token,
-		ExpiresIn: r.Issuer.ExpiresIn(),
-		IssuedAt:  now.UTC().Format(time.RFC3339),
+		ExpiresIn:    r.Issuer.ExpiresIn(),
+		IssuedAt:     now.UTC().Format(time.RFC3339),
+		RefreshToken: refresh,
 	})
+}
+
+// registrySubject authenticates req (nobody: anonymous) and returns who
+// the JWT is for and the refresh token to answer with: the refresh
+// grant's own, or a new login token for a password login that asked for
+// one. It has answered the client when ok is false.
+func (h *Handler) registrySubject(c *gin.Context, req tokenRequest) (sub registryauth.Subject, refresh string, ok bool) {
+	var (
+		p   account.Principal
+		err error
+	)
+	switch {
+	case req.refresh != "":
+		p, err = h.Accounts.AuthenticateBearer(req.refresh, c.ClientIP())
+		refresh = req.refresh
+	case req.hasCredentials:
+		p, err = h.Accounts.AuthenticateRegistry(req.name, req.secret, c.ClientIP())
+	default:
+		return sub, "", req.account == "" || badAccount(c, req.account)
+	}
+	if err != nil {
+		h.registryAuthFailed(c, err)
+		return sub, "", false
+	}
+	sub = registryauth.Subject{Name: p.User.Name, Admin: p.User.Admin}
+	if p.Token != nil {
+		sub.TokenScope = p.Token.Scope
+	}
+	if req.account != "" && req.account != sub.Name {
+		return sub, "", badAccount(c, req.account)
+	}
+	// A client that logged in with a token already keeps a token.
+	if req.offline && p.Token == nil {
+		created, err := h.Accounts.CreateLoginToken(p.Actor(c.ClientIP()), p.User.Name, req.client)
+		if errors.Is(err, account.ErrNotFound) {
+			err = account.ErrAuthFailed // removed since it signed in
+		}
+		if err != nil {
+			h.registryAuthFailed(c, err)
+			return sub, "", false
+		}
+		refresh = created.Token
+	}
+	return sub, refresh, true
+}
+
+// badAccount refuses an account parameter that is not the signed-in user
+// and returns false.
+func badAccount(c *gin.Context, name string) bool {
+	registryError(c, http.StatusBadRequest, "account "+quote(name)+" does not match the signed-in user")
+	return false
 }
 
 func (h *Handler) registryAuthFailed(c *gin.Context, err error) {

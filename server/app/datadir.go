@@ -272,6 +272,9 @@ func OpenCore(c config.Config, opts account.Options) (*Core, error) {
 	if opts.FailureAuditKeep == 0 {
 		opts.FailureAuditKeep = c.FailureAuditKeep
 	}
+	if opts.LoginTokens == (account.LoginTokenOptions{}) {
+		opts.LoginTokens = account.LoginTokenOptions{Max: c.MaxLoginTokens, Idle: c.LoginTokenIdle, MaxAge: c.LoginTokenMaxAge}
+	}
 	accounts, err := account.New(st, opts)
 	if err != nil {
 		st.Close()

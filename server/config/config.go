@@ -41,6 +41,10 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// FlushInterval is how often batched last-used times are written.
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Login tokens (logintokens.go): their cap and lifetimes.
+	MaxLoginTokens   int           `yaml:"max_login_tokens"`
+	LoginTokenIdle   time.Duration `yaml:"login_token_idle"`
+	LoginTokenMaxAge time.Duration `yaml:"login_token_max_age"`
 
 	// Web UI.
 	Signup        bool          `yaml:"signup"`
@@ -110,6 +114,10 @@ func Defaults() Config {
 
 		// Tokens carry the certificate, as before the setting existed.
 		RegistryTokenHeader: "x5c",
+
+		MaxLoginTokens:   DefaultMaxLoginTokens,
+		LoginTokenIdle:   DefaultLoginTokenIdle,
+		LoginTokenMaxAge: DefaultLoginTokenMaxAge,
 	}
 }
 
@@ -149,6 +157,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.RegistryTokenHeader, "registry-token-header", c.RegistryTokenHeader, "x5c (tokens carry the certificate: registries with rootcertbundle) or kid (the key ID only: registry 3 with a jwks file from registry-config --jwks)")
 	ldapFlags(fs, c)
 	metricsFlags(fs, c)
+	loginTokenFlags(fs, c)
 }
 
 // Load builds the configuration for a command: defaults, then the YAML file
@@ -323,6 +332,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateMetrics(); err != nil {
+		return err
+	}
+	if err := c.validateLoginTokens(); err != nil {
 		return err
 	}
 	if c.Data == "" {

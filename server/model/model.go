@@ -9,6 +9,8 @@ package model
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -59,6 +61,47 @@ type Token struct {
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	CreatedVia string     `json:"created_via"`
+	// Kind is KindLogin for a login token, made by a docker login with a
+	// password; "" (KindApp) for an application token. Tokens stored
+	// before kinds existed have none and are application tokens.
+	Kind string `json:"kind,omitempty"`
+}
+
+// Kinds of token. They are counted apart: login tokens have their own
+// cap and never take an application token's slot.
+const (
+	KindApp   = ""
+	KindLogin = "login"
+)
+
+// Login reports whether t is a login token.
+func (t Token) Login() bool { return t.Kind == KindLogin }
+
+// LastActive is when t was last used, or created if never used: the
+// order in which login tokens are evicted, and the start of their idle
+// time.
+func (t Token) LastActive() time.Time {
+	if t.LastUsedAt != nil && t.LastUsedAt.After(t.CreatedAt) {
+		return *t.LastUsedAt
+	}
+	return t.CreatedAt
+}
+
+// LeastActive returns the n least recently active tokens of list (by
+// LastActive, then ID), oldest first; none for n <= 0. It is the order in
+// which a store evicts login tokens at their cap.
+func LeastActive(list []Token, n int) []Token {
+	if n <= 0 {
+		return nil
+	}
+	list = slices.Clone(list)
+	slices.SortStableFunc(list, func(a, b Token) int {
+		if c := a.LastActive().Compare(b.LastActive()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return list[:min(n, len(list))]
 }
 
 // Expired reports whether the token has expired at now.

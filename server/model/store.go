@@ -44,8 +44,9 @@ func (q ActivityQuery) Range() (before uint64, limit int) {
 // NewToken is what CreateToken needs to insert a token.
 type NewToken struct {
 	Token
-	// Limit is the most tokens Owner may hold after the insert; zero or
-	// less means no limit.
+	// Limit is the most tokens of Token.Kind Owner may hold after the
+	// insert; zero or less means no limit. Tokens of the other kind do not
+	// count.
 	Limit int
 	// Replace revokes Owner's token of the same name in the same transaction.
 	Replace bool
@@ -72,6 +73,12 @@ type Store interface {
 	// the same name is revoked first and returned as replaced. Errors:
 	// ErrNotFound (no such owner), ErrNameTaken, ErrTokenLimit.
 	CreateToken(t NewToken) (replaced *Token, err error)
+	// CreateLoginToken inserts t, whose Kind is KindLogin, as CreateToken
+	// does, except at the limit: then the owner's least recently active
+	// login tokens (Token.LastActive) are revoked in the same transaction
+	// until t fits, and returned, least recently active first. t.Replace
+	// is ignored. Errors: ErrNotFound (no such owner), ErrNameTaken.
+	CreateLoginToken(t NewToken) (evicted []Token, err error)
 	// TokenByHash returns the token with this hash and its owner, or
 	// ErrNotFound. It is on the hot path of every docker command.
 	TokenByHash(hash []byte) (Token, User, error)

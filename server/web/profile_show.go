@@ -71,8 +71,8 @@ func (h *Handler) showProfile(c *gin.Context, status int, d profileData) {
 		return
 	}
 	d.Table = ownTokenTable(tokens, h.maxTokens)
-	d.AtLimit = len(tokens) >= h.maxTokens
-	d.Limit = httperr.TokenLimitPage(len(tokens))
+	d.AtLimit = d.Table.AppTokens() >= h.maxTokens
+	d.Limit = httperr.TokenLimitPage(d.Table.AppTokens())
 	if d.Form.Scope == "" {
 		d.Form.Scope = apitypes.ScopePush
 	}

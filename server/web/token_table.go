@@ -18,6 +18,24 @@ type tokenTable struct {
 	Action, Label string
 }
 
+// AppTokens counts the application tokens: the ones the limit is about.
+// Login tokens (left by docker login with a password) have a cap of
+// their own and never take these slots.
+func (t tokenTable) AppTokens() int { return appTokens(t.Tokens) }
+
+// LoginTokens counts the login tokens.
+func (t tokenTable) LoginTokens() int { return len(t.Tokens) - appTokens(t.Tokens) }
+
+func appTokens(list []apitypes.Token) int {
+	n := 0
+	for _, tok := range list {
+		if tok.Kind != apitypes.KindLogin {
+			n++
+		}
+	}
+	return n
+}
+
 // ownTokenTable is the signed-in user's own list on the profile page.
 func ownTokenTable(tokens []apitypes.Token, limit int) tokenTable {
 	return tokenTable{Tokens: tokens, Max: limit, Base: "/profile/tokens", Action: "remove", Label: "Remove"}

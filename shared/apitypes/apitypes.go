@@ -27,6 +27,20 @@ const (
 	ViaAPI    = "api"
 	ViaHelper = "helper"
 	ViaCLI    = "cli"
+	// ViaDockerLogin marks a login token: made by the token endpoint for a
+	// docker login with a password, and kept by docker as its identity
+	// token.
+	ViaDockerLogin = "docker-login"
+)
+
+// Kinds of token, as Token.Kind lists them.
+const (
+	// KindApp is an application token, made on purpose (web, API, helper,
+	// CLI); at most max_tokens per user.
+	KindApp = "app"
+	// KindLogin is a login token (ViaDockerLogin), with its own cap
+	// (max_login_tokens) and lifetimes (login_token_idle, _max_age).
+	KindLogin = "login"
 )
 
 // Error is the body of every non-2xx API answer.
@@ -55,6 +69,11 @@ type Token struct {
 	ExpiresAt  *time.Time `json:"expires_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	CreatedVia string     `json:"created_via"`
+	// Kind is KindApp or KindLogin.
+	Kind string `json:"kind"`
+	// Expired is true for a token that no longer works: past expires_at,
+	// or a login token idle or old beyond the server's limits.
+	Expired bool `json:"expired"`
 }
 
 // CreatedToken is the answer to POST /api/v1/tokens: the only time the
@@ -129,4 +148,9 @@ type RegistryToken struct {
 	AccessToken string `json:"access_token"`
 	ExpiresIn   int    `json:"expires_in"`
 	IssuedAt    string `json:"issued_at"`
+	// RefreshToken answers a password login that asked for an offline
+	// token (offline_token=true, access_type=offline) with a new login
+	// token, and a refresh grant with the token it was given: docker keeps
+	// it as its identity token instead of the password.
+	RefreshToken string `json:"refresh_token,omitempty"`
 }

@@ -7,8 +7,9 @@
 //     name or with one that breaks the server's rule (1 to 64 printable
 //     characters).
 //     Replace revokes the caller's token of the same name first.
-//   - DELETE /api/v1/tokens/current (Basic username:token): 204, or 401 for
-//     an unknown or revoked token.
+//   - DELETE /api/v1/tokens/current (Basic username:token, or
+//     "Authorization: Bearer token" as for an identity token): 204, or 401
+//     for an unknown or revoked token.
 //   - the registry's GET /v2/: 401 with
 //     WWW-Authenticate: Bearer realm="<portus>/v2/token",service="registry".
 //
@@ -311,22 +312,6 @@ func (s *Server) create(r *http.Request) (status int, body any, hook func(int, T
 	return http.StatusCreated, apitypes.CreatedToken{
 		ID: tok.ID, Name: tok.Name, Scope: tok.Scope, CreatedAt: time.Now().UTC(), Token: tok.Plain,
 	}, s.onCreate, s.creates, tok
-}
-
-func (s *Server) revokeCurrent(w http.ResponseWriter, r *http.Request) {
-	user, plain, ok := r.BasicAuth()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	found := false
-	if ok {
-		found = s.drop(func(tok Token) bool { return tok.Owner == user && tok.Plain == plain })
-	}
-	if !found {
-		writeJSON(w, http.StatusUnauthorized, apitypes.Error{Message: "authentication failed"})
-		return
-	}
-	s.revokes++
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // issue creates a token; s.mu must be held.

@@ -76,6 +76,7 @@ type bench struct {
 	signOps      float64
 	tok1, tok8   *loadResult
 	tok64        *loadResult
+	refresh8     *loadResult // the refresh grant at 8 clients (refresh.go)
 	rss64        int
 	rssIdle      int
 	helperGet    time.Duration
@@ -110,6 +111,7 @@ func cmdRun(args []string) error {
 		keep      = fs.Bool("keep", false, "keep the temporary directory (data, logs)")
 		sizes     = fs.String("sizes", "", "comma-separated user counts for the store scaling (default 100,1000,10000,100000; quick 100,10000)")
 		onlyProf  = fs.Bool("profile-only", false, "with -profile: skip the table, only profile")
+		onlyRefr  = fs.Bool("only-refresh", false, "only the GET application-token and refresh-grant rows at 8 clients")
 		quietWait = fs.Duration("quiet-wait", 30*time.Second, "before each measurement, wait up to this long for other processes to leave the CPUs idle")
 	)
 	fs.Parse(args)
@@ -175,6 +177,13 @@ func cmdRun(args []string) error {
 		{"calibration server", b.runBare},
 		{"GOGC what-if", b.runGOGC},
 		{"store scaling", b.runScaling},
+	}
+	if *onlyRefr {
+		steps = steps[:0]
+		steps = append(steps, struct {
+			name string
+			fn   func() error
+		}{"token endpoint: application token and refresh grant", b.runTokenRows})
 	}
 	if *onlyProf {
 		if *profile == "" {
@@ -409,6 +418,9 @@ func (b *bench) runMain() error {
 			notes = fmt.Sprintf("RSS during the run: last %s, peak %s", fmtKiB(rssLast), fmtKiB(rssPeak))
 		}
 		b.add(loadRow("2", "`GET /v2/token`, application token (Basic alice:ptk_…), log level warn", r, notes))
+	}
+	if err := b.runRefresh(srv); err != nil {
+		return err
 	}
 	_, hwm := srv.rss()
 	b.add(row{"7", "server RSS (VmRSS)", "—", "", "", "", fmt.Sprintf("idle, after start and before any request: %s; at the end of the 64-client token load: %s (VmHWM so far %s)",
@@ -698,6 +710,9 @@ func (b *bench) targets() [][3]string {
 		ratio := b.tok8.RPS / b.signOps
 		out = append(out, [3]string{"`/v2/token` at 8 clients ÷ raw signing of one core ≥ 50 %",
 			fmt.Sprintf("%.1f %%", 100*ratio), verdict(ratio >= 0.5, fmt.Sprintf("%+.1f points", 100*(ratio-0.5)))})
+	}
+	if t, ok := b.refreshTarget(); ok {
+		out = append(out, t)
 	}
 	if b.tok1 != nil {
 		p := b.tok1.P99us / 1e3

@@ -16,7 +16,7 @@ import (
 
 // stdDo sends one request with net/http and reads the whole answer; the
 // body is returned when keep is set.
-func stdDo(client *http.Client, method, u string, rd io.Reader, auth string, keep bool) (int, []byte, error) {
+func stdDo(client *http.Client, method, u string, rd io.Reader, auth, contentType string, keep bool) (int, []byte, error) {
 	req, err := http.NewRequest(method, u, rd)
 	if err != nil {
 		return 0, nil, err
@@ -25,7 +25,7 @@ func stdDo(client *http.Client, method, u string, rd io.Reader, auth string, kee
 		req.Header.Set("Authorization", auth)
 	}
 	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -44,9 +44,10 @@ func stdDo(client *http.Client, method, u string, rd io.Reader, auth string, kee
 var rawRequests sync.Map
 
 // rawRequest returns the HTTP/1.1 request for u with the Authorization
-// header value auth (may be empty), built once.
-func rawRequest(base *url.URL, u, auth string) []byte {
-	key := u + "\x00" + auth
+// header value auth (may be empty), built once: a GET, or with form set a
+// POST of the form-encoded body.
+func rawRequest(base *url.URL, u, auth, form string) []byte {
+	key := u + "\x00" + auth + "\x00" + form
 	if b, ok := rawRequests.Load(key); ok {
 		return b.([]byte)
 	}
@@ -55,11 +56,19 @@ func rawRequest(base *url.URL, u, auth string) []byte {
 		fatal(err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: portus-loadgen\r\n", p.RequestURI(), base.Host)
+	method := http.MethodGet
+	if form != "" {
+		method = http.MethodPost
+	}
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: portus-loadgen\r\n", method, p.RequestURI(), base.Host)
 	if auth != "" {
 		fmt.Fprintf(&b, "Authorization: %s\r\n", auth)
 	}
+	if form != "" {
+		fmt.Fprintf(&b, "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n", len(form))
+	}
 	b.WriteString("\r\n")
+	b.WriteString(form)
 	req := []byte(b.String())
 	rawRequests.Store(key, req)
 	return req

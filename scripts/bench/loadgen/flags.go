@@ -20,6 +20,7 @@ type options struct {
 	user                       string
 	maxReq                     int
 	raw                        bool
+	form                       bool
 }
 
 // parseFlags reads the command line, filling in the mode's default method
@@ -43,6 +44,7 @@ func parseFlags() options {
 	flag.StringVar(&o.user, "user", "", "revoke -self: the tokens' owner")
 	flag.IntVar(&o.maxReq, "max", 0, "stop after this many measured requests (0: no limit)")
 	flag.BoolVar(&o.raw, "raw", true, "fixed mode over TCP: a minimal HTTP/1.1 client (pre-built requests, keep-alive) instead of net/http, so that the load generator leaves the CPU to the server")
+	flag.BoolVar(&o.form, "form", false, "fixed mode: send -body as application/x-www-form-urlencoded (the token endpoint's POST grants), through the minimal client when -raw")
 	flag.Parse()
 	if o.target == "" || o.clients < 1 {
 		flag.Usage()

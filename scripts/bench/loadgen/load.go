@@ -69,7 +69,9 @@ func newLoad(opts options) (l *load, closeOut func()) {
 		}
 	}
 	l.client = &http.Client{Transport: tr, Timeout: 60 * time.Second}
-	if opts.raw && opts.mode == "fixed" && opts.unix == "" && opts.body == "" && opts.method == http.MethodGet {
+	plainGet := opts.body == "" && opts.method == http.MethodGet
+	formPost := opts.form && opts.method == http.MethodPost
+	if opts.raw && opts.mode == "fixed" && opts.unix == "" && (plainGet || formPost) {
 		if u, err := url.Parse(opts.target); err == nil && u.Scheme == "http" {
 			l.rawTarget = u
 		}
@@ -136,9 +138,13 @@ func (l *load) work(ws *workerStats, rc *rawConn) {
 			err      error
 		)
 		if rc != nil {
-			status, err = rc.do(rawRequest(l.rawTarget, u, hdr))
+			form := ""
+			if l.opts.form {
+				form = l.opts.body
+			}
+			status, err = rc.do(rawRequest(l.rawTarget, u, hdr, form))
 		} else {
-			status, respBody, err = stdDo(l.client, l.opts.method, u, rd, hdr, l.opts.mode == "create")
+			status, respBody, err = stdDo(l.client, l.opts.method, u, rd, hdr, l.contentType(), l.opts.mode == "create")
 		}
 		t1 := time.Now()
 		if err == nil && status != l.opts.expect {
@@ -162,6 +168,14 @@ func (l *load) work(ws *workerStats, rc *rawConn) {
 			l.exhausted.Store(true)
 		}
 	}
+}
+
+// contentType is the Content-Type of request bodies.
+func (l *load) contentType() string {
+	if l.opts.form {
+		return "application/x-www-form-urlencoded"
+	}
+	return "application/json"
 }
 
 // nextRequest is the URL, Authorization header and body of the next

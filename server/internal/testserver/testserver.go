@@ -186,6 +186,7 @@ func openWrapped(c config.Config, opts account.Options, wrap func(model.Store) m
 	m := metrics.New()
 	opts.Pepper, opts.OnAuthFailure = pepper, m.AuthFailed
 	opts.MaxTokens, opts.AuditKeep, opts.FailureAuditKeep = c.MaxTokens, c.AuditKeep, c.FailureAuditKeep
+	opts.LoginTokens = account.LoginTokenOptions{Max: c.MaxLoginTokens, Idle: c.LoginTokenIdle, MaxAge: c.LoginTokenMaxAge}
 	accounts, err := account.New(st, opts)
 	if err != nil {
 		st.Close()

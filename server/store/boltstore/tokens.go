@@ -15,38 +15,97 @@ import (
 func (s *Store) CreateToken(t model.NewToken) (*model.Token, error) {
 	var replaced *model.Token
 	err := s.update("creating token", func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketUsers).Get([]byte(t.Owner)) == nil {
-			return model.ErrNotFound
-		}
-		owned, err := tx.Bucket(bucketOwnerTokens).CreateBucketIfNotExists([]byte(t.Owner))
-		if err != nil {
-			return err
-		}
-		if id := owned.Get([]byte(t.Name)); id != nil {
-			if !t.Replace {
-				return model.ErrNameTaken
-			}
-			old, err := deleteToken(tx, t.Owner, string(id))
-			if err != nil {
-				return err
-			}
-			replaced = &old
-		}
-		if t.Limit > 0 && countKeys(owned) >= t.Limit {
-			return model.ErrTokenLimit
-		}
-		if err := owned.Put([]byte(t.Name), []byte(t.ID)); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketTokenHashes).Put(t.Hash, []byte(t.ID)); err != nil {
-			return err
-		}
-		return putJSON(tx.Bucket(bucketTokens), []byte(t.ID), t.Token)
+		var err error
+		replaced, _, err = insertToken(tx, t, false)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return replaced, nil
+}
+
+// CreateLoginToken implements model.Store.
+func (s *Store) CreateLoginToken(t model.NewToken) ([]model.Token, error) {
+	t.Replace = false
+	var evicted []model.Token
+	err := s.update("creating login token", func(tx *bolt.Tx) error {
+		var err error
+		_, evicted, err = insertToken(tx, t, true)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return evicted, nil
+}
+
+// insertToken is CreateToken and CreateLoginToken inside tx: with evict,
+// the owner's least recently active tokens of t.Kind make room at the
+// limit instead of ErrTokenLimit.
+func insertToken(tx *bolt.Tx, t model.NewToken, evict bool) (replaced *model.Token, evicted []model.Token, err error) {
+	if tx.Bucket(bucketUsers).Get([]byte(t.Owner)) == nil {
+		return nil, nil, model.ErrNotFound
+	}
+	owned, err := tx.Bucket(bucketOwnerTokens).CreateBucketIfNotExists([]byte(t.Owner))
+	if err != nil {
+		return nil, nil, err
+	}
+	if id := owned.Get([]byte(t.Name)); id != nil {
+		var held model.Token
+		if err := getJSON(tx.Bucket(bucketTokens), id, &held); err != nil {
+			return nil, nil, err
+		}
+		if !t.Replace || held.Kind != t.Kind { // Replace stays within a kind
+			return nil, nil, model.ErrNameTaken
+		}
+		old, err := deleteToken(tx, t.Owner, string(id))
+		if err != nil {
+			return nil, nil, err
+		}
+		replaced = &old
+	}
+	if t.Limit > 0 {
+		same, err := ownedOfKind(tx, owned, t.Kind)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(same) >= t.Limit && !evict {
+			return nil, nil, model.ErrTokenLimit
+		}
+		for _, old := range model.LeastActive(same, len(same)-t.Limit+1) {
+			if _, err := deleteToken(tx, t.Owner, old.ID); err != nil {
+				return nil, nil, err
+			}
+			evicted = append(evicted, old)
+		}
+	}
+	if err := owned.Put([]byte(t.Name), []byte(t.ID)); err != nil {
+		return nil, nil, err
+	}
+	if err := tx.Bucket(bucketTokenHashes).Put(t.Hash, []byte(t.ID)); err != nil {
+		return nil, nil, err
+	}
+	return replaced, evicted, putJSON(tx.Bucket(bucketTokens), []byte(t.ID), t.Token)
+}
+
+// ownedOfKind reads the tokens of an owner's index that are of kind. A
+// cursor sees this transaction's own deletes (Bucket.Stats counts the
+// pages on disk and would not).
+func ownedOfKind(tx *bolt.Tx, owned *bolt.Bucket, kind string) ([]model.Token, error) {
+	tokens := tx.Bucket(bucketTokens)
+	var list []model.Token
+	c := owned.Cursor()
+	for k, id := c.First(); k != nil; k, id = c.Next() {
+		var t model.Token
+		if err := getJSON(tokens, id, &t); err != nil {
+			return nil, fmt.Errorf("token index names %q: %w", id, err)
+		}
+		if t.Kind == kind {
+			list = append(list, t)
+		}
+	}
+	return list, nil
 }
 
 // countKeys counts with a cursor, which sees this transaction's own

@@ -10,7 +10,8 @@
 //	                            unique names are CreateRevision == 0)
 //	P auth/epoch                empty; rewritten by every write under auth/
 //	                            (authTxn: what the caches wait for)
-//	P counts/OWNER              decimal count of OWNER's tokens
+//	P counts/OWNER              decimal count of OWNER's application tokens
+//	P counts-login/OWNER        decimal count of OWNER's login tokens
 //	P meta/first-user           exists once a user does
 //	P audit/seq                 {"last":N,"layout":2,"history":H,
 //	                            "failures":F}: the newest ID of both logs

@@ -23,10 +23,19 @@ func (k keys) token(owner, name string) string {
 	return k.ownerTokens(owner) + esc(name)
 }
 func (k keys) count(owner string) string { return k.prefix + "counts/" + esc(owner) }
-func (k keys) firstUser() string         { return k.prefix + "meta/first-user" }
-func (k keys) auditSeq() string          { return k.prefix + "audit/seq" }
-func (k keys) auditLogPrefix() string    { return k.prefix + "audit/log/" }
-func (k keys) audit(id uint64) string    { return auditKey(k.auditLogPrefix(), id) }
+
+// countOf is the count key of owner's tokens of kind: login tokens are
+// counted apart, under their own cap.
+func (k keys) countOf(owner, kind string) string {
+	if kind == "" {
+		return k.count(owner)
+	}
+	return k.prefix + "counts-" + esc(kind) + "/" + esc(owner)
+}
+func (k keys) firstUser() string      { return k.prefix + "meta/first-user" }
+func (k keys) auditSeq() string       { return k.prefix + "audit/seq" }
+func (k keys) auditLogPrefix() string { return k.prefix + "audit/log/" }
+func (k keys) audit(id uint64) string { return auditKey(k.auditLogPrefix(), id) }
 func (k keys) auditFailuresPrefix() string {
 	return k.prefix + "audit/failures/"
 }

@@ -18,7 +18,7 @@ import (
 // revoked by being overwritten), and writes the token and the new count.
 func (s *Store) CreateToken(t model.NewToken) (*model.Token, error) {
 	const op = "creating token"
-	userKey, countKey, key := s.k.user(t.Owner), s.k.count(t.Owner), s.k.token(t.Owner, t.Name)
+	userKey, countKey, key := s.k.user(t.Owner), s.k.countOf(t.Owner, t.Kind), s.k.token(t.Owner, t.Name)
 	var replaced *model.Token
 	err := retry(op, func() (bool, error) {
 		replaced = nil
@@ -41,6 +41,9 @@ func (s *Store) CreateToken(t model.NewToken) (*model.Token, error) {
 			var old model.Token
 			if err := json.Unmarshal(kvs[0].Value, &old); err != nil {
 				return false, model.Unavailable(op, err)
+			}
+			if old.Kind != t.Kind {
+				return false, model.ErrNameTaken // Replace stays within a kind
 			}
 			replaced = &old
 			nameRev = kvs[0].ModRevision
@@ -130,14 +133,15 @@ func (s *Store) Tokens(owner string) ([]model.Token, error) {
 	return list, nil
 }
 
-// RevokeToken implements model.Store: the token's key and the count change
-// in one Txn that compares both.
+// RevokeToken implements model.Store: the token's key and its kind's
+// count change in one Txn that compares both.
 func (s *Store) RevokeToken(owner, id string) (model.Token, error) {
 	const op = "revoking token"
-	countKey := s.k.count(owner)
 	var revoked model.Token
+	appCount, loginCount := s.k.countOf(owner, model.KindApp), s.k.countOf(owner, model.KindLogin)
 	err := retry(op, func() (bool, error) {
-		snap, err := s.read(op, clientv3.OpGet(s.k.ownerTokens(owner), clientv3.WithPrefix()), clientv3.OpGet(countKey))
+		snap, err := s.read(op, clientv3.OpGet(s.k.ownerTokens(owner), clientv3.WithPrefix()),
+			clientv3.OpGet(appCount), clientv3.OpGet(loginCount))
 		if err != nil {
 			return false, err
 		}
@@ -155,7 +159,11 @@ func (s *Store) RevokeToken(owner, id string) (model.Token, error) {
 		if found == nil {
 			return false, model.ErrNotFound
 		}
-		n, countRev, err := readCount(snap.Responses[1].GetResponseRange().Kvs)
+		countKey, counted := appCount, snap.Responses[1]
+		if revoked.Login() {
+			countKey, counted = loginCount, snap.Responses[2]
+		}
+		n, countRev, err := readCount(counted.GetResponseRange().Kvs)
 		if err != nil {
 			return false, model.Unavailable(op, err)
 		}

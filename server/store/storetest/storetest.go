@@ -138,15 +138,15 @@ func tokenDiff(got, want model.Token) string {
 	if got.ID != want.ID || got.Owner != want.Owner || got.Name != want.Name ||
 		!bytes.Equal(got.Hash, want.Hash) || got.Scope != want.Scope ||
 		!sameTime(got.CreatedAt, want.CreatedAt) || !sameTimePtr(got.ExpiresAt, want.ExpiresAt) ||
-		!sameTimePtr(got.LastUsedAt, want.LastUsedAt) || got.CreatedVia != want.CreatedVia {
+		!sameTimePtr(got.LastUsedAt, want.LastUsedAt) || got.CreatedVia != want.CreatedVia || got.Kind != want.Kind {
 		return fmt.Sprintf("got token %s, want %s", fmtToken(got), fmtToken(want))
 	}
 	return ""
 }
 
 func fmtToken(t model.Token) string {
-	s := fmt.Sprintf("{ID:%s Owner:%s Name:%s Hash:%x Scope:%s CreatedAt:%s CreatedVia:%s",
-		t.ID, t.Owner, t.Name, t.Hash, t.Scope, t.CreatedAt, t.CreatedVia)
+	s := fmt.Sprintf("{ID:%s Owner:%s Name:%s Hash:%x Scope:%s CreatedAt:%s CreatedVia:%s Kind:%q",
+		t.ID, t.Owner, t.Name, t.Hash, t.Scope, t.CreatedAt, t.CreatedVia, t.Kind)
 	if t.ExpiresAt != nil {
 		s += " ExpiresAt:" + t.ExpiresAt.String()
 	}

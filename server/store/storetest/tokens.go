@@ -28,6 +28,12 @@ var tokenTests = []subtest{
 	{"RevokeToken", testRevokeToken},
 	{"RecordTokenUse", testRecordTokenUse},
 	{"TokenCount", testTokenCount},
+	{"LoginTokensCountedApart", testLoginTokensCountedApart},
+	{"LoginTokenEvictsLeastActive", testLoginTokenEvictsLeastActive},
+	{"LoginTokenOverCap", testLoginTokenOverCap},
+	{"LoginTokenRevokeFreesSlot", testLoginTokenRevokeFreesSlot},
+	{"LoginTokenRefusals", testLoginTokenRefusals},
+	{"LoginTokenConcurrentCap", testLoginTokenConcurrentCap},
 }
 
 func testTokenCount(t *testing.T, s model.Store) {

@@ -56,7 +56,6 @@ func (h *wineHost) wantNotFound(t *testing.T, server string) {
 // in the Credential Manager, and revokes it on erase.
 func TestWineHelperLoginCycle(t *testing.T) {
 	h := newWineHost(t)
-	t.Logf("wineboot -i of the package's prefix took %s", h.BootTime.Round(10e6))
 	p := startPortus(t)
 	reg := startRegistry(t, p)
 	p.createUser(t, "alice", "alice-password", false)

@@ -72,7 +72,12 @@ func newWineHost(t *testing.T) *wineHost {
 	t.Helper()
 	requireFile(t, filepath.Join(wineDir, "wine64"), "wine64")
 	requireTool(t, mingwGCC)
-	wineSetup.once.Do(func() { wineSetup.host, wineSetup.err = prepareWine() })
+	wineSetup.once.Do(func() {
+		wineSetup.host, wineSetup.err = prepareWine()
+		if wineSetup.err == nil {
+			t.Logf("wineboot -i of the package's Wine prefix took %s", wineSetup.host.BootTime.Round(time.Millisecond))
+		}
+	})
 	h := wineSetup.host
 	if wineSetup.err != nil {
 		t.Fatalf("preparing the Wine prefix: %v", wineSetup.err)

@@ -75,6 +75,7 @@ func init() {
 		{name: "registry-config", summary: "write the registry's certificate bundle (or --jwks file) and print its auth: block", main: runRegistryConfig},
 		{name: "migrate", summary: "copy everything from one store to another (bbolt:PATH ↔ etcd://…)", main: runMigrate},
 		{name: "etcd-secrets-key", summary: "write a new key file for --etcd-secrets-key-file", main: runEtcdSecretsKey},
+		{name: "healthcheck", summary: "exit 0 when the configured server answers GET /healthz (the container's HEALTHCHECK)", main: runHealthcheck},
 		{name: "version", summary: "print the version", main: runVersion},
 	}
 }

@@ -50,6 +50,9 @@ type Config struct {
 	// Registry token endpoint.
 	Services []string `yaml:"service"`
 	Issuer   string   `yaml:"issuer"`
+	// RegistryHosts are what users type after docker login, for the web
+	// UI's help (registryhosts.go); default: DockerHosts.
+	RegistryHosts []string `yaml:"registry_hosts"`
 	// Registry policy (see registryauth.Policy).
 	UserNamespaces    bool          `yaml:"user_namespaces"`
 	AuthenticatedPull bool          `yaml:"authenticated_pull"`
@@ -149,6 +152,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.RegistryTokenHeader, "registry-token-header", c.RegistryTokenHeader, "x5c (tokens carry the certificate: registries with rootcertbundle) or kid (the key ID only: registry 3 with a jwks file from registry-config --jwks)")
 	ldapFlags(fs, c)
 	metricsFlags(fs, c)
+	registryHostsFlags(fs, c)
 }
 
 // Load builds the configuration for a command: defaults, then the YAML file
@@ -323,6 +327,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateMetrics(); err != nil {
+		return err
+	}
+	if err := c.validateRegistryHosts(); err != nil {
 		return err
 	}
 	if c.Data == "" {

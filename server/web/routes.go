@@ -45,6 +45,8 @@ func (h *Handler) routes() []route {
 		{http.MethodGet, "/profile/tokens/:id/remove", signedIn, h.tokenRemoveConfirm},
 		{http.MethodPost, "/profile/tokens/:id/remove", signedIn, h.tokenRemove},
 		{http.MethodPost, "/profile/password", signedIn, h.passwordUpdate},
+		{http.MethodPost, "/profile/docker-login", signedIn, h.dockerLoginUpdate},
+		{http.MethodGet, "/profile/tokens", signedIn, h.tokensShow},
 
 		{http.MethodGet, "/activity", signedIn, h.activityShow},
 		{http.MethodGet, "/activity.csv", signedIn, h.activityExport},
@@ -56,6 +58,7 @@ func (h *Handler) routes() []route {
 		{http.MethodPost, "/admin/users/:name/enable", adminOnly, h.userEnable},
 		{http.MethodPost, "/admin/users/:name/grant-admin", adminOnly, h.userGrantAdmin},
 		{http.MethodPost, "/admin/users/:name/revoke-admin", adminOnly, h.userRevokeAdmin},
+		{http.MethodPost, "/admin/users/:name/docker-login", adminOnly, h.userDockerLoginUpdate},
 		{http.MethodGet, "/admin/users/:name/tokens/:id/revoke", adminOnly, h.userTokenRevokeConfirm},
 		{http.MethodPost, "/admin/users/:name/tokens/:id/revoke", adminOnly, h.userTokenRevoke},
 		{http.MethodGet, "/admin/users/:name/revoke-all", adminOnly, h.userTokensRevokeAllConfirm},

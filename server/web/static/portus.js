@@ -14,8 +14,10 @@
     button.addEventListener("click", function () {
       input.focus();
       input.select();
+      var status = document.getElementById(button.getAttribute("data-status"));
       var done = function () {
         button.textContent = "Copied";
+        if (status) { status.textContent = "Token copied to the clipboard."; }
         setTimeout(function () { button.textContent = "Copy"; }, 2000);
       };
       if (navigator.clipboard && window.isSecureContext) {
@@ -26,6 +28,20 @@
         done();
       }
     });
+  });
+
+  // A character counter for fields with a maxlength, such as the token
+  // name: "12 of 64 used".
+  document.querySelectorAll("input[data-counter][maxlength]").forEach(function (input) {
+    var out = document.getElementById(input.getAttribute("data-counter"));
+    if (!out) {
+      return;
+    }
+    var update = function () {
+      out.textContent = " (" + input.value.length + " used)";
+    };
+    input.addEventListener("input", update);
+    update();
   });
 
   // A click into a read-only token selects all of it.

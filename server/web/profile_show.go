@@ -60,9 +60,9 @@ type option struct {
 }
 
 var scopeOptions = []option{
-	{apitypes.ScopePull, "pull: read your repositories and public ones"},
-	{apitypes.ScopePush, "push: pull, and write to your repositories"},
-	{apitypes.ScopeDelete, "delete: push, and delete from your repositories"},
+	{apitypes.ScopePull, "pull (read)"},
+	{apitypes.ScopePush, "push (read, write)"},
+	{apitypes.ScopeDelete, "delete (read, write, delete)"},
 }
 
 var expiryOptions = []option{

@@ -4,6 +4,19 @@
 (function () {
   "use strict";
 
+  // Browsers skip autofocus when the URL's fragment names an element, as
+  // the forms' actions do (#password-title …) so that a failed form scrolls
+  // back to itself without script. Focus the field in error here, leaving
+  // the scroll where the fragment put it.
+  // After load: the fragment's scroll, which happens until then, would
+  // take the focus away again.
+  window.addEventListener("load", function () {
+    var auto = document.querySelector("[autofocus]");
+    if (auto && document.activeElement !== auto) {
+      auto.focus({ preventScroll: true });
+    }
+  });
+
   // The copy button next to a new token: shown only when this script runs.
   document.querySelectorAll("button[data-copy]").forEach(function (button) {
     var input = document.getElementById(button.getAttribute("data-copy"));

@@ -126,7 +126,9 @@ func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (model.User
 	if err != nil {
 		return u, err
 	}
-	if c.Disabled != nil && *c.Disabled {
+	if (c.Disabled != nil && *c.Disabled) || hash != "" {
+		// A new password set for someone (a reset) ends the sessions the
+		// old one opened, as a change by the user does.
 		s.endUserSessions(name)
 	}
 	if c.Unlock {

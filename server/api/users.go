@@ -41,6 +41,8 @@ func (h *Handler) updateUser(c *gin.Context) {
 	if !decode(c, &req) {
 		return
 	}
-	u, err := h.Accounts.UpdateUser(actor(c), c.Param("name"), account.UserChange{Admin: req.Admin, Disabled: req.Disabled, DockerLogin: req.DockerLogin, Unlock: req.Unlock})
+	u, err := h.Accounts.UpdateUser(actor(c), c.Param("name"), account.UserChange{
+		Admin: req.Admin, Disabled: req.Disabled, DockerLogin: req.DockerLogin, Unlock: req.Unlock, Password: req.Password,
+	})
 	h.reply(c, http.StatusOK, account.WireUser(u), err)
 }

@@ -100,6 +100,9 @@ type UpdateUserRequest struct {
 	DockerLogin *string `json:"docker_login,omitempty"`
 	// Unlock lifts a password lock the sign-in throttle put on the user.
 	Unlock bool `json:"unlock,omitempty"`
+	// Password, when set, is a new password an administrator gives the
+	// user (a reset): the user's web sessions end.
+	Password *string `json:"password,omitempty"`
 }
 
 // Activity is one audit-log entry.

@@ -59,6 +59,8 @@ func (h *Handler) routes() []route {
 		{http.MethodPost, "/admin/users/:name/grant-admin", adminOnly, h.userGrantAdmin},
 		{http.MethodPost, "/admin/users/:name/revoke-admin", adminOnly, h.userRevokeAdmin},
 		{http.MethodPost, "/admin/users/:name/docker-login", adminOnly, h.userDockerLoginUpdate},
+		{http.MethodPost, "/admin/users/:name/password", adminOnly, h.userPasswordSet},
+		{http.MethodPost, "/admin/users/:name/unlock", adminOnly, h.userUnlock},
 		{http.MethodGet, "/admin/users/:name/tokens/:id/revoke", adminOnly, h.userTokenRevokeConfirm},
 		{http.MethodPost, "/admin/users/:name/tokens/:id/revoke", adminOnly, h.userTokenRevoke},
 		{http.MethodGet, "/admin/users/:name/revoke-all", adminOnly, h.userTokensRevokeAllConfirm},

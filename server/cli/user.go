@@ -106,7 +106,8 @@ func unlockUser(x *adminCall) error {
 // setPassword resets a user's password for an administrator. The user's
 // application tokens keep working: revoking them is a separate choice.
 func setPassword(x *adminCall) error {
-	if err := updateUser(x, apitypes.UpdateUserRequest{Password: &x.password, Unlock: true}, nil); err != nil {
+	path := "/api/v1/users/" + url.PathEscape(x.args[0]) + "/password"
+	if err := x.client.do(http.MethodPut, path, apitypes.SetPasswordRequest{Password: x.password}, nil); err != nil {
 		return err
 	}
 	fmt.Fprintf(x.env.Stderr, "Set a new password for %q: their web sessions ended. Their application tokens still work (revoke them with `portus token revoke` if the account was compromised).\n", x.args[0])

@@ -50,3 +50,31 @@ func TestAdminSetsANewPasswordAndUnlocks(t *testing.T) {
 		t.Error("an administrator gets the reset form for their own account (the profile's form asks for the current password)")
 	}
 }
+
+func TestDisableAsksFirst(t *testing.T) {
+	s := start(t, testserver.Options{})
+	s.AddUser("root", "root-password", true)
+	s.AddUser("bob", "bob-password", false)
+	admin := newBrowser(t, s.URL)
+	admin.signIn("root", "root-password")
+	list := admin.get("/admin/users")
+	for _, want := range []string{`aria-label="Disable bob"`, `aria-label="Make bob administrator"`, `aria-label="Tokens of bob"`} {
+		if !strings.Contains(list.Body, want) {
+			t.Errorf("the users list lacks %s", want)
+		}
+	}
+	if strings.Contains(list.Body, `action="/admin/users/bob/disable"`) {
+		t.Error("the list disables without asking")
+	}
+	p := admin.get("/admin/users/bob/disable?return=user")
+	if p.Status != http.StatusOK || !strings.Contains(p.text(), "Disable bob?") || !strings.Contains(p.Body, `name="return" value="user"`) || !strings.Contains(p.Body, `href="/admin/users/bob">Cancel`) {
+		t.Fatalf("the confirmation:\n%s", p)
+	}
+	if registryStatus(t, s.URL, "bob", "bob-password") != http.StatusOK {
+		t.Fatal("asking disabled bob")
+	}
+	done := admin.do(http.MethodPost, "/admin/users/bob/disable", url.Values{"csrf_token": {p.csrf(t)}, "return": {"user"}})
+	if done.Status != http.StatusSeeOther || done.Location() != "/admin/users/bob" || registryStatus(t, s.URL, "bob", "bob-password") != http.StatusUnauthorized {
+		t.Errorf("confirming = %s (Location %q)", done, done.Location())
+	}
+}

@@ -164,3 +164,23 @@ func TestTokensURLRedirectsToProfile(t *testing.T) {
 		t.Errorf("GET /profile/tokens = %s (Location %q)", p, p.Location())
 	}
 }
+
+func TestStyledNotFoundPages(t *testing.T) {
+	s := start(t, testserver.Options{})
+	s.AddUser("alice", "alice-password", false)
+	b := newBrowser(t, s.URL)
+	b.signIn("alice", "alice-password")
+	p := b.get("/no/such/page")
+	if p.Status != http.StatusNotFound || !strings.Contains(p.text(), "Page not found") || !strings.Contains(p.Body, `href="/profile"`) || p.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("an unknown page = %s", p)
+	}
+	p = b.do(http.MethodDelete, "/profile", nil)
+	if p.Status != http.StatusMethodNotAllowed || !strings.Contains(p.text(), "Not possible here") {
+		t.Errorf("DELETE /profile = %s", p)
+	}
+	for _, path := range []string{"/api/v1/nothing", "/v2/nothing"} {
+		if p := b.get(path); p.Status != http.StatusNotFound || p.Body != "404 page not found" {
+			t.Errorf("%s = %s, want the plain 404", path, p)
+		}
+	}
+}

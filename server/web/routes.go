@@ -54,6 +54,7 @@ func (h *Handler) routes() []route {
 		{http.MethodGet, "/admin/users", adminOnly, h.usersShow},
 		{http.MethodPost, "/admin/users", adminOnly, h.userCreate},
 		{http.MethodGet, "/admin/users/:name", adminOnly, h.userShow},
+		{http.MethodGet, "/admin/users/:name/disable", adminOnly, h.userDisableConfirm},
 		{http.MethodPost, "/admin/users/:name/disable", adminOnly, h.userDisable},
 		{http.MethodPost, "/admin/users/:name/enable", adminOnly, h.userEnable},
 		{http.MethodPost, "/admin/users/:name/grant-admin", adminOnly, h.userGrantAdmin},

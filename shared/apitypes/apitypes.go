@@ -100,9 +100,14 @@ type UpdateUserRequest struct {
 	DockerLogin *string `json:"docker_login,omitempty"`
 	// Unlock lifts a password lock the sign-in throttle put on the user.
 	Unlock bool `json:"unlock,omitempty"`
-	// Password, when set, is a new password an administrator gives the
-	// user (a reset): the user's web sessions end.
-	Password *string `json:"password,omitempty"`
+}
+
+// SetPasswordRequest is the body of PUT /api/v1/users/{name}/password: a
+// new password an administrator gives the user (a reset). It ends the
+// user's web sessions and lifts their sign-in lock; their application
+// tokens keep working.
+type SetPasswordRequest struct {
+	Password string `json:"password"`
 }
 
 // Activity is one audit-log entry.

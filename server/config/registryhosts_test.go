@@ -1,20 +1,18 @@
-package config
+package config_test
 
 import (
-	"flag"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/portusproject/portus/server/config"
 )
 
 func TestRegistryHosts(t *testing.T) {
-	load := func(args []string, env map[string]string) (Config, error) {
-		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		c, _, err := Load(fs, ServeFlags, args, func(k string) string { return env[k] })
+	load := func(args []string, env map[string]string) (config.Config, error) {
+		c, _, err := load(t, args, env, nil)
 		if err != nil {
 			return c, err
 		}

@@ -24,6 +24,7 @@ type justCreated struct {
 	mu      sync.Mutex
 	entries map[string]createdEntry
 	now     func() time.Time
+	pruned  time.Time // when expired entries were last dropped
 }
 
 type createdEntry struct {
@@ -50,10 +51,15 @@ func (j *justCreated) put(session string, tok apitypes.CreatedToken) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	now := j.now()
-	for k, e := range j.entries {
-		if now.Sub(e.at) > justCreatedTTL {
-			delete(j.entries, k)
+	if _, ok := j.entries[session]; !ok && (len(j.entries) >= justCreatedMax || now.Sub(j.pruned) > justCreatedTTL) {
+		// Not on every put: a full scan each time would cost as much as
+		// the map is large.
+		for k, e := range j.entries {
+			if now.Sub(e.at) > justCreatedTTL {
+				delete(j.entries, k)
+			}
 		}
+		j.pruned = now
 	}
 	if _, ok := j.entries[session]; !ok && len(j.entries) >= justCreatedMax {
 		return false

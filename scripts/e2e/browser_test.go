@@ -166,7 +166,9 @@ func TestWebUIInChromium(t *testing.T) {
 
 		alice.open(t, "/admin/users")
 		alice.wantPresent(t, `tr[data-user="bob"]`, true)
-		alice.submit(t, `tr[data-user="bob"] button[aria-label="Disable bob"]`, http.StatusOK)
+		alice.submit(t, `tr[data-user="bob"] a[aria-label="Disable bob"]`, http.StatusOK)
+		alice.wantText(t, "h1", "Disable bob?")
+		alice.submit(t, "#confirm", http.StatusOK)
 		alice.wantBody(t, "User 'bob' was disabled.")
 		alice.wantPresent(t, `tr[data-user="bob"] form[action="/admin/users/bob/enable"]`, true)
 		alice.screenshot(t, shots, "admin-users.png")

@@ -115,6 +115,7 @@ func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (model.User
 		}
 		if c.DockerLogin != nil && *c.DockerLogin != u.DockerLogin {
 			u.DockerLogin = *c.DockerLogin
+			u.DockerLoginBy = actor.Name
 			events = append(events, "user.docker_login."+map[bool]string{true: "default", false: *c.DockerLogin}[u.DockerLogin == ""])
 		}
 		return nil
@@ -125,7 +126,9 @@ func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (model.User
 	if err != nil {
 		return u, err
 	}
-	if c.Disabled != nil && *c.Disabled {
+	if (c.Disabled != nil && *c.Disabled) || hash != "" {
+		// A new password set for someone (a reset) ends the sessions the
+		// old one opened, as a change by the user does.
 		s.endUserSessions(name)
 	}
 	if c.Unlock {
@@ -180,6 +183,14 @@ func (s *Service) endUserSessions(name string) {
 // the browser that asked.
 func (s *Service) ChangePassword(actor Actor, name, current, newPassword string, revokeTokens bool) (int, error) {
 	if _, err := s.AuthenticatePassword(name, current, actor.IP); err != nil {
+		if errors.Is(err, ErrAuthFailed) {
+			// In the user's own history, not only the failure log: a
+			// wrong current password in a signed-in session may be
+			// someone else at an unlocked screen. The throttle bounds
+			// how many there can be.
+			s.audit(model.Activity{Action: "user.password.change.refused", Actor: actor.Name, Subject: name, ClientIP: actor.IP,
+				Detail: "the current password was wrong"})
+		}
 		return 0, err
 	}
 	if subtle.ConstantTimeCompare([]byte(current), []byte(newPassword)) == 1 {

@@ -90,6 +90,7 @@ func (h *Handler) apiRoutes(v1 *gin.RouterGroup) {
 	admin.POST("", h.createUser)
 	admin.GET("/:name", h.showUser)
 	admin.PATCH("/:name", h.updateUser)
+	admin.PUT("/:name/password", h.setUserPassword)
 }
 
 func health(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }

@@ -44,3 +44,15 @@ func (h *Handler) updateUser(c *gin.Context) {
 	u, err := h.Accounts.UpdateUser(actor(c), c.Param("name"), account.UserChange{Admin: req.Admin, Disabled: req.Disabled, DockerLogin: req.DockerLogin, Unlock: req.Unlock})
 	h.reply(c, http.StatusOK, account.WireUser(u), err)
 }
+
+// setUserPassword resets a user's password for an administrator (portus
+// user set-password): a route of its own, not a PATCH field, so that no
+// generic update sets a password by accident.
+func (h *Handler) setUserPassword(c *gin.Context) {
+	var req apitypes.SetPasswordRequest
+	if !decode(c, &req) {
+		return
+	}
+	u, err := h.Accounts.UpdateUser(actor(c), c.Param("name"), account.UserChange{Password: &req.Password, Unlock: true})
+	h.reply(c, http.StatusOK, account.WireUser(u), err)
+}

@@ -74,6 +74,7 @@ func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 		return nil, err
 	}
 	ui.Routes(e)
+	ui.Fallbacks(e)
 	return e, nil
 }
 

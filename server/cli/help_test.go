@@ -46,7 +46,7 @@ func TestHelpListsEveryVerb(t *testing.T) {
 			}
 		}
 	}
-	for _, verb := range []string{"unlock", "set-docker-login"} {
+	for _, verb := range []string{"unlock", "set-docker-login", "set-password"} {
 		if !strings.Contains(top, verb) {
 			t.Errorf("portus --help omits user %s", verb)
 		}

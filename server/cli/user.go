@@ -29,6 +29,12 @@ var userVerbs = []command{
 		args: "NAME", nargs: 1, run: func(x *adminCall) error { return setDisabled(x, false) }},
 	{name: "unlock", summary: "lift the sign-in lock that failed passwords put on a user (on the running server)",
 		args: "NAME", nargs: 1, run: unlockUser},
+	{name: "set-password", summary: "give a user a new password (a reset), from stdin; ends their web sessions and lifts their sign-in lock",
+		args: "NAME --password-stdin", nargs: 1,
+		flags: func(fs *flag.FlagSet, f *verbFlags) {
+			fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the new password from stdin (required)")
+		},
+		prepare: readNewPassword, run: setPassword},
 	// The user's docker_login policy; "default" follows the server's.
 	{name: "set-docker-login", summary: "whether docker login takes the user's password; default: the server's policy",
 		args: "NAME tokens_only|passwords_allowed|default", nargs: 2, run: setDockerLogin},
@@ -95,6 +101,17 @@ func unlockUser(x *adminCall) error {
 		return err
 	}
 	fmt.Fprintf(x.env.Stderr, "Lifted the sign-in lock of %q: their password is checked again.\n", x.args[0])
+	return nil
+}
+
+// setPassword resets a user's password for an administrator. The user's
+// application tokens keep working: revoking them is a separate choice.
+func setPassword(x *adminCall) error {
+	path := "/api/v1/users/" + url.PathEscape(x.args[0]) + "/password"
+	if err := x.client.do(http.MethodPut, path, apitypes.SetPasswordRequest{Password: x.password}, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(x.env.Stderr, "Set a new password for %q: their web sessions ended. Their application tokens still work (revoke them with `portus token revoke` if the account was compromised).\n", x.args[0])
 	return nil
 }
 

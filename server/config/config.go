@@ -54,6 +54,9 @@ type Config struct {
 	// Registry token endpoint.
 	Services []string `yaml:"service"`
 	Issuer   string   `yaml:"issuer"`
+	// RegistryHosts are what users type after docker login, for the web
+	// UI's help (registryhosts.go); default: DockerHosts.
+	RegistryHosts []string `yaml:"registry_hosts"`
 	// Registry policy (see registryauth.Policy).
 	UserNamespaces    bool          `yaml:"user_namespaces"`
 	AuthenticatedPull bool          `yaml:"authenticated_pull"`
@@ -158,6 +161,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	ldapFlags(fs, c)
 	metricsFlags(fs, c)
 	loginTokenFlags(fs, c)
+	registryHostsFlags(fs, c)
 }
 
 // Load builds the configuration for a command: defaults, then the YAML file
@@ -335,6 +339,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateLoginTokens(); err != nil {
+		return err
+	}
+	if err := c.validateRegistryHosts(); err != nil {
 		return err
 	}
 	if c.Data == "" {

@@ -64,6 +64,9 @@ func Explain(err error) Problem {
 	case errors.Is(err, account.ErrUserExists):
 		return Problem{Status: http.StatusConflict, API: err.Error(),
 			Page: "A user with this name already exists. Choose another name."}
+	case errors.Is(err, account.ErrDockerLoginLocked):
+		return Problem{Status: http.StatusForbidden, API: err.Error(),
+			Page: "An administrator decides whether your password works for docker login, so nothing was changed. Ask an administrator if it should change."}
 	case errors.Is(err, account.ErrLastAdmin):
 		return Problem{Status: http.StatusConflict, API: err.Error(),
 			Page: "This is the only active administrator. Make another user an administrator first."}

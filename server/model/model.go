@@ -44,6 +44,10 @@ type User struct {
 	// DockerLogin overrides the server's docker_login policy for this
 	// user: "tokens_only", "passwords_allowed", or "" for the server's.
 	DockerLogin string `json:"docker_login,omitempty"`
+	// DockerLoginBy is who set DockerLogin: the user's own name when they
+	// chose it on their profile, an administrator's otherwise ("" for the
+	// admin CLI and for settings made before this field existed).
+	DockerLoginBy string `json:"docker_login_by,omitempty"`
 }
 
 // SourceLDAP is User.Source of accounts whose password is in the directory.

@@ -54,7 +54,7 @@ func (h *Handler) activityExport(c *gin.Context) {
 		for _, a := range page {
 			w.Write([]string{
 				strconv.FormatUint(a.ID, 10), a.Time.UTC().Format(time.RFC3339),
-				cell(a.Action), cell(a.Actor), cell(a.Subject), cell(a.TokenName), cell(a.ClientIP), cell(a.Detail),
+				cell(a.Action), cell(a.Actor), cell(a.Subject), cell(a.TokenName), cell(clientAddress(a.ClientIP)), cell(a.Detail),
 			})
 		}
 		written += len(page)

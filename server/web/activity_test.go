@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -131,5 +132,39 @@ func TestCSVCell(t *testing.T) {
 		if got := web.CSVCell(in); got != want {
 			t.Errorf("cell(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestActivityActionFilterAndNames(t *testing.T) {
+	s := start(t, testserver.Options{MaxTokens: 100})
+	s.AddUser("alice", "alice-password", false)
+	for i := range 60 {
+		s.CreateToken("alice", "alice-password", apitypes.CreateTokenRequest{Name: fmt.Sprintf("t%02d", i)})
+	}
+	b := newBrowser(t, s.URL)
+	b.signIn("alice", "alice-password")
+	p := b.get("/activity")
+	if !strings.Contains(p.text(), "Created token 't59'") || !strings.Contains(p.text(), "s ago") {
+		t.Errorf("no readable action or relative time:\n%s", p.text())
+	}
+	// The sign-in is older than 50 token entries, yet the filtered page
+	// finds it.
+	p = b.get("/activity?action=session.")
+	if strings.Count(p.Body, `data-action="session.start"`) != 1 || strings.Contains(p.Body, `data-action="token.create"`) {
+		t.Errorf("filtered by sign-ins:\n%s", p)
+	}
+	if !strings.Contains(p.Body, `<option value="session." selected>`) {
+		t.Error("the filter does not show its choice")
+	}
+	p = b.get("/activity?action=token.")
+	if n := strings.Count(p.Body, `data-action="token.create"`); n != 50 {
+		t.Errorf("a page of token entries has %d rows, want 50", n)
+	}
+	next := regexpFind(t, p.Body, `href="(/activity\?[^"]+)" rel="next"`)
+	if !strings.Contains(next, "action=token.") {
+		t.Errorf("the older page's link %q loses the filter", next)
+	}
+	if p := b.get("/activity?action=bogus"); p.Status != http.StatusOK || !strings.Contains(p.Body, `data-action="session.start"`) {
+		t.Errorf("an unknown filter is not ignored: %s", p)
 	}
 }

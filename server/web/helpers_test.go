@@ -21,6 +21,7 @@ import (
 
 // page is one answer as a browser sees it.
 type page struct {
+	URL    string // the path it was asked for
 	Status int
 	Header http.Header
 	Body   string
@@ -101,7 +102,7 @@ func (b *browser) do(method, path string, form url.Values, opts ...testserver.Op
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	return &page{Status: resp.StatusCode, Header: resp.Header, Body: string(data)}
+	return &page{URL: path, Status: resp.StatusCode, Header: resp.Header, Body: string(data)}
 }
 
 func (b *browser) get(path string, opts ...testserver.Opt) *page {
@@ -178,10 +179,11 @@ var newTokenPattern = regexp.MustCompile(`id="new-token" class="token" value="([
 // and the token read from it.
 func (b *browser) createToken(name, scope string) (*page, string) {
 	b.t.Helper()
-	p := b.submit("/profile", "/profile/tokens", url.Values{"name": {name}, "scope": {scope}})
-	if p.Status != http.StatusOK {
-		b.t.Fatalf("creating token %s = %s", name, p)
+	posted := b.submit("/profile", "/profile/tokens", url.Values{"name": {name}, "scope": {scope}})
+	if posted.Status != http.StatusSeeOther || !strings.HasPrefix(posted.Location(), "/profile?created=") {
+		b.t.Fatalf("creating token %s = %s (Location %q), want a redirect to the profile", name, posted, posted.Location())
 	}
+	p := b.follow(posted)
 	m := newTokenPattern.FindStringSubmatch(p.Body)
 	if m == nil {
 		b.t.Fatalf("no new token on the page:\n%s", p)

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/gin-gonic/gin"
 
@@ -98,11 +99,13 @@ func (h *Handler) require(level access) gin.HandlerFunc {
 		}
 		p, ok := currentUser(c)
 		if !ok {
-			msg := "Sign in to see that page."
+			msg, to := "Sign in to see that page.", "/signin"
 			if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead {
 				msg = "Your session has ended, so nothing was changed. Sign in and try again."
+			} else if next := safeNext(c.Request.URL.RequestURI()); next != "/profile" {
+				to += "?" + nextField + "=" + url.QueryEscape(next) // back here after signing in
 			}
-			h.redirect(c, "/signin", flash{Kind: "info", Text: msg})
+			h.redirect(c, to, flash{Kind: "info", Text: msg})
 			c.Abort()
 			return
 		}

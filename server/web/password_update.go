@@ -18,29 +18,29 @@ func (h *Handler) passwordUpdate(c *gin.Context) {
 	current := c.PostForm("current_password")
 	next := c.PostForm("new_password")
 	revoke := c.PostForm("revoke_tokens") != ""
-	again := func(status int, msg string) {
-		h.showProfile(c, status, profileData{PasswordError: msg})
+	again := func(status int, field, msg string) {
+		h.showProfile(c, status, profileData{PasswordError: msg, PasswordField: field})
 	}
 	if current == "" {
-		again(http.StatusBadRequest, "Enter your current password.")
+		again(http.StatusBadRequest, "current_password", "Enter your current password.")
 		return
 	}
 	if next != c.PostForm("new_password_confirmation") {
-		again(http.StatusBadRequest, "The two new passwords differ. Type the same new password twice.")
+		again(http.StatusBadRequest, "new_password_confirmation", "The two new passwords differ. Type the same new password twice.")
 		return
 	}
 	revoked, err := h.accounts.ChangePassword(actor(c), p.Name(), current, next, revoke)
 	var field *account.FieldError
 	switch {
 	case errors.Is(err, account.ErrAuthFailed):
-		again(http.StatusUnauthorized, "Your current password is not correct, so nothing was changed.")
+		again(http.StatusUnauthorized, "current_password", "Your current password is not correct, so nothing was changed.")
 		return
 	case errors.As(err, &field):
-		again(http.StatusBadRequest, "New password "+field.Message+".")
+		again(http.StatusBadRequest, "new_password", "New password "+field.Message+".")
 		return
 	case err != nil:
 		status, msg := h.explain(c, err)
-		again(status, msg)
+		again(status, "current_password", msg)
 		return
 	}
 	if !h.startSession(c, p) {
@@ -50,5 +50,5 @@ func (h *Handler) passwordUpdate(c *gin.Context) {
 	if revoke {
 		msgs = append(msgs, success(fmt.Sprintf("All your application tokens were revoked (%d). Create new ones where you need them.", revoked)))
 	}
-	h.redirect(c, "/profile", msgs...)
+	h.redirect(c, "/profile#top", msgs...) // #top: not the form's #password-title
 }

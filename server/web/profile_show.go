@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/httperr"
 	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/shared/apitypes"
@@ -15,20 +16,35 @@ type profileData struct {
 	Table   tokenTable
 	AtLimit bool
 	Limit   string // the limit message, when AtLimit
-	// Created is the token made by this very request: the only time its
-	// value is ever shown. It is never stored, redirected or cached.
+	// Created is the token whose value this view shows: the only time it
+	// is ever shown (see justCreated).
 	Created *apitypes.CreatedToken
+	// JustCreated names a token created moments ago whose one view is
+	// over (a reload, or another replica): the page says it cannot be
+	// shown again.
+	JustCreated string
 
-	Form       tokenForm
-	TokenError string
+	Form tokenForm
+	// TokenError is the create-token form's error, TokenField the id of
+	// the field it is about ("" for none).
+	TokenError, TokenField string
 
-	PasswordError string
+	// PasswordError is the password form's error, PasswordField the id of
+	// the field it is about.
+	PasswordError, PasswordField string
 	// Directory is set for accounts whose password lives in LDAP: the
 	// page cannot change it, so it says where to.
 	Directory bool
 
+	// DockerLogin is the docker_login policy in force and who set it;
+	// DockerLoginError the switch's error.
+	DockerLogin      account.DockerLoginState
+	DockerLoginError string
+
 	Username string
-	Registry string
+	// Hosts are the registries for the docker login lines; empty when
+	// the server knows none.
+	Hosts    []string
 	Scopes   []option
 	Expiries []option
 }
@@ -57,7 +73,8 @@ var expiryOptions = []option{
 	{"365", "in a year"},
 }
 
-// profileShow shows the signed-in user's tokens and settings.
+// profileShow shows the signed-in user's tokens and settings. After a
+// token was created (?created=ID) it shows that token's value, once.
 func (h *Handler) profileShow(c *gin.Context) {
 	h.showProfile(c, http.StatusOK, profileData{})
 }
@@ -70,6 +87,9 @@ func (h *Handler) showProfile(c *gin.Context, status int, d profileData) {
 		h.fail(c, err)
 		return
 	}
+	if id := c.Query("created"); id != "" && d.Created == nil {
+		h.createdView(c, id, tokens, &d)
+	}
 	d.Table = ownTokenTable(tokens, h.maxTokens)
 	d.AtLimit = d.Table.AppTokens() >= h.maxTokens
 	d.Limit = httperr.TokenLimitPage(d.Table.AppTokens())
@@ -78,8 +98,27 @@ func (h *Handler) showProfile(c *gin.Context, status int, d profileData) {
 	}
 	d.Username = p.Name()
 	d.Directory = p.User.Source == model.SourceLDAP
-	d.Registry = h.registry
+	d.DockerLogin = h.accounts.DockerLoginOf(p.User)
+	d.Hosts = h.hosts
 	d.Scopes = scopeOptions
 	d.Expiries = expiryOptions
 	h.render(c, status, "profile", "Profile", "profile", d)
+}
+
+// createdView fills in the token id that the redirect after its creation
+// names: its value when this session has not seen it yet, else only its
+// name. An id that is not one of the user's tokens is ignored.
+func (h *Handler) createdView(c *gin.Context, id string, tokens []apitypes.Token, d *profileData) {
+	for _, t := range tokens {
+		if t.ID != id {
+			continue
+		}
+		sess, _ := currentSession(c)
+		if tok, ok := h.created.take(string(sess.ID), id); ok {
+			d.Created = &tok
+			return
+		}
+		d.JustCreated = t.Name
+		return
+	}
 }

@@ -16,8 +16,9 @@ import (
 func (h *Handler) signinCheck(c *gin.Context) {
 	name := strings.TrimSpace(c.PostForm("username"))
 	password := c.PostForm("password")
+	next := c.PostForm(nextField)
 	again := func(status int, msg string) {
-		h.render(c, status, "signin", "Sign in", "signin", signinData{Username: name, Error: msg})
+		h.render(c, status, "signin", "Sign in", "signin", signinData{Username: name, Error: msg, Next: nextOf(next), Retry: name != ""})
 	}
 	if name == "" || password == "" {
 		again(http.StatusBadRequest, "Enter your username and your password.")
@@ -32,7 +33,7 @@ func (h *Handler) signinCheck(c *gin.Context) {
 	if !h.startSession(c, p) {
 		return // startSession has answered
 	}
-	h.redirect(c, "/profile")
+	h.redirect(c, safeNext(next))
 }
 
 // startSession gives the browser a new session for p, ending the one it

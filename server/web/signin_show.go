@@ -10,13 +10,26 @@ import (
 type signinData struct {
 	Username string
 	Error    string
+	// Next is where to go after signing in ("" for the profile).
+	Next string
+	// Retry is set after a wrong password: the password field gets the
+	// focus, the username stays.
+	Retry bool
+}
+
+// nextOf is the sign-in form's return path: "" for the default.
+func nextOf(v string) string {
+	if n := safeNext(v); n != "/profile" {
+		return n
+	}
+	return ""
 }
 
 // signinShow shows the sign-in form, or sends a signed-in user on.
 func (h *Handler) signinShow(c *gin.Context) {
 	if _, ok := currentUser(c); ok {
-		c.Redirect(http.StatusSeeOther, "/profile")
+		c.Redirect(http.StatusSeeOther, safeNext(c.Query(nextField)))
 		return
 	}
-	h.render(c, http.StatusOK, "signin", "Sign in", "signin", signinData{})
+	h.render(c, http.StatusOK, "signin", "Sign in", "signin", signinData{Next: nextOf(c.Query(nextField))})
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,10 +15,11 @@ import (
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
-// tokenCreate mints an application token and shows it in this response,
-// once. There is no redirect: the value never travels in a URL or a
-// cookie, and reloading re-sends the form, which then fails because the
-// name is taken.
+// tokenCreate mints an application token and redirects to the profile,
+// which shows its value once (post-redirect-get): the value is held in
+// this process for that one view (see justCreated), never in the URL or a
+// cookie, and reloading the profile cannot re-post the form. The URL
+// carries only the token's id, which is no secret.
 func (h *Handler) tokenCreate(c *gin.Context) {
 	p, _ := currentUser(c)
 	form := tokenForm{
@@ -25,12 +27,12 @@ func (h *Handler) tokenCreate(c *gin.Context) {
 		Scope:   c.PostForm("scope"),
 		Expires: strings.TrimSpace(c.PostForm("expires")),
 	}
-	again := func(status int, msg string) {
-		h.showProfile(c, status, profileData{Form: form, TokenError: msg})
+	again := func(status int, field, msg string) {
+		h.showProfile(c, status, profileData{Form: form, TokenError: msg, TokenField: field})
 	}
 	expires, err := parseExpiry(form.Expires, time.Now())
 	if err != nil {
-		again(http.StatusBadRequest, err.Error())
+		again(http.StatusBadRequest, "token-expires", err.Error())
 		return
 	}
 	created, err := h.accounts.CreateToken(actor(c), p.Name(), account.NewToken{
@@ -38,11 +40,23 @@ func (h *Handler) tokenCreate(c *gin.Context) {
 	})
 	if err != nil {
 		status, msg := h.explain(c, err)
-		again(status, msg)
+		field := "token-name"
+		var limit *account.LimitError
+		if errors.As(err, &limit) {
+			field = ""
+		}
+		again(status, field, msg)
 		return
 	}
-	flashNow(c, success(fmt.Sprintf("Token '%s' was created successfully.", created.Name)))
-	h.showProfile(c, http.StatusOK, profileData{Created: &created})
+	done := success(fmt.Sprintf("Token '%s' was created successfully.", created.Name))
+	sess, _ := currentSession(c)
+	if !h.created.put(string(sess.ID), created) {
+		// Too many values waiting for their view: show it in this answer.
+		flashNow(c, done)
+		h.showProfile(c, http.StatusOK, profileData{Created: &created})
+		return
+	}
+	h.redirect(c, "/profile?created="+url.QueryEscape(created.ID)+"#created-token", done)
 }
 
 // maxExpiryDays bounds the expiry a form may ask for: the account rule's

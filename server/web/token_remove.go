@@ -17,6 +17,9 @@ type confirmData struct {
 	Action   string
 	Button   string
 	Cancel   string
+	// Return, when set, is posted as the form's "return" field: where to
+	// go afterwards (see updateUser).
+	Return string
 }
 
 // tokenRemoveConfirm asks before a token is removed; it works without

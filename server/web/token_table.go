@@ -1,7 +1,10 @@
 package web
 
 import (
+	"net/http"
 	"net/url"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/portusproject/portus/shared/apitypes"
 )
@@ -44,4 +47,10 @@ func ownTokenTable(tokens []apitypes.Token, limit int) tokenTable {
 // userTokenTable is an administrator's view of user name's tokens.
 func userTokenTable(name string, tokens []apitypes.Token, limit int) tokenTable {
 	return tokenTable{Tokens: tokens, Max: limit, Base: "/admin/users/" + url.PathEscape(name) + "/tokens", Action: "revoke", Label: "Revoke"}
+}
+
+// tokensShow answers GET /profile/tokens, a URL people are left at or
+// bookmark: the tokens are on the profile.
+func (h *Handler) tokensShow(c *gin.Context) {
+	c.Redirect(http.StatusSeeOther, "/profile#tokens")
 }

@@ -15,6 +15,10 @@ type userData struct {
 	Subject model.User
 	Table   tokenTable
 	Me      string
+	// DockerLogin is the user's docker_login policy and who set it;
+	// Choices the administrator's options.
+	DockerLogin account.DockerLoginState
+	Choices     []option
 }
 
 // userShow shows a user and their tokens to an administrator.
@@ -35,5 +39,8 @@ func (h *Handler) userShow(c *gin.Context) {
 	}
 	p, _ := currentUser(c)
 	u.PasswordHash = ""
-	h.render(c, http.StatusOK, "user", "User "+u.Name, "users", userData{Subject: u, Table: userTokenTable(u.Name, tokens, h.maxTokens), Me: p.Name()})
+	h.render(c, http.StatusOK, "user", "User "+u.Name, "users", userData{
+		Subject: u, Table: userTokenTable(u.Name, tokens, h.maxTokens), Me: p.Name(),
+		DockerLogin: h.accounts.DockerLoginOf(u), Choices: dockerLoginChoices,
+	})
 }

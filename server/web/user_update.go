@@ -16,6 +16,28 @@ func (h *Handler) userDisable(c *gin.Context) {
 		"You cannot disable your own account. Ask another administrator.")
 }
 
+// userDisableConfirm asks before disabling an account, as every
+// destructive action of the administrators' pages does.
+func (h *Handler) userDisableConfirm(c *gin.Context) {
+	name := c.Param("name")
+	tokens, ok := h.userTokens(c, name)
+	if !ok {
+		return
+	}
+	d := confirmData{
+		Question: fmt.Sprintf("Disable %s?", name),
+		Detail: fmt.Sprintf("%s can no longer sign in, their web sessions end, and their %d application tokens stop working at once. "+
+			"You can enable the account again later; nothing is deleted.", name, len(tokens)),
+		Action: userPath(name) + "/disable",
+		Button: "Disable " + name,
+		Cancel: "/admin/users",
+	}
+	if c.Query("return") == "user" {
+		d.Cancel, d.Return = userPath(name), "user"
+	}
+	h.render(c, http.StatusOK, "confirm", "Disable "+name, "users", d)
+}
+
 // userEnable enables a disabled account again.
 func (h *Handler) userEnable(c *gin.Context) {
 	h.updateUser(c, account.UserChange{Disabled: ptr(false)}, "User '%s' was enabled.", "")

@@ -35,7 +35,6 @@ import (
 	"html/template"
 	"log/slog"
 	"net/url"
-	"strings"
 
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/config"
@@ -47,10 +46,11 @@ type Handler struct {
 	sessions  *account.Sessions
 	log       *slog.Logger
 	pages     map[string]*template.Template
-	secure    bool   // Secure cookies
-	signup    bool   // the sign-up page is open
-	registry  string // the registry host shown in the help, "" if unknown
+	secure    bool     // Secure cookies
+	signup    bool     // the sign-up page is open
+	hosts     []string // the registries shown in the docker login lines
 	maxTokens int
+	created   *justCreated // new tokens' values for their one view
 }
 
 // New parses the templates and returns the handler. A template that does
@@ -71,19 +71,8 @@ func New(accounts *account.Service, c config.Config, log *slog.Logger) (*Handler
 		pages:     pages,
 		secure:    u.Scheme == "https" || c.TLSCert != "",
 		signup:    c.Signup,
-		registry:  registryHost(c.Services),
+		hosts:     c.DockerHosts(),
 		maxTokens: accounts.MaxTokens(),
+		created:   newJustCreated(),
 	}, nil
-}
-
-// registryHost picks the first service name that looks like a host name
-// (registries usually announce their own address as the service), for the
-// `docker login HOST` help on the profile page.
-func registryHost(services []string) string {
-	for _, s := range services {
-		if strings.ContainsAny(s, ".:") && !strings.ContainsAny(s, " /") {
-			return s
-		}
-	}
-	return ""
 }

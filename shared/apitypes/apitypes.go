@@ -125,6 +125,14 @@ type UpdateUserRequest struct {
 	Unlock bool `json:"unlock,omitempty"`
 }
 
+// SetPasswordRequest is the body of PUT /api/v1/users/{name}/password: a
+// new password an administrator gives the user (a reset). It ends the
+// user's web sessions and lifts their sign-in lock; their application
+// tokens keep working.
+type SetPasswordRequest struct {
+	Password string `json:"password"`
+}
+
 // Activity is one audit-log entry.
 type Activity struct {
 	ID        uint64    `json:"id"`

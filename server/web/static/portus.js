@@ -4,6 +4,19 @@
 (function () {
   "use strict";
 
+  // Browsers skip autofocus when the URL's fragment names an element, as
+  // the forms' actions do (#password-title …) so that a failed form scrolls
+  // back to itself without script. Focus the field in error here, leaving
+  // the scroll where the fragment put it.
+  // After load: the fragment's scroll, which happens until then, would
+  // take the focus away again.
+  window.addEventListener("load", function () {
+    var auto = document.querySelector("[autofocus]");
+    if (auto && document.activeElement !== auto) {
+      auto.focus({ preventScroll: true });
+    }
+  });
+
   // The copy button next to a new token: shown only when this script runs.
   document.querySelectorAll("button[data-copy]").forEach(function (button) {
     var input = document.getElementById(button.getAttribute("data-copy"));
@@ -14,8 +27,10 @@
     button.addEventListener("click", function () {
       input.focus();
       input.select();
+      var status = document.getElementById(button.getAttribute("data-status"));
       var done = function () {
         button.textContent = "Copied";
+        if (status) { status.textContent = "Token copied to the clipboard."; }
         setTimeout(function () { button.textContent = "Copy"; }, 2000);
       };
       if (navigator.clipboard && window.isSecureContext) {
@@ -26,6 +41,20 @@
         done();
       }
     });
+  });
+
+  // A character counter for fields with a maxlength, such as the token
+  // name: "12 of 64 used".
+  document.querySelectorAll("input[data-counter][maxlength]").forEach(function (input) {
+    var out = document.getElementById(input.getAttribute("data-counter"));
+    if (!out) {
+      return;
+    }
+    var update = function () {
+      out.textContent = " (" + input.value.length + " used)";
+    };
+    input.addEventListener("input", update);
+    update();
   });
 
   // A click into a read-only token selects all of it.

@@ -103,7 +103,9 @@ acl:
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("the import route on the public listener: %d, want 404", resp.StatusCode)
+	// 405: the web UI's admin pages answer GET under /admin/users/; no
+	// POST route of that path exists on the public listener.
+	if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("the import route on the public listener: %d, want 404 or 405", resp.StatusCode)
 	}
 }

@@ -60,6 +60,7 @@ import (
 	"github.com/portusproject/portus/helper/keychain"
 	"github.com/portusproject/portus/helper/portusclient"
 	"github.com/portusproject/portus/helper/registryurl"
+	"github.com/portusproject/portus/shared/buildinfo"
 )
 
 const (
@@ -80,6 +81,7 @@ func Identify(version string) {
 	credentials.Name = Name
 	credentials.Package = Module
 	credentials.Version = resolveVersion(version)
+	credentials.Revision = buildinfo.Commit
 }
 
 func resolveVersion(v string) string {

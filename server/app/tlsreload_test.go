@@ -84,4 +84,3 @@ func waitUntil(t *testing.T, ok func() bool, what string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-

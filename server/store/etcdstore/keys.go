@@ -24,6 +24,7 @@ func (k keys) token(owner, name string) string {
 }
 func (k keys) count(owner string) string { return k.prefix + "counts/" + esc(owner) }
 func (k keys) firstUser() string         { return k.prefix + "meta/first-user" }
+func (k keys) schema() string            { return k.prefix + "meta/schema-version" }
 func (k keys) auditSeq() string          { return k.prefix + "audit/seq" }
 func (k keys) auditLogPrefix() string    { return k.prefix + "audit/log/" }
 func (k keys) audit(id uint64) string    { return auditKey(k.auditLogPrefix(), id) }

@@ -68,6 +68,7 @@ import (
 	"github.com/portusproject/portus/helper/keychain"
 	"github.com/portusproject/portus/helper/portusclient"
 	"github.com/portusproject/portus/helper/registryurl"
+	"github.com/portusproject/portus/shared/buildinfo"
 )
 
 const (
@@ -88,6 +89,7 @@ func Identify(version string) {
 	credentials.Name = Name
 	credentials.Package = Module
 	credentials.Version = resolveVersion(version)
+	credentials.Revision = buildinfo.Commit
 }
 
 func resolveVersion(v string) string {

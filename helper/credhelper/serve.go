@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/docker/docker-credential-helpers/credentials"
+
+	"github.com/portusproject/portus/shared/buildinfo"
 )
 
 // MaxInput is the most the helper reads from stdin: docker sends a server
@@ -32,8 +34,8 @@ func Serve(h credentials.Helper, args []string, stdin io.Reader, stdout io.Write
 	action := args[1]
 	var err error
 	switch action {
-	case "--version", "-v":
-		_ = credentials.PrintVersion(stdout)
+	case credentials.ActionVersion, "--version", "-v":
+		printVersion(stdout)
 		return 0
 	case "--help", "-h":
 		_, _ = fmt.Fprintf(stdout, "Usage: %s <store|get|erase|list|version>\n", credentials.Name)
@@ -48,6 +50,14 @@ func Serve(h credentials.Helper, args []string, stdin io.Reader, stdout io.Write
 		return 1
 	}
 	return 0
+}
+
+// printVersion prints credentials.PrintVersion's line, which other tools
+// read as "NAME (PACKAGE) VERSION", unchanged, then the build's commit,
+// date and Go version on a line of their own.
+func printVersion(stdout io.Writer) {
+	_ = credentials.PrintVersion(stdout)
+	_, _ = fmt.Fprintln(stdout, buildinfo.Details())
 }
 
 // serveInput runs an action that reads stdin, as the credentials package

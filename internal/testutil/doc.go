@@ -7,6 +7,8 @@
 //   - Process, a started binary: wait until it answers (WaitReady, with
 //     Answers as the usual HTTP probe), stop it with SIGTERM and then
 //     SIGKILL, or kill it by PID as a crash would;
+//   - CA, a throwaway certificate authority whose Issue writes (and, for a
+//     renewal, replaces) a server's certificate and key;
 //   - the output checks: CheckRun (exit code, stream, message, time limit),
 //     Leaks, NoSecret and RedactTokens, so that a test that asserts "this
 //     output holds no secret" never prints the secret.

@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,6 +90,10 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 	if err := checkReplicaAlone(c); err != nil {
 		return err
 	}
+	certs, err := newCertReloader(c.TLSCert, c.TLSKey, log)
+	if err != nil {
+		return err
+	}
 	core, err := OpenCore(c, account.Options{Logger: log})
 	if err != nil {
 		return err
@@ -126,13 +131,9 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 		go followSigningKeys(followCtx, issuer.Live, log)
 	}
 	publicSrv, adminSrv := newServers(public, admin, log)
-	go func() {
-		if c.TLSCert != "" {
-			errc <- publicSrv.ServeTLS(ln, c.TLSCert, c.TLSKey)
-		} else {
-			errc <- publicSrv.Serve(ln)
-		}
-	}()
+	stopReloads := handleReloads(ctx, certs, log)
+	defer stopReloads()
+	servePublic(publicSrv, ln, certs, errc)
 	go func() { errc <- adminSrv.Serve(adminLn) }()
 
 	log.Info("portus is serving", "addr", ln.Addr().String(), "url", c.URL, "data", c.Data, "admin_socket", c.SocketPath(), "tls", c.TLSCert != "")
@@ -152,6 +153,17 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// servePublic serves the public listener, over TLS with the reloaded
+// certificate when certs is not nil.
+func servePublic(srv *http.Server, ln net.Listener, certs *certReloader, errc chan<- error) {
+	if certs == nil {
+		go func() { errc <- srv.Serve(ln) }()
+		return
+	}
+	srv.TLSConfig = &tls.Config{GetCertificate: certs.GetCertificate}
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 }
 
 // startFlusher writes batched last-used times every interval until the

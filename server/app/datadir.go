@@ -154,7 +154,7 @@ func openStore(c config.Config, log *slog.Logger) (model.Store, error) {
 		}
 		return etcdstore.Open(o)
 	}
-	st, err := boltstore.Open(c.DBPath(), lockTimeout)
+	st, err := boltstore.OpenWith(c.DBPath(), boltstore.Options{LockTimeout: lockTimeout, Logger: log})
 	if errors.Is(err, boltstore.ErrLocked) {
 		return nil, fmt.Errorf("the data directory %s is in use by another portus process (its database is locked); stop that process or use another --data", c.Data)
 	}

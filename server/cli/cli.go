@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/portusproject/portus/server/config"
+	"github.com/portusproject/portus/shared/buildinfo"
 )
 
 // Version is set at build time with -ldflags "-X .../server/cli.Version=v1.2.3".
@@ -204,7 +205,7 @@ func runVersion(env Env, args []string) error {
 	if version == "" {
 		version = "devel"
 	}
-	fmt.Fprintf(env.Stdout, "portus %s (%s)\n", version, module)
+	fmt.Fprintf(env.Stdout, "portus %s (%s)\n%s\n", version, module, buildinfo.Details())
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -494,7 +495,7 @@ func TestPasswordsNeverArguments(t *testing.T) {
 
 func TestUsageAndVersion(t *testing.T) {
 	r := ok(t, "", "version")
-	if !strings.HasPrefix(r.stdout, "portus ") {
+	if !strings.HasPrefix(r.stdout, "portus ") || !strings.Contains(r.stdout, "\ncommit ") || !strings.Contains(r.stdout, runtime.Version()) {
 		t.Errorf("version: %q", r.stdout)
 	}
 	for _, args := range [][]string{{}, {"frobnicate"}, {"token", "create", "--name", "x"}, {"token", "revoke", "--user", "alice"}, {"user"}} {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -266,13 +267,17 @@ func TestConcurrentProcesses(t *testing.T) {
 func TestVersion(t *testing.T) {
 	w := newWorld(t)
 	stdout, _, code := w.run(t, "version", "")
-	if code != 0 || stdout != "docker-credential-portus (github.com/portusproject/portus) dev\n" {
+	// The first line is credentials.PrintVersion's, as other helpers print it.
+	if first, _, _ := strings.Cut(stdout, "\n"); code != 0 || first != "docker-credential-portus (github.com/portusproject/portus) dev" {
 		t.Fatalf("version: exit %d, %q", code, stdout)
 	}
-	bin := build(t, "-ldflags", "-X main.version=v1.2.3")
+	const bi = "-X github.com/portusproject/portus/shared/buildinfo."
+	bin := build(t, "-ldflags", "-X main.version=v1.2.3 "+bi+"Commit=0123abc "+bi+"Date=2024-05-06T07:08:09Z")
 	out, err := exec.Command(bin, "version").Output()
-	if err != nil || string(out) != "docker-credential-portus (github.com/portusproject/portus) v1.2.3\n" {
-		t.Fatalf("version with -ldflags: %q, %v", out, err)
+	want := "docker-credential-portus (github.com/portusproject/portus) v1.2.3\n" +
+		"commit 0123abc, built 2024-05-06T07:08:09Z, " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	if err != nil || string(out) != want {
+		t.Fatalf("version with -ldflags: %q, %v; want %q", out, err, want)
 	}
 }
 

@@ -105,8 +105,9 @@ func (e *indexError) Error() string {
 // migrateAudit converts a file of the old layout — failures and history
 // together in activities, no index — in the transaction of Open: it moves
 // the failures to auth_failures, indexes every entry and counts both logs.
-// It does nothing once the layout is recorded, and being one transaction
-// it either completes or leaves the old layout for the next Open.
+// It is the step from schema version 1 to 2 (schema.go); it does nothing
+// once the layout is recorded, and being one transaction it either
+// completes or leaves the old layout for the next Open.
 func migrateAudit(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketAuditMeta)
 	if btoi(meta.Get(metaLayout)) == auditLayout {

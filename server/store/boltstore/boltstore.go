@@ -13,6 +13,7 @@
 //	activity_users    len(NAME) NAME ID → 'h' or 'f'  (a user's entries, as
 //	                  actor or subject, and the log that holds each)
 //	audit_meta        layout, history_count, failures_count (big-endian)
+//	meta              schema_version (big-endian; SchemaVersion, schema.go)
 //	sessions          SHA-256(cookie value) → model.Session
 //	user_sessions/NAME session id → empty          (one bucket per user)
 //
@@ -30,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -62,14 +64,34 @@ type Store struct {
 
 var _ model.Store = (*Store)(nil)
 
-// Open opens or creates the bbolt file at path with mode 0600. If another
-// process holds the file's lock, Open gives up after lockTimeout and returns
-// an error wrapping ErrLocked; bbolt would otherwise wait forever.
+// Options configures OpenWith. The zero value is what Open uses.
+type Options struct {
+	// LockTimeout bounds the wait for another process's lock on the
+	// file; zero means one second.
+	LockTimeout time.Duration
+	// Logger receives the upgrade notice; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Open is OpenWith with the default logger.
 func Open(path string, lockTimeout time.Duration) (*Store, error) {
-	if lockTimeout <= 0 {
-		lockTimeout = time.Second
+	return OpenWith(path, Options{LockTimeout: lockTimeout})
+}
+
+// OpenWith opens or creates the bbolt file at path with mode 0600. If
+// another process holds the file's lock, it gives up after LockTimeout and
+// returns an error wrapping ErrLocked; bbolt would otherwise wait forever.
+// A file of an older SchemaVersion is copied beside itself
+// (PATH.schema-N.backup, said in the log) and migrated in one
+// transaction; a newer one is refused with a *NewerSchemaError.
+func OpenWith(path string, o Options) (*Store, error) {
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("opening %s: %w", path, ErrLocked)
 	}
@@ -82,17 +104,12 @@ func Open(path string, lockTimeout time.Duration) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("setting the mode of %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketUsers, bucketTokens, bucketTokenHashes, bucketOwnerTokens, bucketActivities,
-			bucketAuthFailures, bucketActivityUsers, bucketAuditMeta, bucketSessions, bucketUserSess} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		return migrateAudit(tx)
-	})
-	if err != nil {
+	if err := prepare(db, path, o.Logger); err != nil {
 		db.Close()
+		var newer *NewerSchemaError
+		if errors.As(err, &newer) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("preparing %s: %w", path, err)
 	}
 	return &Store{db: db, dir: filepath.Dir(path)}, nil

@@ -13,6 +13,7 @@
 //	P counts/OWNER              decimal count of OWNER's application tokens
 //	P counts-login/OWNER        decimal count of OWNER's login tokens
 //	P meta/first-user           exists once a user does
+//	P meta/schema-version       SchemaVersion, decimal (schema.go)
 //	P audit/seq                 {"last":N,"layout":2,"history":H,
 //	                            "failures":F}: the newest ID of both logs
 //	                            and how many entries each holds
@@ -200,9 +201,15 @@ func Open(o Options) (*Store, error) {
 		ctx:     ctx,
 		cancel:  cancel,
 	}
-	err = s.reload()
+	schema, schemaRev, err := s.checkSchema()
+	if err == nil {
+		err = s.reload()
+	}
 	if err == nil {
 		err = s.migrateAudit()
+	}
+	if err == nil {
+		err = s.recordSchema(schema, schemaRev)
 	}
 	if err != nil {
 		cancel()

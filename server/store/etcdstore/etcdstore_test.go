@@ -79,6 +79,7 @@ func TestStore(t *testing.T) {
 		{"WrongSecretsKey", testWrongSecretsKey},
 		{"PlaintextSecretsMigrate", testPlaintextSecretsMigrate},
 		{"AuditMigration", testAuditMigration},
+		{"Schema", testSchema},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, c) })
 	}

@@ -33,6 +33,7 @@ func (k keys) countOf(owner, kind string) string {
 	return k.prefix + "counts-" + esc(kind) + "/" + esc(owner)
 }
 func (k keys) firstUser() string      { return k.prefix + "meta/first-user" }
+func (k keys) schema() string         { return k.prefix + "meta/schema-version" }
 func (k keys) auditSeq() string       { return k.prefix + "audit/seq" }
 func (k keys) auditLogPrefix() string { return k.prefix + "audit/log/" }
 func (k keys) audit(id uint64) string { return auditKey(k.auditLogPrefix(), id) }

@@ -16,6 +16,7 @@
 package ldaptest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -193,7 +194,40 @@ func (s *Server) Kill() { s.proc.Kill() }
 
 // Freeze stops slapd with SIGSTOP: the kernel still accepts connections
 // on its port, but nothing answers (a hung directory). Thaw resumes it.
-func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
+func (s *Server) Freeze() {
+	s.signal(syscall.SIGSTOP)
+	// The signal stops each thread when it is next scheduled: on a busy
+	// machine slapd could still answer a request or two. Wait until every
+	// thread is stopped.
+	deadline := time.Now().Add(5 * time.Second)
+	for !allStopped(s.proc.PID()) {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("slapd (pid %d) did not stop within 5 s of SIGSTOP", s.proc.PID())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allStopped reports whether every thread of pid is in state T (stopped),
+// from /proc/PID/task/*/stat.
+func allStopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(task)
+		if err != nil {
+			return false
+		}
+		// The state follows the parenthesised command name.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) || (stat[i+2] != 'T' && stat[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
 
 // Thaw resumes a frozen slapd.
 func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }

@@ -96,6 +96,10 @@ func TestProfileShowsTheRegistryHosts(t *testing.T) {
 	if strings.Contains(text, "REGISTRY") || strings.Contains(text, "go install") {
 		t.Errorf("the profile still shows a placeholder or go install:\n%s", text)
 	}
+	// The helper's install text says what the README's "Install" says.
+	if !strings.Contains(p.Body, `href="https://github.com/portusproject/portus/releases"`) || !strings.Contains(text, "SHA256SUMS") {
+		t.Error("the profile's helper text does not point to the release downloads and their checksums")
+	}
 
 	// Without hosts (the default service "registry" is none), a
 	// placeholder that the page explains.

@@ -61,7 +61,7 @@ func TestWineHelperLoginCycle(t *testing.T) {
 	p.createUser(t, "alice", "alice-password", false)
 
 	phase(t, "version", func(t *testing.T) {
-		if out := h.mustHelper(t, "", "version"); !strings.HasPrefix(out, "docker-credential-portus (github.com/portusproject/portus) ") {
+		if out := h.mustHelper(t, "", "version"); !strings.HasPrefix(out, "docker-credential-portus (github.com/portusproject/portus) "+wineReleaseVersion) {
 			t.Fatalf("version: %q", out)
 		}
 	})

@@ -8,11 +8,13 @@ package e2e
 // shim that provides it (see there).
 
 import (
+	"archive/zip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -163,15 +165,53 @@ func prepareWine() (*wineHost, error) {
 	return h, nil
 }
 
-// buildWindowsHelper cross-compiles the helper as a release would: no cgo,
-// no test keyring, so it uses the Credential Manager.
+// wineReleaseVersion is the version the Windows helper under test is
+// released as: the tests run the release's own .exe, built and packed by
+// scripts/release, so that its `version` is checked under Wine too.
+const wineReleaseVersion = "v0.0.0-wine"
+
+// buildWindowsHelper makes the windows/amd64 release archive of the helper
+// with scripts/release (no cgo, the Credential Manager backend) and
+// unpacks its .exe to exe.
 func buildWindowsHelper(exe string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-o", exe, "../../helper/cmd/docker-credential-portus")
-	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the helper for windows/amd64: %w\n%s", err, out)
+	out, err := os.MkdirTemp("", "portus-wine-release-")
+	if err != nil {
+		return err
 	}
-	return nil
+	defer os.RemoveAll(out)
+	cmd := exec.Command("../release", wineReleaseVersion, "--out", out, "--targets", "docker-credential-portus:windows/amd64")
+	if log, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("scripts/release for windows/amd64: %w\n%s", err, log)
+	}
+	archives, err := filepath.Glob(filepath.Join(out, "docker-credential-portus_*_windows_amd64.zip"))
+	if err != nil || len(archives) != 1 {
+		return fmt.Errorf("scripts/release wrote %v, want one windows/amd64 zip", archives)
+	}
+	zr, err := zip.OpenReader(archives[0])
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if filepath.Base(f.Name) != "docker-credential-portus.exe" {
+			continue
+		}
+		src, err := f.Open()
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		dst, err := os.OpenFile(exe, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(dst, src); err != nil {
+			dst.Close()
+			return err
+		}
+		return dst.Close()
+	}
+	return fmt.Errorf("%s holds no docker-credential-portus.exe", archives[0])
 }
 
 // buildShim compiles the ProcessPrng shim into the test cache, named by a

@@ -176,18 +176,7 @@ func TestHelperWithDockerCLI(t *testing.T) {
 				d.MustDocker(t, w.env, "", "pull", ref)
 			})
 			phase(t, "bare login", func(t *testing.T) {
-				// No -u, nothing on stdin (not a terminal): a prompt fails.
-				out := d.MustDocker(t, w.env, "", "login", reg.Host)
-				if !strings.Contains(out, "Login Succeeded") {
-					t.Fatalf("bare docker login: %s", testutil.RedactTokens(out))
-				}
-				login, apps := tokensOf(t, p, "alice", "alice-password")
-				if len(login) != 1 || len(apps) != 0 {
-					t.Fatalf("after a bare docker login the server lists %d login and %d application tokens, want 1 and 0", len(login), len(apps))
-				}
-				if again := helperGet(t, w, reg.Host, "alice"); again != identity {
-					t.Fatal("a bare docker login replaced the stored identity token")
-				}
+				bareLogin(t, d, w, p, reg.Host, identity, 1, 0)
 				d.MustDocker(t, w.env, "", "image", "rm", ref)
 				d.MustDocker(t, w.env, "", "pull", ref)
 			})
@@ -243,22 +232,32 @@ func TestHelperExchangeForPasswordClients(t *testing.T) {
 	// the daemon logs in with the stored token (no login token: it is a
 	// token already), and store gets it back. Nothing new anywhere.
 	d := startDockerd(t)
-	out := d.MustDocker(t, w.env, "", "login", reg.Host)
-	if !strings.Contains(out, "Login Succeeded") {
-		t.Fatalf("bare docker login: %s", testutil.RedactTokens(out))
-	}
-	login, apps := tokensOf(t, p, "alice", "alice-password")
-	if len(login) != 0 || len(apps) != 1 {
-		t.Fatalf("after a bare docker login the server lists %d login and %d application tokens, want 0 and 1", len(login), len(apps))
-	}
-	if again := helperGet(t, w, reg.Host, "alice"); again != token {
-		t.Fatal("a bare docker login replaced the stored token")
-	}
+	bareLogin(t, d, w, p, reg.Host, token, 0, 1)
 	d.MustDocker(t, w.env, "", "pull", ref)
 	w.logout(t, reg.Host, p, "alice-password")
 	out, err := w.run("", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
 	if err == nil || !strings.Contains(out, "UNAUTHORIZED") && !strings.Contains(out, "401") {
 		t.Fatalf("crane pull after logout: err %v\n%s", err, out)
+	}
+}
+
+// bareLogin runs `docker login HOST` through the daemon with no -u and
+// nothing on stdin (not a terminal, so a prompt fails), and checks that it
+// succeeded with alice's stored token, left it stored as it was, and that
+// the server still lists wantLogin login and wantApps application tokens:
+// nothing new.
+func bareLogin(t *testing.T, d *dockerd, w *workstation, p *portusServer, host, stored string, wantLogin, wantApps int) {
+	t.Helper()
+	out := d.MustDocker(t, w.env, "", "login", host)
+	if !strings.Contains(out, "Login Succeeded") {
+		t.Fatalf("bare docker login: %s", testutil.RedactTokens(out))
+	}
+	login, apps := tokensOf(t, p, "alice", "alice-password")
+	if len(login) != wantLogin || len(apps) != wantApps {
+		t.Fatalf("after a bare docker login the server lists %d login and %d application tokens, want %d and %d", len(login), len(apps), wantLogin, wantApps)
+	}
+	if again := helperGet(t, w, host, "alice"); again != stored {
+		t.Fatal("a bare docker login replaced the stored token")
 	}
 }
 

@@ -30,11 +30,14 @@
 //     Portus server share a token: the new one replaces the token stored
 //     for the others as well (see share).
 //   - get: the username and token from the keyring; for an identity token
-//     the username "<token>", so that docker uses it as a refresh token.
+//     its owner as the server named it at store (GET /api/v1/user), so
+//     that a bare `docker login HOST` reuses it as a password instead of
+//     prompting (see identityOwner), or "<token>" when the owner is
+//     unknown, so that docker refreshes with it.
 //   - erase: the token is revoked at the Portus server it came from
 //     (DELETE /api/v1/tokens/current, authenticated by the token itself:
 //     Basic with the username, or "Authorization: Bearer" for an identity
-//     token, whose owner the helper does not know), unless another
+//     token, whose owner the helper may not know), unless another
 //     registry of that server still holds it, then deleted from the
 //     keyring. A store that replaces such a token revokes it too. If the server cannot be reached the
 //     local copy is deleted anyway and stderr says which token remains valid

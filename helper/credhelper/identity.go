@@ -36,12 +36,39 @@ func (h *Helper) storeIdentity(cfg *config.Config, kc *keychain.Keychain, key st
 		portus = found
 	}
 	rec.Portus = portus
+	rec.Username = h.identityOwner(cfg, key, rec)
 	if err := writeRecord(kc, key, rec); err != nil {
 		return h.dropIdentity(cfg, key, rec, err)
 	}
 	h.log.Debug("store: identity token kept", "server", key, "portus", portus, "token", apptoken.Redact(creds.Secret))
 	h.retire(cfg, kc, key, old, rec)
 	return nil
+}
+
+// identityOwner is the username get returns for rec, an identity token:
+// its owner, asked from its Portus server, so that a later `docker login
+// HOST` (no -u) finds a username and a password and logs in with the
+// token itself — the CLI only reuses stored credentials that have both,
+// and prompts otherwise, which fails without a terminal. Docker then
+// sends the token as a password (Basic owner:token), which Portus takes
+// like the refresh grant and answers without a new login token; store
+// receives the same token back. Where the owner cannot be learnt, "<token>"
+// stays: docker refreshes with it, and only a bare docker login prompts.
+func (h *Helper) identityOwner(cfg *config.Config, key string, rec *record) string {
+	if rec.Portus == "" {
+		return identityUsername
+	}
+	client, err := portusclient.New(rec.Portus, h.clientOptions(cfg, key))
+	if err != nil {
+		h.log.Debug("store: identity token's owner unknown", "server", key, "err", err)
+		return identityUsername
+	}
+	owner, err := client.Owner(context.Background(), rec.Secret)
+	if err != nil {
+		h.log.Debug("store: identity token's owner unknown", "server", key, "err", err)
+		return identityUsername
+	}
+	return owner
 }
 
 // dropIdentity handles an identity token that the keyring did not take

@@ -20,12 +20,14 @@ func TestStorePortusIdentityTokenAndEraseRevokesIt(t *testing.T) {
 	if _, creates, _ := e.portus.Counts(); creates != 0 {
 		t.Fatalf("storing an identity token created %d tokens", creates)
 	}
-	if u, s := e.mustGet(e.registry); u != "<token>" || s != identity {
-		t.Fatalf("get = %q, %s: docker needs <token> and the identity token to refresh with", u, apptoken.Redact(s))
+	// The owner, learnt from the server: docker login HOST (no -u) reuses
+	// stored credentials only with a username and a password.
+	if u, s := e.mustGet(e.registry); u != "alice" || s != identity {
+		t.Fatalf("get = %q, %s: want the token's owner and the identity token", u, apptoken.Redact(s))
 	}
 	// docker login without -u stores back what get returned.
 	before := e.apiRequests()
-	e.mustStore(e.registry, "<token>", identity)
+	e.mustStore(e.registry, "alice", identity)
 	if e.apiRequests() != before {
 		t.Fatal("storing the stored identity token again talked to the server")
 	}
@@ -135,4 +137,22 @@ func TestStoreIdentityTokenKeyringRefuses(t *testing.T) {
 		t.Fatal("the identity token nobody holds was not revoked")
 	}
 	e.noSecrets(errText(err))
+}
+
+// An owner the server does not tell leaves docker's "<token>": docker then
+// refreshes with the token, and only a bare docker login would prompt.
+func TestStoreIdentityTokenOwnerUnknown(t *testing.T) {
+	e := newEnv(t)
+	unknown, err := apptoken.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mustStore(e.registry, "<token>", unknown)
+	if u, s := e.mustGet(e.registry); u != "<token>" || s != unknown {
+		t.Fatalf("get = %q, %s: want <token> and the identity token", u, apptoken.Redact(s))
+	}
+	if e.stderr.String() != "" {
+		t.Fatalf("store printed %q", e.stderr)
+	}
+	e.noSecrets()
 }

@@ -104,3 +104,20 @@ func serverMessage(body []byte, secret string) string {
 	}
 	return clean(hide(fmt.Sprintf("%.200s", s)))
 }
+
+// Owner returns the name of the user who owns token, asked with
+// "Authorization: Bearer TOKEN" (GET /api/v1/user): an identity token
+// comes from docker login without its owner's name.
+func (c *Client) Owner(ctx context.Context, token string) (string, error) {
+	var me apitypes.User
+	resp, err := c.http.R().SetContext(ctx).SetAuthToken(token).SetResult(&me).Get(c.base + apitypes.CallerPath)
+	if err != nil {
+		return "", transportError(peerPortus, c.base, err, c.timeout, c.configFile)
+	}
+	if resp.StatusCode() != http.StatusOK || me.Name == "" {
+		e := statusError(peerPortus, c.base, "", resp.StatusCode(), resp.Header(), resp.Body(), token)
+		e.ConfigFile = c.configFile
+		return "", e
+	}
+	return me.Name, nil
+}

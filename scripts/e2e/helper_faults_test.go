@@ -381,8 +381,9 @@ func TestHelperConcurrentLoginsTwoRegistries(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.Stdout), &list); r.Code != 0 || err != nil {
 		t.Fatalf("list: %v (%v)", r, err)
 	}
-	// docker login keeps an identity token (a login token) for each.
-	want := map[string]string{regs[0].Host: "<token>", regs[1].Host: "<token>"}
+	// docker login keeps an identity token (a login token) for each, under
+	// its owner's name (see the helper's identityOwner).
+	want := map[string]string{regs[0].Host: "alice", regs[1].Host: "alice"}
 	if fmt.Sprint(list) != fmt.Sprint(want) {
 		t.Fatalf("list = %v, want %v", list, want)
 	}

@@ -126,10 +126,11 @@ func helperTokensOf(t *testing.T, p *portusServer, password string) []apitypes.T
 // Docker daemon: docker login with the real password, which the daemon
 // turns into an identity token (a login token of the server) that the
 // CLI hands the helper; build, push and pull; a second login; docker
-// logout, which revokes the token on the server. (A bare `docker login
-// HOST` with an identity token stored prompts for a username: the CLI
-// reuses stored credentials only when they hold a password. It is tested
-// with the helper's own token in TestHelperExchangeForPasswordClients.)
+// logout, which revokes the token on the server. Between them a bare
+// `docker login HOST`: the CLI reuses stored credentials only when they
+// hold a username and a password, so the helper's get answers the
+// token's owner (learnt at store) with the token, which the daemon then
+// logs in with — no prompt, no new token.
 func TestHelperWithDockerCLI(t *testing.T) {
 	d := startDockerd(t)
 	for _, mode := range []string{"credsStore", "credHelpers"} {
@@ -163,7 +164,7 @@ func TestHelperWithDockerCLI(t *testing.T) {
 				}
 			})
 			phase(t, "keyring", func(t *testing.T) {
-				identity = helperGet(t, w, reg.Host, "<token>")
+				identity = helperGet(t, w, reg.Host, "alice")
 				if secrets := w.secrets(t); strings.Contains(secrets, "alice-password") {
 					t.Fatal("the keyring holds the password")
 				}
@@ -174,6 +175,11 @@ func TestHelperWithDockerCLI(t *testing.T) {
 				d.MustDocker(t, w.env, "", "image", "rm", ref)
 				d.MustDocker(t, w.env, "", "pull", ref)
 			})
+			phase(t, "bare login", func(t *testing.T) {
+				bareLogin(t, d, w, p, reg.Host, identity, 1, 0)
+				d.MustDocker(t, w.env, "", "image", "rm", ref)
+				d.MustDocker(t, w.env, "", "pull", ref)
+			})
 			phase(t, "second login", func(t *testing.T) {
 				// A second password login brings a new identity token; the
 				// helper revokes the one it replaces.
@@ -181,7 +187,7 @@ func TestHelperWithDockerCLI(t *testing.T) {
 				if n := len(loginTokensOf(t, p, "alice-password")); n != 1 {
 					t.Fatalf("after a second login the server lists %d login tokens, want 1", n)
 				}
-				if again := helperGet(t, w, reg.Host, "<token>"); again == identity {
+				if again := helperGet(t, w, reg.Host, "alice"); again == identity {
 					t.Fatal("the second login kept the first identity token")
 				}
 				d.MustDocker(t, w.env, "", "image", "rm", ref)
@@ -226,22 +232,32 @@ func TestHelperExchangeForPasswordClients(t *testing.T) {
 	// the daemon logs in with the stored token (no login token: it is a
 	// token already), and store gets it back. Nothing new anywhere.
 	d := startDockerd(t)
-	out := d.MustDocker(t, w.env, "", "login", reg.Host)
-	if !strings.Contains(out, "Login Succeeded") {
-		t.Fatalf("bare docker login: %s", testutil.RedactTokens(out))
-	}
-	login, apps := tokensOf(t, p, "alice", "alice-password")
-	if len(login) != 0 || len(apps) != 1 {
-		t.Fatalf("after a bare docker login the server lists %d login and %d application tokens, want 0 and 1", len(login), len(apps))
-	}
-	if again := helperGet(t, w, reg.Host, "alice"); again != token {
-		t.Fatal("a bare docker login replaced the stored token")
-	}
+	bareLogin(t, d, w, p, reg.Host, token, 0, 1)
 	d.MustDocker(t, w.env, "", "pull", ref)
 	w.logout(t, reg.Host, p, "alice-password")
 	out, err := w.run("", w.crane, "pull", ref, filepath.Join(t.TempDir(), "demo.tar"))
 	if err == nil || !strings.Contains(out, "UNAUTHORIZED") && !strings.Contains(out, "401") {
 		t.Fatalf("crane pull after logout: err %v\n%s", err, out)
+	}
+}
+
+// bareLogin runs `docker login HOST` through the daemon with no -u and
+// nothing on stdin (not a terminal, so a prompt fails), and checks that it
+// succeeded with alice's stored token, left it stored as it was, and that
+// the server still lists wantLogin login and wantApps application tokens:
+// nothing new.
+func bareLogin(t *testing.T, d *dockerd, w *workstation, p *portusServer, host, stored string, wantLogin, wantApps int) {
+	t.Helper()
+	out := d.MustDocker(t, w.env, "", "login", host)
+	if !strings.Contains(out, "Login Succeeded") {
+		t.Fatalf("bare docker login: %s", testutil.RedactTokens(out))
+	}
+	login, apps := tokensOf(t, p, "alice", "alice-password")
+	if len(login) != wantLogin || len(apps) != wantApps {
+		t.Fatalf("after a bare docker login the server lists %d login and %d application tokens, want %d and %d", len(login), len(apps), wantLogin, wantApps)
+	}
+	if again := helperGet(t, w, host, "alice"); again != stored {
+		t.Fatal("a bare docker login replaced the stored token")
 	}
 }
 
@@ -267,7 +283,7 @@ func TestHelperLogoutWithServerDown(t *testing.T) {
 	p.createUser(t, "alice", "alice-password", false)
 	w := newWorkstation(t, `{"credsStore": "portus"}`)
 	d.MustDocker(t, w.env, "alice-password", "login", reg.Host, "-u", "alice", "--password-stdin")
-	helperGet(t, w, reg.Host, "<token>")
+	helperGet(t, w, reg.Host, "alice")
 	p.Stop(t)
 
 	out, err := w.run(reg.Host, bin.helper, "erase")

@@ -77,6 +77,10 @@ func (h *Handler) apiRoutes(v1 *gin.RouterGroup) {
 	v1.DELETE("/tokens/current", h.revokeCurrentToken)
 	v1.DELETE("/tokens/:id", h.revokeOwnToken)
 	v1.GET("/activities", h.listActivities)
+	// Who the caller is: a helper that holds only an identity token learns
+	// its owner here (docker login reuses stored credentials only with a
+	// username).
+	v1.GET("/user", h.showCaller)
 
 	// Everything else needs the password, a web session or the admin socket.
 	pw := v1.Group("", requirePassword)

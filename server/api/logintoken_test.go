@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -339,6 +340,13 @@ func TestBearerOnTheAPI(t *testing.T) {
 		t.Errorf("Bearer application token lists %d tokens, want 2", len(list))
 	}
 	listTokens(t, s, func(r *http.Request) { r.Header.Set("Authorization", "bearer "+login) })
+	// The helper learns an identity token's owner from GET /api/v1/user.
+	var me apitypes.User
+	testserver.Decode(t, s.Expect(http.StatusOK, http.MethodGet, apitypes.CallerPath, nil, bearer(login)), &me)
+	if me.Name != "alice" {
+		t.Errorf("GET %s with alice's login token: %+v", apitypes.CallerPath, me)
+	}
+	want401(t, "GET the caller without credentials", s.Do(http.MethodGet, apitypes.CallerPath, nil))
 	// A token is a token: no password-only action with it.
 	if r := s.Do(http.MethodPost, apitypes.TokensPath, tokenReq("more"), bearer(login)); r.Status != http.StatusForbidden {
 		t.Errorf("creating a token with a Bearer token: %s, want 403", r)
@@ -379,11 +387,24 @@ func BenchmarkRefreshGrant(b *testing.B) {
 			return req
 		})
 	})
-	b.Run("refresh", func(b *testing.B) {
-		run(b, func() *http.Request {
+	post := func(form string) func() *http.Request {
+		return func() *http.Request {
 			req := httptest.NewRequest(http.MethodPost, apitypes.RegistryTokenPath, strings.NewReader(form))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			return req
-		})
-	})
+		}
+	}
+	b.Run("refresh", func(b *testing.B) { run(b, post(form)) })
+	// What scripts/bench/run measures: the login token of a docker login.
+	req := httptest.NewRequest(http.MethodGet, loginPath("alice"), nil)
+	req.SetBasicAuth("alice", "alice-password")
+	w := httptest.NewRecorder()
+	handler.ServeHTTP(w, req)
+	var login apitypes.RegistryToken
+	if err := json.Unmarshal(w.Body.Bytes(), &login); err != nil || login.RefreshToken == "" {
+		b.Fatalf("docker login: %d %v", w.Code, err)
+	}
+	form = url.Values{"grant_type": {"refresh_token"}, "refresh_token": {login.RefreshToken}, "client_id": {"docker"},
+		"service": {"registry"}, "scope": {"repository:alice/app:pull,push"}}.Encode()
+	b.Run("refresh-login-token", func(b *testing.B) { run(b, post(form)) })
 }

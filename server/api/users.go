@@ -56,3 +56,10 @@ func (h *Handler) setUserPassword(c *gin.Context) {
 	u, err := h.Accounts.UpdateUser(actor(c), c.Param("name"), account.UserChange{Password: &req.Password, Unlock: true})
 	h.reply(c, http.StatusOK, account.WireUser(u), err)
 }
+
+// showCaller answers GET /api/v1/user with the authenticated user.
+func (h *Handler) showCaller(c *gin.Context) {
+	if _, ok := callerName(c, "the admin socket has no user of its own; use /api/v1/users/{name}"); ok {
+		c.JSON(http.StatusOK, account.WireUser(principal(c).User))
+	}
+}

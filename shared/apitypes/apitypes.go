@@ -9,6 +9,7 @@ import "time"
 const (
 	TokensPath        = "/api/v1/tokens"
 	CurrentTokenPath  = "/api/v1/tokens/current"
+	CallerPath        = "/api/v1/user"
 	RegistryTokenPath = "/v2/token"
 	// AuthHeader carries "username:token" as an alternative to HTTP Basic.
 	AuthHeader = "Portus-Auth"

@@ -95,6 +95,7 @@ func New(t testing.TB, opts Options) *Server {
 	api := http.NewServeMux()
 	api.HandleFunc("POST "+apitypes.TokensPath, s.createToken)
 	api.HandleFunc("DELETE "+apitypes.CurrentTokenPath, s.revokeCurrent)
+	api.HandleFunc("GET "+apitypes.CallerPath, s.caller)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests++

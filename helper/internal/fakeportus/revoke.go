@@ -36,3 +36,17 @@ func (s *Server) revokeCurrent(w http.ResponseWriter, r *http.Request) {
 	s.revokes++
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// caller answers GET /api/v1/user for a Bearer token: its owner.
+func (s *Server) caller(w http.ResponseWriter, r *http.Request) {
+	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tok := range s.tokens {
+		if ok && bearer != "" && tok.Plain == bearer {
+			writeJSON(w, http.StatusOK, apitypes.User{Name: tok.Owner})
+			return
+		}
+	}
+	writeJSON(w, http.StatusUnauthorized, apitypes.Error{Message: "authentication failed"})
+}

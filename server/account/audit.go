@@ -35,6 +35,18 @@ func (s *Service) Activities(viewer Principal, user string, before uint64, limit
 // below it. The admin CLI on the server is not limited.
 const historyPerHour = 600
 
+// budgeted reports whether a counts against its actor's hourly budget:
+// only what a user does to their own tokens and sessions, the entries a
+// loop can produce. Account changes (user.*: admin rights, disabling,
+// passwords, docker_login), anything done to another user, and the admin
+// CLI's actions are always written.
+func budgeted(a model.Activity) bool {
+	if a.Actor == LocalAdminName || (a.Subject != "" && a.Subject != a.Actor) {
+		return false
+	}
+	return strings.HasPrefix(a.Action, "token.") || strings.HasPrefix(a.Action, "session.")
+}
+
 // historyBudget counts each actor's history entries in hour-long windows.
 type historyBudget struct {
 	mu      sync.Mutex
@@ -121,9 +133,10 @@ func (s *Service) audit(a model.Activity) {
 	keep := s.keep
 	if a.Failure() {
 		keep = s.failKeep
-	} else if a.Actor != LocalAdminName {
+	} else if budgeted(a) {
 		ok, dropped := s.history.admit(a.Actor, a.Time)
 		if !ok {
+			s.log.Info("audit entry over the actor's hourly budget not written", "action", a.Action, "actor", a.Actor, "subject", a.Subject)
 			return
 		}
 		if dropped > 0 {

@@ -103,6 +103,9 @@ func TestHistoryBudget(t *testing.T) {
 	for i := range historyPerHour + 50 {
 		f.svc.audit(model.Activity{Action: "token.create", Actor: "mallory", Subject: "mallory", TokenName: fmt.Sprint(i)})
 	}
+	// Over the budget, account changes and actions on others still count.
+	f.svc.audit(model.Activity{Action: "user.admin.grant", Actor: "mallory", Subject: "bob"})
+	f.svc.audit(model.Activity{Action: "user.password.change", Actor: "mallory", Subject: "mallory"})
 	f.svc.audit(model.Activity{Action: "user.disable", Actor: LocalAdminName, Subject: "mallory"})
 	f.svc.audit(model.Activity{Action: "token.create", Actor: "bob", Subject: "bob"})
 	count := func(actor string) int {
@@ -118,8 +121,11 @@ func TestHistoryBudget(t *testing.T) {
 		}
 		return n
 	}
-	if n := count("mallory"); n != historyPerHour {
-		t.Errorf("mallory has %d entries, want the budget %d", n, historyPerHour)
+	if n := count("mallory"); n != historyPerHour+2 {
+		t.Errorf("mallory has %d entries, want the budget %d and her two account changes", n, historyPerHour)
+	}
+	if acts, _ := f.svc.store.Activities(model.ActivityQuery{User: "bob", Limit: 10}); len(acts) < 2 || acts[1].Action != "user.admin.grant" {
+		t.Errorf("mallory's grant to bob was not written: %+v", acts)
 	}
 	if count("bob") != 1 || count("test") != 2 {
 		t.Errorf("others' entries: bob %d, user creations %d", count("bob"), count("test"))
@@ -134,5 +140,21 @@ func TestHistoryBudget(t *testing.T) {
 	acts, _ = f.svc.store.Activities(model.ActivityQuery{User: "mallory", Limit: 1})
 	if len(acts) != 1 || !strings.Contains(acts[0].Detail, "50 earlier entries by mallory not recorded") {
 		t.Errorf("the next hour's first entry: %+v", acts)
+	}
+}
+
+// TestAdminTakesOverDockerLogin: an administrator who sets the docker_login
+// value a user chose themselves takes the setting over, so the user can no
+// longer switch it off.
+func TestAdminTakesOverDockerLogin(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.user(t, "alice", "alice-password", false)
+	only := DockerLoginTokensOnly
+	if _, err := f.svc.UpdateUser(Actor{Name: "alice"}, "alice", UserChange{DockerLogin: &only}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := f.svc.UpdateUser(Actor{Name: "root"}, "alice", UserChange{DockerLogin: &only})
+	if err != nil || u.DockerLoginBy != "root" {
+		t.Errorf("after the administrator set the same value: by %q, %v; want root", u.DockerLoginBy, err)
 	}
 }

@@ -314,7 +314,7 @@ func (s *Service) refuseTokensOnly(name, password, ip string) error {
 	if wait := s.throttle.Wait(name, ip, true); wait > 0 {
 		return s.throttled(name, ip, wait)
 	}
-	checkPassword(password, s.dummy())
+	s.verifyPassword(password, s.dummy())
 	s.refuse(refusedPassword, name, ip, "password refused at the registry token endpoint: docker_login is tokens_only")
 	return &TokensRequiredError{s.passwords.ProfileURL}
 }

@@ -157,6 +157,14 @@ func (s *Service) verifyPassword(password, hash string) (ok bool, rehash string,
 		return false, "", fmt.Errorf("%w: %w", errBadHash, err)
 	}
 	s.noteLegacyCost(cost)
+	// A hash cheaper than the dearest imported one would answer faster than
+	// an unknown name (which pays the dummy at the highest cost): pay the
+	// difference so that imported users cannot be picked out by time.
+	if top := s.legacyCost(); top > cost {
+		if d := s.dummyBcrypt(top); d != "" {
+			bcrypt.CompareHashAndPassword([]byte(d), []byte(password))
+		}
+	}
 	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)); err != nil {
 		checkPassword(password, s.dummy())
 		return false, "", nil

@@ -113,7 +113,10 @@ func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (model.User
 			u.PasswordHash = hash
 			events = append(events, "user.password.change")
 		}
-		if c.DockerLogin != nil && *c.DockerLogin != u.DockerLogin {
+		// Recorded whenever it is set, changed or not: an administrator who
+		// sets the value a user chose takes the setting over (the user can
+		// no longer switch it off).
+		if c.DockerLogin != nil && (*c.DockerLogin != u.DockerLogin || u.DockerLoginBy != actor.Name) {
 			u.DockerLogin = *c.DockerLogin
 			u.DockerLoginBy = actor.Name
 			events = append(events, "user.docker_login."+map[bool]string{true: "default", false: *c.DockerLogin}[u.DockerLogin == ""])

@@ -66,13 +66,17 @@ func (f *fromRegistryConfig) replaceAuth(env Env, block string) error {
 		_, err := env.Stdout.Write(out)
 		return err
 	}
-	if err := atomicfile.WriteFile(f.path+".bak", f.data, f.mode); err != nil {
+	backup, err := freeBackupName(f.path)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(backup, f.data, f.mode); err != nil {
 		return fmt.Errorf("writing the backup: %w", err)
 	}
 	if err := atomicfile.WriteFile(f.path, out, f.mode); err != nil {
 		return fmt.Errorf("writing the registry configuration: %w", err)
 	}
-	fmt.Fprintf(env.Stderr, "Wrote %s with Portus' auth: block (the old file is %s.bak). Restart the registry: it reads its configuration only at start.\n", f.path, f.path)
+	fmt.Fprintf(env.Stderr, "Wrote %s with Portus' auth: block (the old file is %s). Restart the registry: it reads its configuration only at start.\n", f.path, backup)
 	return nil
 }
 
@@ -165,4 +169,20 @@ func sameOutsideAuth(before, after []byte) error {
 		return errors.New("could not replace the auth: block alone; edit it by hand with the block `portus registry-config` prints")
 	}
 	return nil
+}
+
+// freeBackupName is path.bak, or path.bak.N for the first N not taken: a
+// second --write must not replace the backup of the original with the
+// already rewritten file.
+func freeBackupName(path string) (string, error) {
+	name := path + ".bak"
+	for n := 1; n < 1000; n++ {
+		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
+			return name, nil
+		} else if err != nil {
+			return "", fmt.Errorf("checking the backup name %s: %w", name, err)
+		}
+		name = fmt.Sprintf("%s.bak.%d", path, n)
+	}
+	return "", fmt.Errorf("%s.bak to .bak.999 all exist: remove old backups first", path)
 }

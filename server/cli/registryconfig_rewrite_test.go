@@ -68,6 +68,13 @@ func TestRegistryConfigFromRegistryConfig(t *testing.T) {
 	if r2 := ok(t, "", append(base, "--from-registry-config", conf)...); r2.stdout != r.stdout {
 		t.Errorf("a second rewrite differs:\n%s", r2.stdout)
 	}
+	// A second --write keeps the original's backup and backs up beside it.
+	ok(t, "", append(base, "--from-registry-config", conf, "--write")...)
+	bak, _ = os.ReadFile(conf + ".bak")
+	bak1, _ := os.ReadFile(conf + ".bak.1")
+	if string(bak) != confHead+confAuth+confTail || string(bak1) != r.stdout {
+		t.Errorf("after a second --write: .bak holds\n%s\n.bak.1 holds\n%s", bak, bak1)
+	}
 
 	// No auth: at all: the block is appended.
 	noAuth := writeFile(t, "noauth.yml", strings.TrimSuffix(confHead, "\n"))

@@ -74,6 +74,13 @@ func (ca *CA) Issue(t testing.TB, serial int64, certFile, keyFile string) {
 	ReplaceFile(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 }
 
+// WriteCert writes the CA's own certificate, PEM, to path: the file a
+// server's clients (or its TLSCACertificateFile) trust.
+func (ca *CA) WriteCert(t testing.TB, path string) {
+	t.Helper()
+	ReplaceFile(t, path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}))
+}
+
 // ReplaceFile writes data to a file beside path (mode 0600) and renames
 // it over path.
 func ReplaceFile(t testing.TB, path string, data []byte) {

@@ -103,10 +103,10 @@ func StartWith(t testing.TB, o Options) *Server {
 	conf := filepath.Join(dir, "slapd.conf")
 	text := slapdConf(dir)
 	if o.TLS {
-		var err error
-		if s.CAFile, err = writeCertificates(dir); err != nil {
-			t.Fatal(err)
-		}
+		ca := testutil.NewCA(t)
+		ca.Issue(t, 2, filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"))
+		s.CAFile = filepath.Join(dir, "ca.pem")
+		ca.WriteCert(t, s.CAFile)
 		text = fmt.Sprintf("TLSCACertificateFile %[1]s/ca.pem\nTLSCertificateFile %[1]s/server.pem\nTLSCertificateKeyFile %[1]s/server-key.pem\n", dir) + text
 	}
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {

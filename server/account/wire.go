@@ -38,3 +38,7 @@ func WireCreatedToken(t model.Token, plain string) apitypes.CreatedToken {
 		ID: t.ID, Name: t.Name, Scope: t.Scope, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, Token: plain,
 	}
 }
+
+// WireActivity is an audit entry as the API shows it (the same fields: an
+// entry never holds a secret).
+func WireActivity(a model.Activity) apitypes.Activity { return apitypes.Activity(a) }

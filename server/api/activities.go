@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
@@ -29,7 +30,7 @@ func (h *Handler) listActivities(c *gin.Context) {
 	}
 	page := apitypes.ActivityPage{Activities: make([]apitypes.Activity, 0, len(list))}
 	for _, a := range list {
-		page.Activities = append(page.Activities, apitypes.Activity(a))
+		page.Activities = append(page.Activities, account.WireActivity(a))
 	}
 	if len(list) == limit {
 		page.Next = list[len(list)-1].ID

@@ -202,7 +202,7 @@ func (s *Service) refuse(kind, name, ip, reason string) {
 	if kind != refusedUncounted && s.onFail != nil {
 		s.onFail(kind)
 	}
-	s.auditFailure(model.Activity{Action: "auth.failure", Actor: failedName(name), ClientIP: ip, Detail: reason})
+	s.auditFailure(model.Activity{Action: model.ActionAuthFailure, Actor: failedName(name), ClientIP: ip, Detail: reason})
 }
 
 // failed refuses a password and returns ErrAuthFailed. The reason goes to
@@ -326,13 +326,8 @@ func (s *Service) dockerLogin(name string) (string, error) {
 	if err != nil && !errors.Is(err, model.ErrNotFound) {
 		return "", err
 	}
-	if u.DockerLogin != "" {
-		return u.DockerLogin, nil
-	}
-	if s.passwords.DockerLogin != "" {
-		return s.passwords.DockerLogin, nil
-	}
-	return DockerLoginPasswordsAllowed, nil
+	// An unknown name is the zero User: the server's policy.
+	return s.DockerLoginOf(u).Policy, nil
 }
 
 // askDirectory reports whether AuthenticatePassword should ask the

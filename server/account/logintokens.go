@@ -48,9 +48,6 @@ func (o LoginTokenOptions) withDefaults() LoginTokenOptions {
 	return o
 }
 
-// LoginTokens are the login-token rules in force.
-func (s *Service) LoginTokens() LoginTokenOptions { return s.login }
-
 // ViaDockerLogin is the "created via" of login tokens.
 const ViaDockerLogin = apitypes.ViaDockerLogin
 

@@ -82,11 +82,8 @@ func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (model.User
 		}
 	}
 	if c.Password != nil {
-		if err := ValidatePassword(*c.Password); err != nil {
-			return model.User{}, err
-		}
 		var err error
-		if hash, err = HashPassword(*c.Password, s.params); err != nil {
+		if hash, err = s.newPasswordHash(*c.Password); err != nil {
 			return model.User{}, err
 		}
 	}
@@ -199,10 +196,10 @@ func (s *Service) ChangePassword(actor Actor, name, current, newPassword string,
 	if subtle.ConstantTimeCompare([]byte(current), []byte(newPassword)) == 1 {
 		return 0, &FieldError{"new_password", "must differ from the current password"}
 	}
+	// UpdateUser ends the user's web sessions with the new password.
 	if _, err := s.UpdateUser(actor, name, UserChange{Password: &newPassword}); err != nil {
 		return 0, err
 	}
-	s.endUserSessions(name)
 	if !revokeTokens {
 		return 0, nil
 	}

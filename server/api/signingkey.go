@@ -26,24 +26,24 @@ type RetireRequest struct {
 
 func (h *Handler) signingKeyRoutes(r gin.IRouter) {
 	g := r.Group("/admin/signing-key")
-	g.GET("", h.signingKeyStep(func(*gin.Context) (registryauth.KeyStatus, error) { return h.SigningKeys.Status() }))
-	g.POST("/rotate", h.signingKeyStep(func(*gin.Context) (registryauth.KeyStatus, error) { return h.SigningKeys.Rotate() }))
-	g.POST("/activate", h.signingKeyStep(func(*gin.Context) (registryauth.KeyStatus, error) { return h.SigningKeys.Activate() }))
+	g.GET("", h.signingKeyStep(h.SigningKeys.Status))
+	g.POST("/rotate", h.signingKeyStep(h.SigningKeys.Rotate))
+	g.POST("/activate", h.signingKeyStep(h.SigningKeys.Activate))
 	g.POST("/retire", func(c *gin.Context) {
 		var req RetireRequest
 		if c.Request.ContentLength != 0 && c.ShouldBindJSON(&req) != nil {
 			abort(c, http.StatusBadRequest, `the body must be {"force": true|false}`)
 			return
 		}
-		h.signingKeyStep(func(*gin.Context) (registryauth.KeyStatus, error) { return h.SigningKeys.Retire(req.Force) })(c)
+		h.signingKeyStep(func() (registryauth.KeyStatus, error) { return h.SigningKeys.Retire(req.Force) })(c)
 	})
 }
 
 // signingKeyStep answers with the key status after step, or 409 with
 // the reason a step was refused.
-func (h *Handler) signingKeyStep(step func(*gin.Context) (registryauth.KeyStatus, error)) gin.HandlerFunc {
+func (h *Handler) signingKeyStep(step func() (registryauth.KeyStatus, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		st, err := step(c)
+		st, err := step()
 		var refused *registryauth.RefusedError
 		switch {
 		case errors.As(err, &refused):

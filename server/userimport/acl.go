@@ -23,7 +23,6 @@ const (
 
 // Explanation is what Portus does instead of one rule.
 type Explanation struct {
-	Rule    Rule
 	Verdict string
 	Instead string
 }
@@ -48,7 +47,7 @@ func (r Rule) String() string {
 // Explain says what Portus does instead of rule; admins are the names
 // imported as administrators.
 func Explain(rule Rule, admins []string) Explanation {
-	e := Explanation{Rule: rule}
+	var e Explanation
 	account, hasAccount := rule.Match["account"]
 	name, hasName := rule.Match["name"]
 	pullOnly := len(rule.Actions) > 0 && !slices.ContainsFunc(rule.Actions, func(a string) bool { return a != "pull" })

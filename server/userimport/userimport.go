@@ -35,7 +35,6 @@ type Rule struct {
 	Line    int
 	Match   map[string]string // account, name, type, service, ip, ...
 	Actions []string
-	Comment string
 }
 
 // File is what a file holds for the import.
@@ -125,12 +124,11 @@ func parseACL(acl *yaml.Node) ([]Rule, error) {
 		var raw struct {
 			Match   map[string]any `yaml:"match"`
 			Actions []string       `yaml:"actions"`
-			Comment string         `yaml:"comment"`
 		}
 		if err := item.Decode(&raw); err != nil {
 			return nil, fmt.Errorf("line %d: an acl entry: %w", item.Line, err)
 		}
-		r := Rule{Line: item.Line, Match: map[string]string{}, Actions: raw.Actions, Comment: raw.Comment}
+		r := Rule{Line: item.Line, Match: map[string]string{}, Actions: raw.Actions}
 		for k, v := range raw.Match {
 			r.Match[k] = fmt.Sprint(v)
 		}

@@ -28,11 +28,8 @@ func (h *Handler) dockerLoginUpdate(c *gin.Context) {
 // administrator: tokens_only, passwords_allowed, or "" for the server's.
 // An administrator's setting wins over the user's own switch.
 func (h *Handler) userDockerLoginUpdate(c *gin.Context) {
+	// UpdateUser validates it (a bad value is a FieldError, shown as any).
 	policy := c.PostForm("docker_login")
-	if err := account.ValidateDockerLogin(policy, true); err != nil {
-		h.fail(c, err)
-		return
-	}
 	done := map[string]string{
 		"":                                  "User '%s' now follows the server's docker login policy.",
 		account.DockerLoginTokensOnly:       "User '%s' can now docker login with application tokens only.",

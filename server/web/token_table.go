@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/gin-gonic/gin"
 
@@ -46,7 +45,7 @@ func ownTokenTable(tokens []apitypes.Token, limit int) tokenTable {
 
 // userTokenTable is an administrator's view of user name's tokens.
 func userTokenTable(name string, tokens []apitypes.Token, limit int) tokenTable {
-	return tokenTable{Tokens: tokens, Max: limit, Base: "/admin/users/" + url.PathEscape(name) + "/tokens", Action: "revoke", Label: "Revoke"}
+	return tokenTable{Tokens: tokens, Max: limit, Base: userPath(name) + "/tokens", Action: "revoke", Label: "Revoke"}
 }
 
 // tokensShow answers GET /profile/tokens, a URL people are left at or

@@ -54,12 +54,12 @@ func NoSecret(t testing.TB, what, out string, secrets ...string) {
 func RedactTokens(s string) string {
 	var b strings.Builder
 	for {
-		i := strings.Index(s, "ptk_")
-		if i < 0 || len(s) < i+42 {
+		i := strings.Index(s, apptoken.Prefix)
+		if i < 0 || len(s) < i+apptoken.Len {
 			b.WriteString(s)
 			return b.String()
 		}
-		b.WriteString(s[:i] + "ptk_[redacted]")
-		s = s[i+42:]
+		b.WriteString(s[:i] + apptoken.Prefix + "[redacted]")
+		s = s[i+apptoken.Len:]
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -114,36 +113,17 @@ func postForm(r *http.Request) (url.Values, error) {
 	if r.Body == nil {
 		return url.Values{}, nil
 	}
-	buf := formBufs.Get().(*[]byte)
-	defer formBufs.Put(buf)
-	b := (*buf)[:0]
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Body.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if len(b) > maxBodyBytes {
-			return nil, fmt.Errorf("form body larger than %d bytes", maxBodyBytes)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading the form body: %w", err)
-		}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the form body: %w", err)
 	}
-	if cap(b) <= 8<<10 {
-		*buf = b
+	if len(b) > maxBodyBytes {
+		return nil, fmt.Errorf("form body larger than %d bytes", maxBodyBytes)
 	}
 	return url.ParseQuery(string(b))
 }
 
 const formType = "application/x-www-form-urlencoded"
-
-// formBufs holds the read buffers of postForm (a refresh grant is about
-// 250 bytes).
-var formBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func (h *Handler) issueRegistryToken(c *gin.Context, req tokenRequest) {
 	r := h.Registry

@@ -220,9 +220,13 @@ func newIssuer(c config.Config, keeper registryauth.SecretKeeper) (*registryauth
 	if err != nil {
 		return nil, fmt.Errorf("loading the token signing key: %w", err)
 	}
+	header, err := registryauth.ParseTokenHeader(c.RegistryTokenHeader)
+	if err != nil {
+		return nil, err
+	}
 	issuer, err := registryauth.NewIssuer(signer, c.Issuer, c.TokenTTL)
 	if err == nil {
-		issuer.Header = registryauth.TokenHeader(c.RegistryTokenHeader)
+		issuer.Header = header
 	}
 	return issuer, err
 }

@@ -38,7 +38,7 @@ func etcdOptions(c config.Config, log *slog.Logger) (etcdstore.Options, error) {
 		}
 		o.Username, o.Password = c.EtcdUsername, strings.TrimRight(string(data), "\r\n")
 		if o.Password == "" {
-			return o, fmt.Errorf("the etcd password file %s is empty", c.EtcdPasswordFile)
+			return o, fmt.Errorf("the etcd password file %s is empty: write the password of --etcd-username %s into it, or drop --etcd-username and --etcd-password-file if etcd's authentication is off", c.EtcdPasswordFile, c.EtcdUsername)
 		}
 	}
 	if etcdInClear(c.EtcdTLS(), o.Endpoints) {

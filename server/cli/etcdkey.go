@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/portusproject/portus/server/internal/atomicfile"
 	"github.com/portusproject/portus/server/store/etcdstore"
 )
 
@@ -25,18 +26,13 @@ func runEtcdSecretsKey(env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Whole or not at all: a half-written key file would make the next
+	// run refuse ("exists") with nothing usable in it.
+	err = atomicfile.Create(path, key, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("%s exists: the key of a running deployment must not change; remove the file first only if no etcd data depends on it", path)
 	}
 	if err != nil {
-		return fmt.Errorf("creating the key file: %w", err)
-	}
-	if _, err := f.Write(key); err != nil {
-		f.Close()
-		return fmt.Errorf("writing the key file: %w", err)
-	}
-	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing the key file: %w", err)
 	}
 	fmt.Fprintf(env.Stderr, "Wrote a new etcd secrets key to %s. Copy it (mode 0600) to every replica and admin host and set --etcd-secrets-key-file %s.\n", path, path)

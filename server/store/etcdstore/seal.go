@@ -86,7 +86,7 @@ func (s sealer) open(name string, stored []byte) (plain []byte, legacy bool, err
 	}
 	rest = rest[1:]
 	if len(rest) < s.aead.NonceSize()+s.aead.Overhead() {
-		return nil, false, fmt.Errorf("the %s in etcd is sealed but truncated", name)
+		return nil, false, fmt.Errorf("the %s in etcd is sealed but truncated: restore the key under the prefix from an etcd snapshot (etcdctl snapshot restore), or from a replica's backup with portus migrate", name)
 	}
 	nonce, ct := rest[:s.aead.NonceSize()], rest[s.aead.NonceSize():]
 	plain, err = s.aead.Open(nil, nonce, ct, []byte(name))

@@ -62,11 +62,16 @@ func startEtcd(t *testing.T, n int) *etcdCluster {
 	}
 	token := fmt.Sprintf("portus-e2e-%d", time.Now().UnixNano())
 	var initial []string
+	// All ports at once: separate picks could hand the same port out twice.
+	ports, err := testutil.FreePorts(2 * n)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range n {
 		m := &etcdMember{
 			name:      fmt.Sprintf("m%d", i+1),
-			clientURL: fmt.Sprintf("http://127.0.0.1:%d", testutil.Port(t)),
-			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", testutil.Port(t)),
+			clientURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]),
+			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
 			dir:       filepath.Join(dir, fmt.Sprintf("m%d", i+1)),
 			token:     token,
 			log:       &testutil.LockedBuffer{},

@@ -86,15 +86,14 @@ func startBenchEtcd(exe, dir string) (string, func(), error) {
 		}
 	}
 	var initial, eps []string
+	// All six ports at once: separate picks could hand the same port out
+	// twice.
+	ports, err := testutil.FreePorts(6)
+	if err != nil {
+		return "", stop, err
+	}
 	for i := range 3 {
-		cp, err := testutil.FreePort()
-		if err != nil {
-			return "", stop, err
-		}
-		pp, err := testutil.FreePort()
-		if err != nil {
-			return "", stop, err
-		}
+		cp, pp := ports[2*i], ports[2*i+1]
 		m := &member{name: fmt.Sprintf("m%d", i+1), client: fmt.Sprintf("http://127.0.0.1:%d", cp), peer: fmt.Sprintf("http://127.0.0.1:%d", pp)}
 		ms = append(ms, m)
 		initial = append(initial, m.name+"="+m.peer)

@@ -77,6 +77,10 @@ type Options struct {
 	Passwords PasswordOptions
 	// LoginTokens are the cap and lifetimes of login tokens (logintokens.go).
 	LoginTokens LoginTokenOptions
+	// Events, if set, is told every model.Event (webhooks). It is called
+	// on the request's goroutine after the change is stored, so it must
+	// be quick: queue the event, never deliver it there.
+	Events func(model.Event)
 }
 
 // Service implements the account rules on a store.
@@ -113,6 +117,7 @@ type Service struct {
 	// passwords: the LDAP directory and the docker_login policy.
 	passwords PasswordOptions
 	login     LoginTokenOptions
+	events    func(model.Event)
 }
 
 // New returns a Service. It fails only if the pepper is too short.
@@ -133,6 +138,7 @@ func New(st model.Store, opts Options) (*Service, error) {
 
 		passwords: opts.Passwords,
 		login:     opts.LoginTokens.withDefaults(),
+		events:    opts.Events,
 	}
 	if s.max <= 0 {
 		s.max = 5
@@ -163,6 +169,17 @@ func (s *Service) MaxTokens() int { return s.max }
 
 // Throttle is the service's throttle, shared by every way to sign in.
 func (s *Service) Throttle() *Throttle { return s.throttle }
+
+// publish tells Options.Events about e, stamped with the service's clock.
+func (s *Service) publish(e model.Event) {
+	if s.events == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	s.events(e)
+}
 
 func newID() (string, error) {
 	b := make([]byte, 8)

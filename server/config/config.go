@@ -74,6 +74,9 @@ type Config struct {
 	LDAP        LDAPConfig `yaml:"ldap"`
 	DockerLogin string     `yaml:"docker_login"`
 
+	// Web sign-in through an OpenID Connect provider (oidc.go).
+	OIDC OIDCConfig `yaml:"oidc"`
+
 	// Who may read /metrics (metrics.go).
 	Metrics MetricsConfig `yaml:"metrics"`
 
@@ -111,6 +114,7 @@ func Defaults() Config {
 		TokenTTL:          5 * time.Minute,
 		SigningAlg:        "",
 		LDAP:              DefaultLDAP(),
+		OIDC:              DefaultOIDC(),
 		DockerLogin:       DockerLoginPasswordsAllowed,
 		Store:             StoreBolt,
 		EtcdPrefix:        DefaultEtcdPrefix,
@@ -159,6 +163,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.SigningKey, "signing-key", c.SigningKey, "PEM private key `FILE` to sign JWTs with (default: generated in the data directory)")
 	fs.StringVar(&c.RegistryTokenHeader, "registry-token-header", c.RegistryTokenHeader, "x5c (tokens carry the certificate: registries with rootcertbundle) or kid (the key ID only: registry 3 with a jwks file from registry-config --jwks)")
 	ldapFlags(fs, c)
+	oidcFlags(fs, c)
 	metricsFlags(fs, c)
 	loginTokenFlags(fs, c)
 	registryHostsFlags(fs, c)
@@ -333,6 +338,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--log-level %q: must be debug, info, warn or error", c.LogLevel)
 	}
 	if err := c.validateLDAP(); err != nil {
+		return err
+	}
+	if err := c.validateOIDC(); err != nil {
 		return err
 	}
 	if err := c.validateMetrics(); err != nil {

@@ -62,7 +62,9 @@ var ErrDirectoryUnavailable = errors.New("the directory server is not answering;
 
 // name is unknown).
 func (s *Service) askDirectory(u model.User, password string) bool {
-	if s.passwords.Directory == nil || apptoken.LooksLike(password) {
+	// An SSO account has no password anywhere: the directory is not asked
+	// for it, or a directory entry of the same name would sign it in.
+	if s.passwords.Directory == nil || apptoken.LooksLike(password) || u.Source == model.SourceOIDC {
 		return false
 	}
 	return s.passwords.DirectoryFirst || u.PasswordHash == ""

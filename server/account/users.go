@@ -107,6 +107,9 @@ func (s *Service) UpdateUser(actor Actor, name string, c UserChange) (model.User
 			if u.Source == model.SourceLDAP {
 				return errDirectoryPassword
 			}
+			if u.Source == model.SourceOIDC {
+				return errSSOPassword
+			}
 			u.PasswordHash = hash
 			events = append(events, "user.password.change")
 		}

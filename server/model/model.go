@@ -48,10 +48,21 @@ type User struct {
 	// chose it on their profile, an administrator's otherwise ("" for the
 	// admin CLI and for settings made before this field existed).
 	DockerLoginBy string `json:"docker_login_by,omitempty"`
+	// OIDCSubject is the OpenID provider's "sub" of the person who signs
+	// in to this account, bound at the first SSO sign-in; OIDCLinkedBy is
+	// the administrator who let a local or LDAP account be signed in by
+	// SSO (`portus user link-sso`). Accounts of SourceOIDC need no link.
+	OIDCSubject  string `json:"oidc_subject,omitempty"`
+	OIDCLinkedBy string `json:"oidc_linked_by,omitempty"`
 }
 
-// SourceLDAP is User.Source of accounts whose password is in the directory.
-const SourceLDAP = "ldap"
+// Values of User.Source: SourceLDAP for accounts whose password is in the
+// directory, SourceOIDC for those created at their first sign-in with the
+// OpenID provider (they have no password at all).
+const (
+	SourceLDAP = "ldap"
+	SourceOIDC = "oidc"
+)
 
 // Token is an application token as stored: its secret only as a keyed hash.
 type Token struct {

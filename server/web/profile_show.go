@@ -35,6 +35,9 @@ type profileData struct {
 	// Directory is set for accounts whose password lives in LDAP: the
 	// page cannot change it, so it says where to.
 	Directory bool
+	// SSO is set for accounts that sign in with the OpenID provider and
+	// have no password: the page says how they get tokens instead.
+	SSO bool
 
 	// DockerLogin is the docker_login policy in force and who set it;
 	// DockerLoginError the switch's error.
@@ -98,6 +101,7 @@ func (h *Handler) showProfile(c *gin.Context, status int, d profileData) {
 	}
 	d.Username = p.Name()
 	d.Directory = p.User.Source == model.SourceLDAP
+	d.SSO = p.User.Source == model.SourceOIDC
 	d.DockerLogin = h.accounts.DockerLoginOf(p.User)
 	d.Hosts = h.hosts
 	d.Scopes = scopeOptions

@@ -36,6 +36,8 @@ func (h *Handler) routes() []route {
 
 		{http.MethodGet, "/signin", anyone, h.signinShow},
 		{http.MethodPost, "/signin", anyone, h.signinCheck},
+		{http.MethodGet, "/signin/oidc", anyone, h.ssoStart},
+		{http.MethodGet, "/signin/oidc/callback", anyone, h.ssoCallback},
 		{http.MethodGet, "/signup", anyone, h.signupShow},
 		{http.MethodPost, "/signup", anyone, h.signupSave},
 		{http.MethodPost, "/signout", signedIn, h.signout},

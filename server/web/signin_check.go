@@ -18,7 +18,12 @@ func (h *Handler) signinCheck(c *gin.Context) {
 	password := c.PostForm("password")
 	next := c.PostForm(nextField)
 	again := func(status int, msg string) {
-		h.render(c, status, "signin", "Sign in", "signin", signinData{Username: name, Error: msg, Next: nextOf(next), Retry: name != ""})
+		h.render(c, status, "signin", "Sign in", "signin", h.signinPage(signinData{Username: name, Error: msg, Next: nextOf(next), Retry: name != ""}))
+	}
+	if h.ssoOnly {
+		h.render(c, http.StatusForbidden, "signin", "Sign in", "signin", h.signinPage(signinData{Next: nextOf(next),
+			Error: "This server signs people in with " + h.ssoName + " only: use the button below."}))
+		return
 	}
 	if name == "" || password == "" {
 		again(http.StatusBadRequest, "Enter your username and your password.")

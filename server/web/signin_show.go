@@ -15,6 +15,10 @@ type signinData struct {
 	// Retry is set after a wrong password: the password field gets the
 	// focus, the username stays.
 	Retry bool
+	// SSO labels the "Sign in with …" button ("" without SSO); SSOOnly
+	// hides the password form.
+	SSO     string
+	SSOOnly bool
 }
 
 // nextOf is the sign-in form's return path: "" for the default.
@@ -31,5 +35,13 @@ func (h *Handler) signinShow(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, safeNext(c.Query(nextField)))
 		return
 	}
-	h.render(c, http.StatusOK, "signin", "Sign in", "signin", signinData{Next: nextOf(c.Query(nextField))})
+	h.render(c, http.StatusOK, "signin", "Sign in", "signin", h.signinPage(signinData{Next: nextOf(c.Query(nextField))}))
+}
+
+// signinPage adds the single sign-on button to the sign-in page's data.
+func (h *Handler) signinPage(d signinData) signinData {
+	if h.sso != nil {
+		d.SSO, d.SSOOnly = h.ssoName, h.ssoOnly
+	}
+	return d
 }

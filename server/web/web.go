@@ -31,6 +31,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -38,6 +39,7 @@ import (
 
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/config"
+	"github.com/portusproject/portus/server/oidcsignin"
 )
 
 // Handler serves the web UI. Make it with New.
@@ -51,6 +53,11 @@ type Handler struct {
 	hosts     []string // the registries shown in the docker login lines
 	maxTokens int
 	created   *justCreated // new tokens' values for their one view
+	// sso signs people in with the OpenID provider (nil: off), named
+	// ssoName on the button; ssoOnly hides password sign-in.
+	sso     *oidcsignin.Client
+	ssoName string
+	ssoOnly bool
 }
 
 // New parses the templates and returns the handler. A template that does
@@ -64,7 +71,7 @@ func New(accounts *account.Service, c config.Config, log *slog.Logger) (*Handler
 	if err != nil {
 		return nil, fmt.Errorf("--url: %w", err)
 	}
-	return &Handler{
+	h := &Handler{
 		accounts:  accounts,
 		sessions:  accounts.Sessions(account.SessionLimits{Idle: c.SessionIdle, MaxAge: c.SessionMaxAge}),
 		log:       log,
@@ -74,5 +81,16 @@ func New(accounts *account.Service, c config.Config, log *slog.Logger) (*Handler
 		hosts:     c.DockerHosts(),
 		maxTokens: accounts.MaxTokens(),
 		created:   newJustCreated(),
-	}, nil
+	}
+	if c.OIDC.Enabled() {
+		if h.sso, err = oidcsignin.FromConfig(c.OIDC, c.URL, log); err != nil {
+			return nil, err
+		}
+		h.ssoName, h.ssoOnly = c.OIDC.Name, c.OIDC.Only
+		h.signup = h.signup && !h.ssoOnly
+		// A first look now, so that a misconfigured issuer shows in the log
+		// at start; a provider that is down is retried at each sign-in.
+		go h.sso.Discover(context.Background()) //nolint:errcheck // it logs
+	}
+	return h, nil
 }

@@ -4,7 +4,7 @@
 // three things are added around the example's storage: users made by the
 // test (AddUser, with groups in a "groups" claim), claims in the ID token
 // (as Keycloak or Okta put them there), and Tamper, which makes the
-// provider sign its next ID token with a wrong nonce or audience — a real
+// provider sign its next ID token with a wrong nonce — a real
 // signed token a misbehaving or hostile provider could send.
 //
 // A browser signs in on the provider's page by filling UsernameField and
@@ -58,10 +58,11 @@ type Provider struct {
 	st          *storage
 }
 
-// Tamper changes the next ID token the provider signs.
+// Tamper changes the next ID token the provider signs. (Its audience
+// cannot be changed: the op always adds the client that redeems the code.
+// A token for another client comes from a real sign-in of OtherClientID.)
 type Tamper struct {
-	Nonce    string   // if set, the nonce claim
-	Audience []string // if set, the aud claim
+	Nonce string // if set, the nonce claim
 }
 
 // Start runs a provider until the test ends. redirectURI is where it may
@@ -175,6 +176,11 @@ type claimsInIDToken struct{ op.Client }
 
 func (claimsInIDToken) IDTokenUserinfoClaimsAssertion() bool { return true }
 
+// IsScopeAllowed adds the groups scope to the example's custom one.
+func (c claimsInIDToken) IsScopeAllowed(scope string) bool {
+	return scope == GroupsScope || c.Client.IsScopeAllowed(scope)
+}
+
 // SetUserinfoFromRequest adds the groups claim to the ID token.
 func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	if err := s.Storage.SetUserinfoFromRequest(ctx, info, req, scopes); err != nil {
@@ -213,13 +219,6 @@ func (t tampered) GetNonce() string {
 		return t.tm.Nonce
 	}
 	return t.AuthRequest.GetNonce()
-}
-
-func (t tampered) GetAudience() []string {
-	if t.tm.Audience != nil {
-		return t.tm.Audience
-	}
-	return t.AuthRequest.GetAudience()
 }
 
 func randomHex() string {

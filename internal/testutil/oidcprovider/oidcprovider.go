@@ -53,9 +53,8 @@ type Provider struct {
 	// the secret, for oidc.client_secret_file.
 	ClientID, ClientSecret, SecretFile string
 
-	redirectURI string
-	users       *users
-	st          *storage
+	users *users
+	st    *storage
 }
 
 // Tamper changes the next ID token the provider signs. (Its audience
@@ -66,7 +65,7 @@ type Tamper struct {
 }
 
 // Start runs a provider until the test ends. redirectURI is where it may
-// send browsers back (URL/signin/oidc/callback).
+// send browsers back (URL/signin/oidc/callback; see SetRedirectURI).
 func Start(t testing.TB, redirectURI string) *Provider {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -77,10 +76,10 @@ func Start(t testing.TB, redirectURI string) *Provider {
 	secret := randomHex()
 	us := &users{byID: map[string]*exstorage.User{}, groups: map[string][]string{}}
 	clients := map[string]*exstorage.Client{
-		"portus":      exstorage.WebClient("portus", secret, redirectURI),
-		OtherClientID: exstorage.WebClient(OtherClientID, randomHex(), redirectURI),
+		"portus":      exstorage.WebClient("portus", secret),
+		OtherClientID: exstorage.WebClient(OtherClientID, randomHex()),
 	}
-	st := &storage{Storage: exstorage.NewStorageWithClients(us, clients), users: us}
+	st := &storage{Storage: exstorage.NewStorageWithClients(us, clients), users: us, redirect: redirectURI}
 	srv := httptest.NewUnstartedServer(exampleop.SetupServer(issuer, st, nil, false))
 	srv.Listener.Close()
 	srv.Listener = ln
@@ -90,7 +89,21 @@ func Start(t testing.TB, redirectURI string) *Provider {
 	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &Provider{Issuer: issuer, ClientID: "portus", ClientSecret: secret, SecretFile: file, redirectURI: redirectURI, users: us, st: st}
+	return &Provider{Issuer: issuer, ClientID: "portus", ClientSecret: secret, SecretFile: file, users: us, st: st}
+}
+
+// SetRedirectURI changes where the provider may send browsers back, for a
+// relying party whose address is known only after the provider started.
+func (p *Provider) SetRedirectURI(uri string) {
+	p.st.mu.Lock()
+	p.st.redirect = uri
+	p.st.mu.Unlock()
+}
+
+func (p *Provider) redirectURI() string {
+	p.st.mu.Lock()
+	defer p.st.mu.Unlock()
+	return p.st.redirect
 }
 
 // AddUser adds (or replaces) a person who can sign in with name and
@@ -158,8 +171,9 @@ type storage struct {
 	*exstorage.Storage
 	users *users
 
-	mu     sync.Mutex
-	tamper *Tamper
+	mu       sync.Mutex
+	tamper   *Tamper
+	redirect string // the one redirect URI of every client
 }
 
 // GetClientByClientID has clients assert the user's claims in the ID
@@ -169,10 +183,17 @@ func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 	if err != nil {
 		return nil, err
 	}
-	return claimsInIDToken{c}, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return claimsInIDToken{c, s.redirect}, nil
 }
 
-type claimsInIDToken struct{ op.Client }
+type claimsInIDToken struct {
+	op.Client
+	redirect string
+}
+
+func (c claimsInIDToken) RedirectURIs() []string { return []string{c.redirect} }
 
 func (claimsInIDToken) IDTokenUserinfoClaimsAssertion() bool { return true }
 

@@ -15,9 +15,10 @@ import (
 // provider then sends the browser to (redirectURI?code=…&state=…),
 // without following it. hc carries the browser's cookies, if any.
 func (p *Provider) SignIn(hc *http.Client, authURL, name, password string) (string, error) {
+	redirect := p.redirectURI()
 	c := *hc
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if strings.HasPrefix(req.URL.String(), p.redirectURI) {
+		if strings.HasPrefix(req.URL.String(), redirect) {
 			return http.ErrUseLastResponse
 		}
 		return nil
@@ -40,11 +41,11 @@ func (p *Provider) SignIn(hc *http.Client, authURL, name, password string) (stri
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, p.redirectURI) {
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, redirect) {
 		if strings.Contains(string(body), "wrong") {
 			return "", errors.New("the provider refused the username or password")
 		}
-		return "", fmt.Errorf("the provider answered %s, not a redirect to %s", resp.Status, p.redirectURI)
+		return "", fmt.Errorf("the provider answered %s, not a redirect to %s", resp.Status, redirect)
 	}
 	return loc, nil
 }

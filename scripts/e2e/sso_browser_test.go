@@ -61,7 +61,9 @@ func (b *tab) callbacks() func() []string {
 // TestSSOInChromium: "Sign in with Example Corp" in Chromium, through the
 // provider's login page and back; the account is created, the admin
 // group grants administrator rights and leaving it takes them away at the
-// next sign-in; a tampered state and a replayed callback are refused.
+// next sign-in; a local account of the same name is refused until
+// `portus user link-sso` links it; a tampered state and a replayed
+// callback are refused.
 // (A replayed code with the flow cookie, a wrong nonce and another
 // client's code are refused in server/web's TestSSORefusals, against the
 // same provider.)
@@ -100,6 +102,21 @@ func TestSSOInChromium(t *testing.T) {
 		if resp := again.open(t, "/admin/users"); resp.Status != http.StatusForbidden {
 			t.Errorf("/admin/users = %d after leaving the admin group", resp.Status)
 		}
+	})
+
+	t.Run("a local account of the same name needs an administrator's link", func(t *testing.T) {
+		s.portus(t, "pavel-local-password\n", "user", "create", "pavel", "--password-stdin")
+		prov.AddUser("pavel", "pavel-idp-pw")
+		pavel := newTab(t, browser, s.URL)
+		pavel.open(t, "/signin")
+		pavel.submit(t, "#sso-signin", http.StatusOK)
+		pavel.typeInto(t, oidcprovider.UsernameField, "pavel")
+		pavel.typeInto(t, oidcprovider.PasswordField, "pavel-idp-pw")
+		pavel.submit(t, oidcprovider.SubmitButton, http.StatusForbidden)
+		pavel.wantBody(t, "portus user link-sso pavel")
+		s.portus(t, "", "user", "link-sso", "pavel")
+		pavel.open(t, "/signin")
+		pavel.ssoSignIn(t, "pavel", "pavel-idp-pw", "/profile")
 	})
 
 	t.Run("a tampered state is refused", func(t *testing.T) {

@@ -95,6 +95,7 @@ func (h *Handler) apiRoutes(v1 *gin.RouterGroup) {
 	admin.GET("/:name", h.showUser)
 	admin.PATCH("/:name", h.updateUser)
 	admin.PUT("/:name/password", h.setUserPassword)
+	admin.POST("/:name/sso-link", h.linkUserSSO)
 }
 
 func health(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }

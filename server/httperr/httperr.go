@@ -67,6 +67,8 @@ func Explain(err error) Problem {
 	case errors.Is(err, account.ErrDockerLoginLocked):
 		return Problem{Status: http.StatusForbidden, API: err.Error(),
 			Page: "An administrator decides whether your password works for docker login, so nothing was changed. Ask an administrator if it should change."}
+	case errors.Is(err, account.ErrAlreadySSO):
+		return Problem{Status: http.StatusConflict, API: err.Error(), Page: "This account was created by single sign-on; it needs no link."}
 	case errors.Is(err, account.ErrLastAdmin):
 		return Problem{Status: http.StatusConflict, API: err.Error(),
 			Page: "This is the only active administrator. Make another user an administrator first."}

@@ -133,6 +133,7 @@ func (h *Handler) Authenticate(c *gin.Context) {
 			h.fail(c, err)
 			return
 		}
+		h.Accounts.NoteClient(p, c.Request.UserAgent())
 		SetPrincipal(c, p)
 		return
 	}
@@ -154,6 +155,7 @@ func (h *Handler) Authenticate(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.Accounts.NoteClient(p, c.Request.UserAgent())
 	SetPrincipal(c, p)
 }
 

@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/portusproject/portus/server/internal/testserver"
 	"github.com/portusproject/portus/server/model"

@@ -28,12 +28,6 @@ type sweepState struct {
 	swept    atomic.Bool
 }
 
-// ExpiringSoonCount is how many tokens expire within ExpiringSoon, as of
-// the last sweep; ok is false before the first one.
-func (s *Service) ExpiringSoonCount() (n int, ok bool) {
-	return int(s.sweep.expiring.Load()), s.sweep.swept.Load()
-}
-
 // maybeSweep sweeps if SweepEvery has passed since the last sweep.
 func (s *Service) maybeSweep() {
 	s.sweep.mu.Lock()
@@ -118,4 +112,22 @@ func ignoreNotFound(err error) error {
 		return fmt.Errorf("marking an expiry notified: %w", err)
 	}
 	return nil
+}
+
+// ExpiringSoon is how many tokens expire within ExpiringSoon: the last
+// sweep's count, or before the first sweep a count of its own.
+func (s *Service) ExpiringSoon() (int, error) {
+	if s.sweep.swept.Load() {
+		return int(s.sweep.expiring.Load()), nil
+	}
+	now := s.now()
+	rules := s.rules()
+	list, err := s.store.TokensExpiringBy(now.Add(ExpiringSoon), rules)
+	n := 0
+	for _, t := range list {
+		if !t.ExpiredUnder(now, rules.For(t)) {
+			n++
+		}
+	}
+	return n, err
 }

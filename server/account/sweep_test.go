@@ -61,8 +61,8 @@ func TestSweepEventsOnce(t *testing.T) {
 	}
 	f.sweep(t)
 	wantEvents(t, "10 days ahead", events.take())
-	if n, ok := f.svc.ExpiringSoonCount(); n != 0 || !ok {
-		t.Errorf("ExpiringSoonCount = %d, %v; want 0 after a sweep", n, ok)
+	if n, err := f.svc.ExpiringSoon(); n != 0 || err != nil {
+		t.Errorf("ExpiringSoon = %d, %v; want 0", n, err)
 	}
 	f.clock.Advance(3 * 24 * time.Hour)
 	f.sweep(t)
@@ -71,8 +71,8 @@ func TestSweepEventsOnce(t *testing.T) {
 	if e := got[0]; e.User != "alice" || e.TokenName != "ci" || e.ExpiresAt == nil || !e.ExpiresAt.Equal(exp) {
 		t.Errorf("expiring event %+v", e)
 	}
-	if n, _ := f.svc.ExpiringSoonCount(); n != 1 {
-		t.Errorf("ExpiringSoonCount = %d, want 1", n)
+	if n, _ := f.svc.ExpiringSoon(); n != 1 {
+		t.Errorf("ExpiringSoon = %d, want 1", n)
 	}
 	f.sweep(t)
 	wantEvents(t, "swept again", events.take())
@@ -97,8 +97,8 @@ func TestSweepEventsOnce(t *testing.T) {
 	if got[0].Reason != "expired" {
 		t.Errorf("expired event reason %q, want expired", got[0].Reason)
 	}
-	if n, _ := restarted.ExpiringSoonCount(); n != 0 {
-		t.Errorf("ExpiringSoonCount = %d after the expiry, want 0", n)
+	if n, _ := restarted.ExpiringSoon(); n != 0 {
+		t.Errorf("ExpiringSoon = %d after the expiry, want 0", n)
 	}
 }
 

@@ -190,3 +190,22 @@ func TestLastUsedWhere(t *testing.T) {
 		}
 	})
 }
+
+// TestExpiringSoonMetric: the gauge counts the tokens that expire within
+// 7 days, expired ones not.
+func TestExpiringSoonMetric(t *testing.T) {
+	s := start(t, testserver.Options{})
+	now := s.Clock.Now()
+	s.CreateToken("alice", alicePW, expiring("soon", now.Add(6*24*time.Hour)))
+	s.CreateToken("alice", alicePW, expiring("gone", now.Add(time.Hour)))
+	s.CreateToken("bob", bobPW, expiring("later", now.Add(8*24*time.Hour)))
+	s.CreateToken("bob", bobPW, tokenReq("never"))
+	s.Clock.Advance(2 * time.Hour)
+	for _, when := range []string{"before the first sweep", "after a sweep"} {
+		body := string(s.Expect(http.StatusOK, http.MethodGet, "/metrics", nil).Body)
+		if !strings.Contains(body, "\nportus_tokens_expiring_soon 1\n") {
+			t.Errorf("%s: /metrics lacks portus_tokens_expiring_soon 1", when)
+		}
+		sweep(t, s)
+	}
+}

@@ -11,8 +11,9 @@ import (
 )
 
 // The expiry sweep: every SweepEvery, the flusher (lastused.go) also
-// publishes token.expiring for tokens that expire within ExpiringSoon and
-// token.expired for those that have, each once per token and expiry (a
+// publishes token.expiring for application tokens that expire within
+// ExpiringSoon and token.expired for those that have (login tokens come
+// and go with docker logins: nobody is told), each once per token and expiry (a
 // mark in the store, so that neither a restart nor a second replica tells
 // twice), counts the tokens expiring soon for the metric, and deletes
 // tokens expired longer than TokenPolicy.Keep ago. A scan of all tokens
@@ -60,6 +61,9 @@ func (s *Service) SweepTokens() error {
 	}
 	soon := 0
 	for _, t := range list {
+		if t.Login() {
+			continue // the next docker login makes another: nobody to warn
+		}
 		exp := *t.ExpiryTime(rules.For(t))
 		event := model.EventTokenExpired
 		if now.Before(exp) {
@@ -114,7 +118,8 @@ func ignoreNotFound(err error) error {
 	return nil
 }
 
-// ExpiringSoon is how many tokens expire within ExpiringSoon: the last
+// ExpiringSoon is how many application tokens expire within
+// ExpiringSoon: the last
 // sweep's count, or before the first sweep a count of its own.
 func (s *Service) ExpiringSoon() (int, error) {
 	if s.sweep.swept.Load() {
@@ -125,7 +130,7 @@ func (s *Service) ExpiringSoon() (int, error) {
 	list, err := s.store.TokensExpiringBy(now.Add(ExpiringSoon), rules)
 	n := 0
 	for _, t := range list {
-		if !t.ExpiredUnder(now, rules.For(t)) {
+		if !t.Login() && !t.ExpiredUnder(now, rules.For(t)) {
 			n++
 		}
 	}

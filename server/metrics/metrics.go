@@ -95,13 +95,14 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
-// ExpiryGauge registers portus_tokens_expiring_soon, the tokens that
-// expire within 7 days, as the account service's last expiry sweep
-// counted them (a full scan of the tokens is the sweep's, not a scrape's).
+// ExpiryGauge registers portus_tokens_expiring_soon, the application
+// tokens that expire within 7 days, as the account service's last expiry
+// sweep counted them (a full scan of the tokens is the sweep's, not a
+// scrape's).
 func (m *Metrics) ExpiryGauge(expiringSoon func() (int, error)) {
 	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "portus_tokens_expiring_soon",
-		Help: "Tokens that still work but expire within 7 days (by date, age or idleness), as of the last expiry sweep.",
+		Help: "Application tokens that still work but expire within 7 days (by date or idleness), as of the last expiry sweep.",
 	}, func() float64 {
 		n, err := expiringSoon()
 		if err != nil {

@@ -80,8 +80,8 @@ type Token struct {
 	ExpiresSoon bool `json:"expires_soon"`
 	// LastUsedAddr and LastUsedClient are the client address and
 	// User-Agent of the last use, when known.
-	LastUsedAddr   string `json:"last_used_addr,omitempty"`
-	LastUsedClient string `json:"last_used_client,omitempty"`
+	LastUsedAddr   string `json:"last_used_addr"`
+	LastUsedClient string `json:"last_used_client"`
 }
 
 // CreatedToken is the answer to POST /api/v1/tokens: the only time the

@@ -119,12 +119,6 @@ func LeastActive(list []Token, n int) []Token {
 	return list[:min(n, len(list))]
 }
 
-// Expired reports whether the token is past its ExpiresAt at now (for
-// every rule of expiry, see ExpiredUnder).
-func (t Token) Expired(now time.Time) bool {
-	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
-}
-
 // Activity is one audit-log entry. It never holds a secret.
 type Activity struct {
 	// ID is assigned by the store, increasing with time.

@@ -77,6 +77,8 @@ type Options struct {
 	Passwords PasswordOptions
 	// LoginTokens are the cap and lifetimes of login tokens (logintokens.go).
 	LoginTokens LoginTokenOptions
+	// TokenPolicy is the expiry policy of application tokens (expiry.go).
+	TokenPolicy TokenPolicy
 	// Events, if set, is told every model.Event (webhooks). It is called
 	// on the request's goroutine after the change is stored, so it must
 	// be quick: queue the event, never deliver it there.
@@ -112,12 +114,14 @@ type Service struct {
 	history  historyBudget
 
 	usesMu sync.Mutex
-	uses   map[string]time.Time // token id → last use not yet written
+	uses   map[string]model.TokenUse // token id → last use not yet written
 
 	// passwords: the LDAP directory and the docker_login policy.
 	passwords PasswordOptions
 	login     LoginTokenOptions
 	events    func(model.Event)
+	policy    TokenPolicy
+	sweep     sweepState
 }
 
 // New returns a Service. It fails only if the pepper is too short.
@@ -133,12 +137,13 @@ func New(st model.Store, opts Options) (*Service, error) {
 		keep:   opts.AuditKeep,
 		now:    opts.Now,
 		log:    opts.Logger,
-		uses:   map[string]time.Time{},
+		uses:   map[string]model.TokenUse{},
 		onFail: opts.OnAuthFailure,
 
 		passwords: opts.Passwords,
 		login:     opts.LoginTokens.withDefaults(),
 		events:    opts.Events,
+		policy:    opts.TokenPolicy.withDefaults(),
 	}
 	if s.max <= 0 {
 		s.max = 5

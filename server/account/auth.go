@@ -112,7 +112,7 @@ func (s *Service) authenticateToken(name string, named bool, token, ip string) (
 	// No throttle.Succeed: a token in use must not reset the password
 	// counters of its owner, or a busy CI job would lift a lock an
 	// attacker earned.
-	s.noteUse(t.ID, now)
+	s.noteUse(t.ID, model.TokenUse{At: now, Addr: ip})
 	return Principal{User: u, Token: &t}, nil
 }
 

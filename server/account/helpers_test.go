@@ -89,12 +89,12 @@ func (s *spyStore) AddActivity(a model.Activity, keep int) error {
 	return s.Store.AddActivity(a, keep)
 }
 
-func (s *spyStore) RecordTokenUse(uses map[string]time.Time) error {
+func (s *spyStore) RecordTokenUse(uses map[string]model.TokenUse) error {
 	s.mu.Lock()
 	s.writes++
 	cp := make(map[string]time.Time, len(uses))
 	for k, v := range uses {
-		cp[k] = v
+		cp[k] = v.At
 	}
 	s.recordCalls = append(s.recordCalls, cp)
 	fail := s.failRecord

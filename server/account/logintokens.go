@@ -141,29 +141,6 @@ func (s *Service) freeName(owner, base string) (string, error) {
 	return name, nil
 }
 
-// tokenExpired reports whether t no longer works at now: past its expiry,
-// or a login token past its maximum age or idle for too long.
-func (s *Service) tokenExpired(t model.Token, now time.Time) bool {
-	if t.Expired(now) {
-		return true
-	}
-	if !t.Login() {
-		return false
-	}
-	if now.Sub(t.CreatedAt) >= s.login.MaxAge {
-		return true
-	}
-	if now.Sub(t.LastActive()) < s.login.Idle {
-		return false
-	}
-	// The stored last use may lag by one flush interval; a use not yet
-	// written still counts. Only idle-looking tokens pay for the lock.
-	s.usesMu.Lock()
-	at, ok := s.uses[t.ID]
-	s.usesMu.Unlock()
-	return !ok || now.Sub(at) >= s.login.Idle
-}
-
 // forgetUse drops a revoked token's pending last use.
 func (s *Service) forgetUse(id string) {
 	s.usesMu.Lock()

@@ -63,7 +63,7 @@ func (c *callLog) AddActivity(a model.Activity, keep int) error {
 	return c.Store.AddActivity(a, keep)
 }
 
-func (c *callLog) RecordTokenUse(uses map[string]time.Time) error {
+func (c *callLog) RecordTokenUse(uses map[string]model.TokenUse) error {
 	c.record("RecordTokenUse")
 	return c.Store.RecordTokenUse(uses)
 }

@@ -48,6 +48,9 @@ func (s *Service) CreateToken(actor Actor, owner string, req NewToken) (apitypes
 		at := req.ExpiresAt.UTC()
 		req.ExpiresAt = &at
 	}
+	if err := s.checkLifetime(req.ExpiresAt, now); err != nil {
+		return apitypes.CreatedToken{}, err
+	}
 	plain, err := apptoken.New()
 	if err != nil {
 		return apitypes.CreatedToken{}, err
@@ -60,7 +63,14 @@ func (s *Service) CreateToken(actor Actor, owner string, req NewToken) (apitypes
 		ID: id, Owner: owner, Name: req.Name, Hash: s.TokenHash(plain), Scope: scope,
 		CreatedAt: now, ExpiresAt: req.ExpiresAt, CreatedVia: req.Via,
 	}
-	replaced, err := s.store.CreateToken(model.NewToken{Token: t, Limit: s.max, Replace: req.Replace})
+	// Expired tokens free their slot; whether one is idle needs the last
+	// uses written.
+	if s.policy.Idle > 0 {
+		if err := s.Flush(); err != nil {
+			s.log.Warn("new token: last-used times not written; an idle token may look expired", "err", err)
+		}
+	}
+	replaced, err := s.store.CreateToken(model.NewToken{Token: t, Limit: s.max, Replace: req.Replace, Now: now, Rules: s.rules()})
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		return apitypes.CreatedToken{}, ErrNotFound
@@ -91,13 +101,10 @@ func (s *Service) Tokens(owner string) ([]apitypes.Token, error) {
 	now := s.now()
 	out := make([]apitypes.Token, 0, len(list))
 	for _, t := range list {
-		s.usesMu.Lock()
-		if at, ok := s.uses[t.ID]; ok && (t.LastUsedAt == nil || at.After(*t.LastUsedAt)) {
-			t.LastUsedAt = &at
-		}
-		s.usesMu.Unlock()
+		t = s.withPendingUse(t)
 		w := WireToken(t)
 		w.Expired = s.tokenExpired(t, now)
+		w.ExpiresSoon = s.expiresSoon(t, now)
 		out = append(out, w)
 	}
 	return out, nil

@@ -18,8 +18,9 @@ func WireUser(u model.User) apitypes.User {
 	}
 }
 
-// WireToken is t as the API lists it. Expired is left for the caller,
-// who knows the clock and the login-token lifetimes (Service.Tokens).
+// WireToken is t as the API lists it. Expired and ExpiresSoon are left
+// for the caller, who knows the clock and the expiry rules
+// (Service.Tokens).
 func WireToken(t model.Token) apitypes.Token {
 	kind := apitypes.KindApp
 	if t.Login() {
@@ -28,6 +29,7 @@ func WireToken(t model.Token) apitypes.Token {
 	return apitypes.Token{
 		ID: t.ID, Name: t.Name, Scope: t.Scope, CreatedAt: t.CreatedAt,
 		ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, CreatedVia: t.CreatedVia, Kind: kind,
+		LastUsedAddr: t.LastUsedAddr, LastUsedClient: t.LastUsedClient,
 	}
 }
 

@@ -134,6 +134,7 @@ func (h *Handler) Authenticate(c *gin.Context) {
 			h.fail(c, err)
 			return
 		}
+		h.Accounts.NoteClient(p, c.Request.UserAgent())
 		SetPrincipal(c, p)
 		return
 	}
@@ -155,6 +156,7 @@ func (h *Handler) Authenticate(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	h.Accounts.NoteClient(p, c.Request.UserAgent())
 	SetPrincipal(c, p)
 }
 

@@ -181,6 +181,7 @@ func (h *Handler) registrySubject(c *gin.Context, req tokenRequest) (sub registr
 		h.registryAuthFailed(c, err)
 		return sub, "", false
 	}
+	h.Accounts.NoteClient(p, c.Request.UserAgent())
 	sub = registryauth.Subject{Name: p.User.Name, Admin: p.User.Admin}
 	if p.Token != nil {
 		sub.TokenScope = p.Token.Scope

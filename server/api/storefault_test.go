@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/portusproject/portus/server/internal/testserver"
 	"github.com/portusproject/portus/server/model"
@@ -57,7 +56,7 @@ func (s *failingStore) RevokeToken(owner, id string) (model.Token, error) {
 	return s.Store.RevokeToken(owner, id)
 }
 
-func (s *failingStore) RecordTokenUse(uses map[string]time.Time) error {
+func (s *failingStore) RecordTokenUse(uses map[string]model.TokenUse) error {
 	if err := s.err("recording token use"); err != nil {
 		return err
 	}

@@ -240,7 +240,7 @@ func TestListWithoutSecrets(t *testing.T) {
 				keys = append(keys, k)
 			}
 			slices.Sort(keys)
-			if want := []string{"created_at", "created_via", "expired", "expires_at", "id", "kind", "last_used_at", "name", "scope"}; !slices.Equal(keys, want) {
+			if want := []string{"created_at", "created_via", "expired", "expires_at", "expires_soon", "id", "kind", "last_used_addr", "last_used_at", "last_used_client", "name", "scope"}; !slices.Equal(keys, want) {
 				t.Errorf("list entry has keys %v, want %v", keys, want)
 			}
 		}

@@ -57,6 +57,7 @@ func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 		return nil, fmt.Errorf("registry policy: %w", err)
 	}
 	core.Metrics.Gauges(core.Store.TokenCount, core.Accounts.Throttle().Throttled)
+	core.Metrics.ExpiryGauge(core.Accounts.ExpiringSoon)
 	e.Use(core.Metrics.Middleware)
 	h := &api.Handler{
 		Accounts: core.Accounts,

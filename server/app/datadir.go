@@ -279,6 +279,11 @@ func OpenCore(c config.Config, opts account.Options) (*Core, error) {
 	if opts.LoginTokens == (account.LoginTokenOptions{}) {
 		opts.LoginTokens = account.LoginTokenOptions{Max: c.MaxLoginTokens, Idle: c.LoginTokenIdle, MaxAge: c.LoginTokenMaxAge}
 	}
+	if opts.TokenPolicy == (account.TokenPolicy{}) {
+		e := c.TokenExpiry
+		opts.TokenPolicy = account.TokenPolicy{MaxLifetime: e.MaxTokenLifetime, DefaultLifetime: e.DefaultTokenLifetime,
+			Idle: e.TokenIdleExpiry, Keep: e.ExpiredTokenKeep}
+	}
 	accounts, err := account.New(st, opts)
 	if err != nil {
 		st.Close()

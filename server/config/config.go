@@ -45,6 +45,8 @@ type Config struct {
 	MaxLoginTokens   int           `yaml:"max_login_tokens"`
 	LoginTokenIdle   time.Duration `yaml:"login_token_idle"`
 	LoginTokenMaxAge time.Duration `yaml:"login_token_max_age"`
+	// Application tokens' expiry policy (tokens.go): top-level keys.
+	TokenExpiry `yaml:",inline"`
 
 	// Web UI.
 	Signup        bool          `yaml:"signup"`
@@ -125,6 +127,7 @@ func Defaults() Config {
 		MaxLoginTokens:   DefaultMaxLoginTokens,
 		LoginTokenIdle:   DefaultLoginTokenIdle,
 		LoginTokenMaxAge: DefaultLoginTokenMaxAge,
+		TokenExpiry:      DefaultTokenExpiry(),
 	}
 }
 
@@ -166,6 +169,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	oidcFlags(fs, c)
 	metricsFlags(fs, c)
 	loginTokenFlags(fs, c)
+	tokenExpiryFlags(fs, c)
 	registryHostsFlags(fs, c)
 }
 
@@ -347,6 +351,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateLoginTokens(); err != nil {
+		return err
+	}
+	if err := c.validateTokenExpiry(); err != nil {
 		return err
 	}
 	if err := c.validateRegistryHosts(); err != nil {

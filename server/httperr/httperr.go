@@ -34,6 +34,7 @@ func Explain(err error) Problem {
 	var (
 		field     *account.FieldError
 		limit     *account.LimitError
+		lifetime  *account.LifetimeError
 		throttled *account.ThrottledError
 		signups   *account.SignupThrottledError
 	)
@@ -76,6 +77,9 @@ func Explain(err error) Problem {
 		return Problem{Status: http.StatusUnprocessableEntity,
 			API:  limit.Error() + "; remove one on your profile page or with DELETE /api/v1/tokens/{id} first",
 			Page: TokenLimitPage(limit.Limit)}
+	case errors.As(err, &lifetime):
+		return Problem{Status: http.StatusUnprocessableEntity, API: lifetime.Error(),
+			Page: fmt.Sprintf("Tokens on this server last at most %s. Choose an expiry within that.", account.FormatLifetime(lifetime.Max))}
 	case errors.Is(err, account.ErrBusyReading):
 		return Problem{Status: http.StatusTooManyRequests, RetryAfter: 1, API: err.Error(),
 			Page: "The activity log is busy with your other requests. Wait a moment, then reload the page."}

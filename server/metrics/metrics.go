@@ -1,6 +1,6 @@
 // Package metrics owns the Prometheus metrics of a Portus server: requests
 // by route and status, the token endpoint's latency, failed authentications
-// by reason, active tokens and throttled clients. Counters are atomic, so
+// by reason, active tokens, tokens expiring soon and throttled clients. Counters are atomic, so
 // recording stays off every lock on the hot path; gauges that need a count
 // are computed when /metrics is scraped.
 package metrics
@@ -93,4 +93,21 @@ func (m *Metrics) Gauges(activeTokens func() (int, error), throttled func() (use
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// ExpiryGauge registers portus_tokens_expiring_soon, the application
+// tokens that expire within 7 days, as the account service's last expiry
+// sweep counted them (a full scan of the tokens is the sweep's, not a
+// scrape's).
+func (m *Metrics) ExpiryGauge(expiringSoon func() (int, error)) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "portus_tokens_expiring_soon",
+		Help: "Application tokens that still work but expire within 7 days (by date or idleness), as of the last expiry sweep.",
+	}, func() float64 {
+		n, err := expiringSoon()
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
 }

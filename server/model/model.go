@@ -81,6 +81,16 @@ type Token struct {
 	// password; "" (KindApp) for an application token. Tokens stored
 	// before kinds existed have none and are application tokens.
 	Kind string `json:"kind,omitempty"`
+	// LastUsedAddr and LastUsedClient are where the use at LastUsedAt
+	// came from: the client address and User-Agent (RecordTokenUse).
+	LastUsedAddr   string `json:"last_used_addr,omitempty"`
+	LastUsedClient string `json:"last_used_client,omitempty"`
+	// Notified maps an expiry event type (EventTokenExpiring,
+	// EventTokenExpired) to the expiry time it was published for
+	// (MarkTokenNotified), so that each is told once per expiry, across
+	// restarts and replicas; a new expiry (a use that moves an idle one)
+	// is told again.
+	Notified map[string]time.Time `json:"notified,omitempty"`
 }
 
 // Kinds of token. They are counted apart: login tokens have their own
@@ -118,11 +128,6 @@ func LeastActive(list []Token, n int) []Token {
 		return strings.Compare(a.ID, b.ID)
 	})
 	return list[:min(n, len(list))]
-}
-
-// Expired reports whether the token has expired at now.
-func (t Token) Expired(now time.Time) bool {
-	return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)
 }
 
 // Activity is one audit-log entry. It never holds a secret.

@@ -50,6 +50,15 @@ type NewToken struct {
 	Limit int
 	// Replace revokes Owner's token of the same name in the same transaction.
 	Replace bool
+	// Now and Rules say which tokens have expired: those do not count
+	// toward Limit. A zero Now counts every token.
+	Now   time.Time
+	Rules ExpiryRules
+}
+
+// Counts reports whether held takes a slot of the limit of t.
+func (t NewToken) Counts(held Token) bool {
+	return held.Kind == t.Kind && (t.Now.IsZero() || !held.ExpiredUnder(t.Now, t.Rules.For(held)))
 }
 
 // Store is the persistent state of a Portus server. All methods are safe for
@@ -88,9 +97,19 @@ type Store interface {
 	RevokeToken(owner, id string) (Token, error)
 	// TokenCount returns the number of tokens in the store, all owners.
 	TokenCount() (int, error)
-	// RecordTokenUse sets last-used times (token id → time); a time older
-	// than the stored one and ids of revoked tokens are ignored.
-	RecordTokenUse(uses map[string]time.Time) error
+	// RecordTokenUse sets last uses (token id → time, address, client); a
+	// use older than the stored one and ids of revoked tokens are ignored.
+	RecordTokenUse(uses map[string]TokenUse) error
+	// TokensExpiringBy returns every token, all owners, that expires under
+	// rules at or before at (Token.ExpiryTime), expired ones included.
+	TokensExpiringBy(at time.Time, rules ExpiryRules) ([]Token, error)
+	// DeleteExpiredTokens deletes every token that expired under rules at
+	// or before before, and returns them.
+	DeleteExpiredTokens(before time.Time, rules ExpiryRules) ([]Token, error)
+	// MarkTokenNotified sets t.Notified[event] = expiry on token id unless
+	// it is already so, and reports whether it set it: true for exactly
+	// one caller of many. Errors: ErrNotFound (no such token).
+	MarkTokenNotified(id, event string, expiry time.Time) (bool, error)
 
 	// AddActivity appends a to its log — the failure log when a.Failure(),
 	// the history otherwise — and prunes the oldest entries of that log

@@ -34,10 +34,10 @@ func TestProfileShowsLoginTokens(t *testing.T) {
 		}
 	}
 	if strings.Contains(p, "expired") {
-		t.Error("a fresh login token is shown as expired")
+		t.Errorf("a fresh login token is shown as expired:\n%s", p)
 	}
 	s.Clock.Advance(90 * time.Minute)
-	if p := b.get("/profile").text(); !strings.Contains(p, "login token expired") {
+	if p := b.get("/profile").text(); !strings.Contains(p, "docker login from 127.0.0.1 Expired login token") {
 		t.Errorf("an idle login token is not shown as expired:\n%s", p)
 	}
 }

@@ -50,6 +50,8 @@ type profileData struct {
 	Hosts    []string
 	Scopes   []option
 	Expiries []option
+	// Expiring are the tokens that expire within 7 days: the banner.
+	Expiring []apitypes.Token
 }
 
 // tokenForm holds the create-token form's values for a second try.
@@ -66,14 +68,6 @@ var scopeOptions = []option{
 	{apitypes.ScopePull, "pull (read)"},
 	{apitypes.ScopePush, "push (read, write)"},
 	{apitypes.ScopeDelete, "delete (read, write, delete)"},
-}
-
-var expiryOptions = []option{
-	{"", "never"},
-	{"7", "in 7 days"},
-	{"30", "in 30 days"},
-	{"90", "in 90 days"},
-	{"365", "in a year"},
 }
 
 // profileShow shows the signed-in user's tokens and settings. After a
@@ -96,16 +90,18 @@ func (h *Handler) showProfile(c *gin.Context, status int, d profileData) {
 	d.Table = ownTokenTable(tokens, h.maxTokens)
 	d.AtLimit = d.Table.AppTokens() >= h.maxTokens
 	d.Limit = httperr.TokenLimitPage(d.Table.AppTokens())
-	if d.Form.Scope == "" {
-		d.Form.Scope = apitypes.ScopePush
+	var preselected string
+	d.Expiries, preselected = expiryChoices(h.accounts.TokenPolicy())
+	if d.Form == (tokenForm{}) { // not a second try: the defaults
+		d.Form = tokenForm{Scope: apitypes.ScopePush, Expires: preselected}
 	}
+	d.Expiring = expiringSoon(tokens)
 	d.Username = p.Name()
 	d.Directory = p.User.Source == model.SourceLDAP
 	d.SSO = p.User.Source == model.SourceOIDC
 	d.DockerLogin = h.accounts.DockerLoginOf(p.User)
 	d.Hosts = h.hosts
 	d.Scopes = scopeOptions
-	d.Expiries = expiryOptions
 	h.render(c, status, "profile", "Profile", "profile", d)
 }
 

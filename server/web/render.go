@@ -33,6 +33,9 @@ const (
 var funcs = template.FuncMap{
 	"when": when,
 	"iso":  iso,
+	// Relative times and clients of the token table (token_expiry.go).
+	"since":      since,
+	"clientName": clientName,
 }
 
 // when formats a time for people: UTC, to the minute; "never" for nil.

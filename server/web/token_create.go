@@ -41,9 +41,15 @@ func (h *Handler) tokenCreate(c *gin.Context) {
 	if err != nil {
 		status, msg := h.explain(c, err)
 		field := "token-name"
-		var limit *account.LimitError
-		if errors.As(err, &limit) {
+		var (
+			limit    *account.LimitError
+			lifetime *account.LifetimeError
+		)
+		switch {
+		case errors.As(err, &limit):
 			field = ""
+		case errors.As(err, &lifetime):
+			field = "token-expires"
 		}
 		again(status, field, msg)
 		return
@@ -63,12 +69,20 @@ func (h *Handler) tokenCreate(c *gin.Context) {
 // bound, checked here too so that the page can say it in days.
 const maxExpiryDays = account.MaxTokenLifetimeDays
 
-// parseExpiry reads the form's expiry: empty for none, a number of days,
-// or a date (YYYY-MM-DD, the token expires at its start, UTC). Its errors
+// parseExpiry reads the form's expiry: empty for none, a number of days
+// or hours ("36h"), or a date (YYYY-MM-DD, the token expires at its start, UTC). Its errors
 // are sentences for the page.
 func parseExpiry(v string, now time.Time) (*time.Time, error) {
 	if v == "" {
 		return nil, nil
+	}
+	if hours, ok := strings.CutSuffix(v, "h"); ok { // a default that is not whole days
+		n, err := strconv.Atoi(hours)
+		if err != nil || n < 1 || n > maxExpiryDays*24 {
+			return nil, fmt.Errorf("Expiry must be between 1 and %d hours.", maxExpiryDays*24)
+		}
+		t := now.UTC().Add(time.Duration(n) * time.Hour).Truncate(time.Second)
+		return &t, nil
 	}
 	if days, err := strconv.Atoi(v); err == nil {
 		if days < 1 || days > maxExpiryDays {

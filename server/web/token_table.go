@@ -20,18 +20,37 @@ type tokenTable struct {
 	Action, Label string
 }
 
-// AppTokens counts the application tokens: the ones the limit is about.
-// Login tokens (left by docker login with a password) have a cap of
-// their own and never take these slots.
+// AppTokens counts the working application tokens: the ones the limit
+// is about. Login tokens (left by docker login with a password) have a
+// cap of their own and never take these slots, nor do expired tokens.
 func (t tokenTable) AppTokens() int { return appTokens(t.Tokens) }
 
 // LoginTokens counts the login tokens.
-func (t tokenTable) LoginTokens() int { return len(t.Tokens) - appTokens(t.Tokens) }
+func (t tokenTable) LoginTokens() int {
+	n := 0
+	for _, tok := range t.Tokens {
+		if tok.Kind == apitypes.KindLogin {
+			n++
+		}
+	}
+	return n
+}
+
+// Expired counts the expired tokens, listed last.
+func (t tokenTable) Expired() int {
+	n := 0
+	for _, tok := range t.Tokens {
+		if tok.Expired {
+			n++
+		}
+	}
+	return n
+}
 
 func appTokens(list []apitypes.Token) int {
 	n := 0
 	for _, tok := range list {
-		if tok.Kind != apitypes.KindLogin {
+		if tok.Kind != apitypes.KindLogin && !tok.Expired {
 			n++
 		}
 	}
@@ -40,12 +59,12 @@ func appTokens(list []apitypes.Token) int {
 
 // ownTokenTable is the signed-in user's own list on the profile page.
 func ownTokenTable(tokens []apitypes.Token, limit int) tokenTable {
-	return tokenTable{Tokens: tokens, Max: limit, Base: "/profile/tokens", Action: "remove", Label: "Remove"}
+	return tokenTable{Tokens: sortExpiredLast(tokens), Max: limit, Base: "/profile/tokens", Action: "remove", Label: "Remove"}
 }
 
 // userTokenTable is an administrator's view of user name's tokens.
 func userTokenTable(name string, tokens []apitypes.Token, limit int) tokenTable {
-	return tokenTable{Tokens: tokens, Max: limit, Base: userPath(name) + "/tokens", Action: "revoke", Label: "Revoke"}
+	return tokenTable{Tokens: sortExpiredLast(tokens), Max: limit, Base: userPath(name) + "/tokens", Action: "revoke", Label: "Revoke"}
 }
 
 // tokensShow answers GET /profile/tokens, a URL people are left at or

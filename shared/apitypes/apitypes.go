@@ -75,6 +75,13 @@ type Token struct {
 	// Expired is true for a token that no longer works: past expires_at,
 	// or a login token idle or old beyond the server's limits.
 	Expired bool `json:"expired"`
+	// ExpiresSoon is true for a token that works now but expires within
+	// 7 days (by date, age or idleness).
+	ExpiresSoon bool `json:"expires_soon"`
+	// LastUsedAddr and LastUsedClient are the client address and
+	// User-Agent of the last use, when known.
+	LastUsedAddr   string `json:"last_used_addr"`
+	LastUsedClient string `json:"last_used_client"`
 }
 
 // CreatedToken is the answer to POST /api/v1/tokens: the only time the

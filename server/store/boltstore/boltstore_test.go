@@ -167,7 +167,7 @@ func populate(t *testing.T, s model.Store) fixture {
 		}
 	}
 	used := t0.Add(time.Minute)
-	if err := s.RecordTokenUse(map[string]time.Time{f.tokens[0].ID: used}); err != nil {
+	if err := s.RecordTokenUse(map[string]model.TokenUse{f.tokens[0].ID: {At: used}}); err != nil {
 		t.Fatal(err)
 	}
 	f.tokens[0].LastUsedAt = &used

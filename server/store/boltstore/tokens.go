@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -66,7 +65,7 @@ func insertToken(tx *bolt.Tx, t model.NewToken, evict bool) (replaced *model.Tok
 		replaced = &old
 	}
 	if t.Limit > 0 {
-		same, err := ownedOfKind(tx, owned, t.Kind)
+		same, err := ownedCounted(tx, owned, t)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -89,10 +88,10 @@ func insertToken(tx *bolt.Tx, t model.NewToken, evict bool) (replaced *model.Tok
 	return replaced, evicted, putJSON(tx.Bucket(bucketTokens), []byte(t.ID), t.Token)
 }
 
-// ownedOfKind reads the tokens of an owner's index that are of kind. A
-// cursor sees this transaction's own deletes (Bucket.Stats counts the
-// pages on disk and would not).
-func ownedOfKind(tx *bolt.Tx, owned *bolt.Bucket, kind string) ([]model.Token, error) {
+// ownedCounted reads the tokens of an owner's index that take a slot of
+// t's limit (its kind, not expired). A cursor sees this transaction's own
+// deletes (Bucket.Stats counts the pages on disk and would not).
+func ownedCounted(tx *bolt.Tx, owned *bolt.Bucket, nt model.NewToken) ([]model.Token, error) {
 	tokens := tx.Bucket(bucketTokens)
 	var list []model.Token
 	c := owned.Cursor()
@@ -101,7 +100,7 @@ func ownedOfKind(tx *bolt.Tx, owned *bolt.Bucket, kind string) ([]model.Token, e
 		if err := getJSON(tokens, id, &t); err != nil {
 			return nil, fmt.Errorf("token index names %q: %w", id, err)
 		}
-		if t.Kind == kind {
+		if nt.Counts(t) {
 			list = append(list, t)
 		}
 	}
@@ -211,13 +210,13 @@ func (s *Store) TokenCount() (int, error) {
 }
 
 // RecordTokenUse implements model.Store.
-func (s *Store) RecordTokenUse(uses map[string]time.Time) error {
+func (s *Store) RecordTokenUse(uses map[string]model.TokenUse) error {
 	if len(uses) == 0 {
 		return nil
 	}
 	return s.update("recording token use", func(tx *bolt.Tx) error {
 		tokens := tx.Bucket(bucketTokens)
-		for id, at := range uses {
+		for id, use := range uses {
 			var t model.Token
 			err := getJSON(tokens, []byte(id), &t)
 			if errors.Is(err, model.ErrNotFound) {
@@ -226,11 +225,9 @@ func (s *Store) RecordTokenUse(uses map[string]time.Time) error {
 			if err != nil {
 				return err
 			}
-			if t.LastUsedAt != nil && !at.After(*t.LastUsedAt) {
+			if !model.ApplyUse(&t, use) {
 				continue
 			}
-			at := at
-			t.LastUsedAt = &at
 			if err := putJSON(tokens, []byte(id), t); err != nil {
 				return err
 			}

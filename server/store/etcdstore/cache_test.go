@@ -128,7 +128,7 @@ func testLastUsedNewestWins(t *testing.T, c *testetcd.Cluster) {
 			s, at = b, older
 		}
 		wg.Go(func() {
-			if err := s.RecordTokenUse(map[string]time.Time{tok.ID: at}); err != nil {
+			if err := s.RecordTokenUse(map[string]model.TokenUse{tok.ID: {At: at}}); err != nil {
 				t.Errorf("RecordTokenUse: %v", err)
 			}
 		})

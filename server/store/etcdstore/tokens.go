@@ -1,10 +1,10 @@
 package etcdstore
 
 import (
+	"cmp"
 	"encoding/json"
 	"sort"
 	"strconv"
-	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -50,8 +50,10 @@ func (s *Store) CreateToken(t model.NewToken) (*model.Token, error) {
 			n-- // the replaced token frees its slot in this transaction
 		}
 		if t.Limit > 0 && n >= t.Limit {
-			replaced = nil
-			return false, model.ErrTokenLimit
+			if full, err := s.fullOfLive(op, t, replaced, n); err != nil || full {
+				replaced = nil
+				return false, cmp.Or(err, model.ErrTokenLimit)
+			}
 		}
 		resp, err := s.authTxn(op,
 			[]clientv3.Cmp{exists(userKey), unchanged(countKey, countRev), unchanged(key, nameRev)},
@@ -205,19 +207,19 @@ const useBatch = 100
 // RecordTokenUse implements model.Store. Each batch is one Txn that
 // compares every token it updates, so the newest time wins and a token
 // revoked in between is not brought back.
-func (s *Store) RecordTokenUse(uses map[string]time.Time) error {
+func (s *Store) RecordTokenUse(uses map[string]model.TokenUse) error {
 	const op = "recording token use"
 	if s.closed.Load() {
 		return model.Unavailable(op, errClosed)
 	}
 	type use struct {
 		key, id string
-		at      time.Time
+		model.TokenUse
 	}
 	var pending []use
-	for id, at := range uses {
+	for id, u := range uses {
 		if key := s.cache.tokenKey(id); key != "" {
-			pending = append(pending, use{key, id, at})
+			pending = append(pending, use{key, id, u})
 		}
 	}
 	for len(pending) > 0 {
@@ -245,11 +247,9 @@ func (s *Store) RecordTokenUse(uses map[string]time.Time) error {
 				if err := json.Unmarshal(kvs[0].Value, &t); err != nil {
 					return false, model.Unavailable(op, err)
 				}
-				if t.ID != u.id || (t.LastUsedAt != nil && !u.at.After(*t.LastUsedAt)) {
+				if t.ID != u.id || !model.ApplyUse(&t, u.TokenUse) {
 					continue // replaced by another token, or an older time
 				}
-				at := u.at
-				t.LastUsedAt = &at
 				cmps = append(cmps, unchanged(u.key, kvs[0].ModRevision))
 				puts = append(puts, clientv3.OpPut(u.key, mustJSON(t)))
 			}

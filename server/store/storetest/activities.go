@@ -318,7 +318,7 @@ func testMethodsAfterClose(t *testing.T, s model.Store) {
 		{"Tokens", func() error { _, err := s.Tokens("alice"); return err }},
 		{"TokenCount", func() error { _, err := s.TokenCount(); return err }},
 		{"RevokeToken", func() error { _, err := s.RevokeToken("alice", tok.ID); return err }},
-		{"RecordTokenUse", func() error { return s.RecordTokenUse(map[string]time.Time{tok.ID: now()}) }},
+		{"RecordTokenUse", func() error { return s.RecordTokenUse(usesAt(map[string]time.Time{tok.ID: now()})) }},
 		{"AddActivity", func() error { return s.AddActivity(model.Activity{Time: now(), Action: "y"}, 0) }},
 		{"Activities", func() error { _, err := s.Activities(model.ActivityQuery{}); return err }},
 		{"Backup", func() error { _, err := s.Backup(io.Discard); return err }},

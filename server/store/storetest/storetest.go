@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 	}{
 		{"Users", userTests},
 		{"Tokens", tokenTests},
+		{"TokenExpiry", expiryTests},
 		{"Activities", activityTests},
 		{"ActivityLogs", activityLogTests},
 		{"Sessions", sessionTests},

@@ -311,7 +311,7 @@ func testRecordTokenUse(t *testing.T, s model.Store) {
 	}
 	at := func(d time.Duration) *time.Time { v := t0.Add(time.Hour + d); return &v }
 
-	if err := s.RecordTokenUse(map[string]time.Time{a.ID: *at(0)}); err != nil {
+	if err := s.RecordTokenUse(usesAt(map[string]time.Time{a.ID: *at(0)})); err != nil {
 		t.Fatalf("RecordTokenUse: %v", err)
 	}
 	a.LastUsedAt = at(0)
@@ -320,20 +320,20 @@ func testRecordTokenUse(t *testing.T, s model.Store) {
 	checkTokens(t, s, "alice", a, b)
 
 	// An older time is ignored, a newer one wins.
-	if err := s.RecordTokenUse(map[string]time.Time{a.ID: *at(-time.Minute), b.ID: *at(time.Second)}); err != nil {
+	if err := s.RecordTokenUse(usesAt(map[string]time.Time{a.ID: *at(-time.Minute), b.ID: *at(time.Second)})); err != nil {
 		t.Fatalf("RecordTokenUse: %v", err)
 	}
 	b.LastUsedAt = at(time.Second)
 	checkFound(t, s, a)
 	checkFound(t, s, b)
-	if err := s.RecordTokenUse(map[string]time.Time{a.ID: *at(time.Minute)}); err != nil {
+	if err := s.RecordTokenUse(usesAt(map[string]time.Time{a.ID: *at(time.Minute)})); err != nil {
 		t.Fatalf("RecordTokenUse: %v", err)
 	}
 	a.LastUsedAt = at(time.Minute)
 	checkFound(t, s, a)
 
 	// Revoked and unknown ids are ignored; the rest of the batch applies.
-	err := s.RecordTokenUse(map[string]time.Time{gone.ID: *at(time.Hour), "no-such-id": *at(time.Hour), b.ID: *at(time.Minute)})
+	err := s.RecordTokenUse(usesAt(map[string]time.Time{gone.ID: *at(time.Hour), "no-such-id": *at(time.Hour), b.ID: *at(time.Minute)}))
 	if err != nil {
 		t.Fatalf("RecordTokenUse with a revoked and an unknown id: %v", err)
 	}
@@ -343,7 +343,7 @@ func testRecordTokenUse(t *testing.T, s model.Store) {
 	checkTokens(t, s, "alice", a, b)
 
 	for _, uses := range []map[string]time.Time{{}, nil} {
-		if err := s.RecordTokenUse(uses); err != nil {
+		if err := s.RecordTokenUse(usesAt(uses)); err != nil {
 			t.Errorf("RecordTokenUse(%v) = %v, want nil", uses, err)
 		}
 	}

@@ -157,7 +157,7 @@ func churnWorker(t *testing.T, s model.Store, w int, names []string) []model.Tok
 			for _, tok := range held {
 				uses[tok.ID] = now()
 			}
-			if err := s.RecordTokenUse(uses); err != nil {
+			if err := s.RecordTokenUse(usesAt(uses)); err != nil {
 				t.Errorf("RecordTokenUse: %v", err)
 			}
 		default:

@@ -83,7 +83,7 @@ func testLoginTokenEvictsLeastActive(t *testing.T, s model.Store) {
 	}
 	// The oldest was used lately: the second is now the least active.
 	used := t0.Add(time.Hour)
-	if err := s.RecordTokenUse(map[string]time.Time{held[0].ID: used}); err != nil {
+	if err := s.RecordTokenUse(usesAt(map[string]time.Time{held[0].ID: used})); err != nil {
 		t.Fatal(err)
 	}
 	held[0].LastUsedAt = &used

@@ -57,6 +57,18 @@
     update();
   });
 
+  // The warning under the expiry choice shows while "never" is chosen;
+  // without this script the page shows it as the server rendered it.
+  document.querySelectorAll("select[data-never-warning]").forEach(function (select) {
+    var warning = document.getElementById(select.getAttribute("data-never-warning"));
+    if (!warning) {
+      return;
+    }
+    var update = function () { warning.hidden = select.value !== ""; };
+    select.addEventListener("change", update);
+    update();
+  });
+
   // A click into a read-only token selects all of it.
   document.querySelectorAll("input.token[readonly]").forEach(function (input) {
     input.addEventListener("focus", function () { input.select(); });

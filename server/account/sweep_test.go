@@ -1,0 +1,165 @@
+package account
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portusproject/portus/server/model"
+)
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []model.Event
+}
+
+func (l *eventLog) add(e model.Event) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+// take returns the events so far and forgets them.
+func (l *eventLog) take() []model.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	got := l.events
+	l.events = nil
+	return got
+}
+
+func (f *fixture) sweep(t *testing.T) {
+	t.Helper()
+	if err := f.svc.SweepTokens(); err != nil {
+		t.Fatalf("SweepTokens: %v", err)
+	}
+}
+
+func wantEvents(t *testing.T, when string, got []model.Event, want ...string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: events %+v, want %v", when, got, want)
+	}
+	for i := range want {
+		if got[i].Type != want[i] {
+			t.Errorf("%s: event %d is %s, want %s", when, i, got[i].Type, want[i])
+		}
+	}
+}
+
+// TestSweepEventsOnce: token.expiring 7 days ahead and token.expired at
+// the expiry, each once, even across a restart of the service.
+func TestSweepEventsOnce(t *testing.T) {
+	events := &eventLog{}
+	opts := Options{Events: events.add}
+	f := newFixture(t, opts)
+	f.user(t, "alice", "alice-password", false)
+	exp := f.clock.Now().Add(10 * 24 * time.Hour)
+	if _, err := f.svc.CreateToken(Actor{Name: "alice"}, "alice", NewToken{Name: "ci", ExpiresAt: &exp}); err != nil {
+		t.Fatal(err)
+	}
+	f.sweep(t)
+	wantEvents(t, "10 days ahead", events.take())
+	if n, err := f.svc.ExpiringSoon(); n != 0 || err != nil {
+		t.Errorf("ExpiringSoon = %d, %v; want 0", n, err)
+	}
+	f.clock.Advance(3 * 24 * time.Hour)
+	f.sweep(t)
+	got := events.take()
+	wantEvents(t, "7 days ahead", got, model.EventTokenExpiring)
+	if e := got[0]; e.User != "alice" || e.TokenName != "ci" || e.ExpiresAt == nil || !e.ExpiresAt.Equal(exp) {
+		t.Errorf("expiring event %+v", e)
+	}
+	if n, _ := f.svc.ExpiringSoon(); n != 1 {
+		t.Errorf("ExpiringSoon = %d, want 1", n)
+	}
+	f.sweep(t)
+	wantEvents(t, "swept again", events.take())
+
+	// A restarted server remembers what it told.
+	restarted, err := New(f.spy, Options{Pepper: testPepper, PasswordParams: cheap, Now: f.clock.Now, Events: events.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restarted.SweepTokens(); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, "after a restart", events.take())
+	f.clock.Advance(7 * 24 * time.Hour)
+	for range 2 {
+		if err := restarted.SweepTokens(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got = events.take()
+	wantEvents(t, "at the expiry", got, model.EventTokenExpired)
+	if got[0].Reason != "expired" {
+		t.Errorf("expired event reason %q, want expired", got[0].Reason)
+	}
+	if n, _ := restarted.ExpiringSoon(); n != 0 {
+		t.Errorf("ExpiringSoon = %d after the expiry, want 0", n)
+	}
+}
+
+// TestIdleExpiry: an idle token expires at LastActive + Idle exactly,
+// its event says so, and a use before then moves the expiry.
+func TestIdleExpiry(t *testing.T) {
+	events := &eventLog{}
+	f := newFixture(t, Options{Events: events.add, TokenPolicy: TokenPolicy{Idle: 30 * 24 * time.Hour}})
+	f.user(t, "alice", "alice-password", false)
+	_, plain := f.token(t, "alice", "ci")
+	f.clock.Advance(20 * 24 * time.Hour)
+	if _, err := f.svc.AuthenticateToken("alice", plain, "203.0.113.7"); err != nil {
+		t.Fatalf("used after 20 days: %v", err)
+	}
+	f.clock.Advance(30*24*time.Hour - time.Nanosecond)
+	if _, err := f.svc.AuthenticateToken("alice", plain, "203.0.113.7"); err != nil {
+		t.Fatalf("used a moment before the idle limit: %v", err)
+	}
+	f.clock.Advance(30 * 24 * time.Hour)
+	if _, err := f.svc.AuthenticateToken("alice", plain, "203.0.113.7"); !errors.Is(err, ErrAuthFailed) {
+		t.Fatalf("used after 30 days idle: %v, want ErrAuthFailed", err)
+	}
+	f.sweep(t)
+	got := events.take()
+	wantEvents(t, "idle", got, model.EventTokenExpired)
+	if got[0].Reason != "idle" {
+		t.Errorf("reason %q, want idle", got[0].Reason)
+	}
+}
+
+func TestMaxLifetimeRefused(t *testing.T) {
+	f := newFixture(t, Options{TokenPolicy: TokenPolicy{MaxLifetime: 365 * 24 * time.Hour}})
+	f.user(t, "alice", "alice-password", false)
+	if p := f.svc.TokenPolicy(); p.DefaultLifetime != DefaultTokenLifetime || p.Keep != DefaultExpiredTokenKeep {
+		t.Errorf("policy defaults %+v", p)
+	}
+	long := f.clock.Now().Add(366 * 24 * time.Hour)
+	for _, exp := range []*time.Time{nil, &long} {
+		_, err := f.svc.CreateToken(Actor{Name: "alice"}, "alice", NewToken{Name: "ci", ExpiresAt: exp})
+		var le *LifetimeError
+		if !errors.As(err, &le) || le.Max != 365*24*time.Hour || le.Error() != "this server's max_token_lifetime is 365 days: set expires_at no later than that from now" {
+			t.Errorf("expiry %v: %v, want a LifetimeError of 365 days", exp, err)
+		}
+	}
+}
+
+func TestCutClient(t *testing.T) {
+	for in, want := range map[string]string{
+		"docker/28.2":           "docker/28.2",
+		"a\nb\x00c":             "a?b?c",
+		string(make([]byte, 0)): "",
+	} {
+		if got := cutClient(in); got != want {
+			t.Errorf("cutClient(%q) = %q, want %q", in, got, want)
+		}
+	}
+	long := ""
+	for range 60 {
+		long += "é" // two bytes: the cut must not split one
+	}
+	if got := cutClient(long); len(got) != 100 {
+		t.Errorf("cutClient of 120 bytes = %d bytes, want 100", len(got))
+	}
+}

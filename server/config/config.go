@@ -193,7 +193,7 @@ func Load(fs *flag.FlagSet, register func(*flag.FlagSet, *Config), args []string
 		if explicit[f.Name] || !settingNames[f.Name] || envErr != nil {
 			return
 		}
-		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := EnvName(f.Name)
 		if v := getenv(name); v != "" {
 			if lv, ok := f.Value.(*listValue); ok {
 				*lv.list = nil

@@ -45,7 +45,7 @@ func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 	if issuer.Signer.RenewalDue() {
 		// Not swapped: registries would refuse every token until they
 		// load a bundle with the renewed certificate.
-		log.Warn("the token-signing certificate expires soon and a renewed one is staged: run `portus registry-config`, restart every registry, then `portus signing-key activate` (README \"Rotating the signing key\")",
+		log.Warn("the token-signing certificate expires soon and a renewed one is staged: run `portus registry-config`, restart every registry, then `portus signing-key activate` (docs/operators.md \"Rotating the signing key\")",
 			"key_id", issuer.Signer.KeyID(), "expires", issuer.Signer.CertificateNotAfter().Format(time.DateOnly))
 	}
 	policy := registryauth.Policy{

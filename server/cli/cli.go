@@ -77,6 +77,7 @@ func init() {
 		{name: "migrate", summary: "copy everything from one store to another (bbolt:PATH ↔ etcd://…)", main: runMigrate},
 		{name: "etcd-secrets-key", summary: "write a new key file for --etcd-secrets-key-file", main: runEtcdSecretsKey},
 		{name: "healthcheck", summary: "exit 0 when the configured server answers GET /healthz (the container's HEALTHCHECK)", main: runHealthcheck},
+		{name: "config", summary: "the settings", verbs: configVerbs},
 		{name: "version", summary: "print the version", main: runVersion},
 	}
 }
@@ -129,6 +130,9 @@ func (c command) dispatch(env Env, args []string) error {
 	}
 	if len(args) > 0 {
 		if v, ok := lookup(c.verbs, args[0]); ok {
+			if v.main != nil { // a verb that reaches no server
+				return v.main(env, args[1:])
+			}
 			return v.runVerb(env, c.name+" "+v.name, args[1:])
 		}
 	}

@@ -33,7 +33,7 @@ func runRegistryConfig(env Env, args []string) error {
 		return errUsage
 	}
 	if bundle != "" && jwks != "" {
-		return errors.New("--bundle and --jwks: give one, the registry reads either (see README \"Connect a registry\")")
+		return errors.New("--bundle and --jwks: give one, the registry reads either (see docs/operators.md \"Connect a registry\")")
 	}
 	if err := c.Validate(); err != nil {
 		return err

@@ -29,7 +29,7 @@ func runServe(env Env, args []string) error {
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
 	// The live heap is a few MiB, so Go's default GOGC=100 collects about
 	// 120 times a second under load; 400 cut the CPU per /v2/token request
-	// by a sixth for about 10 MiB more RSS (README "Performance"). An
+	// by a sixth for about 10 MiB more RSS (docs/performance.md). An
 	// operator's GOGC still wins.
 	if env.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)

@@ -12,7 +12,7 @@ import (
 )
 
 // signingKeyVerbs are the commands of `portus signing-key`: the rotation
-// of the registry token signing key (README "Rotating the signing key").
+// of the registry token signing key (docs/operators.md "Rotating the signing key").
 var signingKeyVerbs = []command{
 	{name: "status", summary: "show the published keys, which one signs, their expiry and the last activation",
 		args: "[-o json]", flags: jsonOutput, run: signingKeyStatus},

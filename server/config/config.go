@@ -136,7 +136,7 @@ const EnvPrefix = "PORTUS_"
 
 // DataFlags registers only --data and --config, for admin commands.
 func DataFlags(fs *flag.FlagSet, c *Config) {
-	fs.StringVar(&c.Data, "data", c.Data, "`DIR` holding the database, pepper, keys and admin socket")
+	fs.StringVar(&c.Data, "data", c.Data, "`DIR` holding the database (portus.db), the pepper, the signing key and the admin socket (admin.sock)")
 	StoreFlags(fs, c)
 }
 
@@ -148,14 +148,14 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "serve HTTPS with this certificate `FILE` (needs --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "private key `FILE` for --tls-cert")
 	fs.IntVar(&c.MaxTokens, "max-tokens", c.MaxTokens, "most application tokens a user may hold")
-	fs.IntVar(&c.AuditKeep, "audit-keep", c.AuditKeep, "history entries of the audit log to keep (older ones are pruned)")
-	fs.IntVar(&c.FailureAuditKeep, "failure-audit-keep", c.FailureAuditKeep, "failed-authentication entries of the audit log to keep, apart from the history")
+	fs.IntVar(&c.AuditKeep, "audit-keep", c.AuditKeep, "history entries of the audit log to keep: user, token, session and admin actions (older ones are pruned)")
+	fs.IntVar(&c.FailureAuditKeep, "failure-audit-keep", c.FailureAuditKeep, "failed-authentication entries of the audit log to keep, apart from the history, so that a flood of failures prunes only these")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.Var(&listValue{&c.TrustedProxies}, "trusted-proxy", "believe X-Forwarded-For from this `ADDRESS` or CIDR (repeatable)")
-	fs.DurationVar(&c.FlushInterval, "flush-interval", c.FlushInterval, "how often batched last-used times are written")
+	fs.DurationVar(&c.FlushInterval, "flush-interval", c.FlushInterval, "how often batched last-used times are written (at most 60s)")
 	fs.BoolVar(&c.Signup, "signup", c.Signup, "let people create accounts on the web sign-up page (--signup=false: only administrators create accounts)")
-	fs.DurationVar(&c.SessionIdle, "session-idle", c.SessionIdle, "end a web session after this long without a request")
-	fs.DurationVar(&c.SessionMaxAge, "session-max-age", c.SessionMaxAge, "end a web session this long after sign-in, however active")
+	fs.DurationVar(&c.SessionIdle, "session-idle", c.SessionIdle, "end a web session after this long without a request (at least 1m)")
+	fs.DurationVar(&c.SessionMaxAge, "session-max-age", c.SessionMaxAge, "end a web session this long after sign-in, however active (at least --session-idle)")
 	fs.Var(&listValue{&c.Services}, "service", "registry `NAME` (the registry's auth.token.service) to issue tokens for (repeatable)")
 	fs.StringVar(&c.Issuer, "issuer", c.Issuer, "iss of issued JWTs (default: the host of --url)")
 	fs.BoolVar(&c.UserNamespaces, "user-namespaces", c.UserNamespaces, "users may pull, push and delete below their own name (NAME/...)")
@@ -202,7 +202,7 @@ func Load(fs *flag.FlagSet, register func(*flag.FlagSet, *Config), args []string
 		if explicit[f.Name] || !settingNames[f.Name] || envErr != nil {
 			return
 		}
-		name := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := EnvName(f.Name)
 		if v := getenv(name); v != "" {
 			if lv, ok := f.Value.(*listValue); ok {
 				*lv.list = nil

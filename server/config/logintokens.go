@@ -19,8 +19,8 @@ const (
 // loginTokenFlags registers the login-token settings.
 func loginTokenFlags(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.MaxLoginTokens, "max-login-tokens", c.MaxLoginTokens, "most login tokens (left by docker login with a password) a user holds; at the cap the least recently used is revoked")
-	fs.DurationVar(&c.LoginTokenIdle, "login-token-idle", c.LoginTokenIdle, "a login token stops working after this long unused")
-	fs.DurationVar(&c.LoginTokenMaxAge, "login-token-max-age", c.LoginTokenMaxAge, "a login token stops working this long after the login that made it")
+	fs.DurationVar(&c.LoginTokenIdle, "login-token-idle", c.LoginTokenIdle, "a login token stops working after this long unused (at least 1m)")
+	fs.DurationVar(&c.LoginTokenMaxAge, "login-token-max-age", c.LoginTokenMaxAge, "a login token stops working this long after the login that made it, however used (at least --login-token-idle)")
 }
 
 // validateLoginTokens checks the login-token settings.

@@ -23,7 +23,7 @@ type MetricsConfig struct {
 // metricsFlags registers the metrics settings.
 func metricsFlags(fs *flag.FlagSet, c *Config) {
 	m := &c.Metrics
-	fs.StringVar(&m.TokenFile, "metrics-token-file", m.TokenFile, "`FILE` holding the bearer token that /metrics requires (empty: no token)")
+	fs.StringVar(&m.TokenFile, "metrics-token-file", m.TokenFile, "`FILE` holding the bearer token (at least 16 characters) that /metrics requires (empty: no token)")
 	fs.StringVar(&m.Listen, "metrics-listen", m.Listen, "serve /metrics only on this separate address (`HOST:PORT`, e.g. 127.0.0.1:9100), not on --listen")
 }
 

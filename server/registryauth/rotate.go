@@ -64,7 +64,7 @@ func (k KeyRotation) now() time.Time {
 // certificate as the next ones. It refuses when a next key is staged.
 func (k KeyRotation) Rotate() error {
 	if k.KeyFile != "" {
-		return refused("the signing key is the file given with --signing-key: to rotate it, replace that file and run registry-config (see README \"Rotating the signing key\")")
+		return refused("the signing key is the file given with --signing-key: to rotate it, replace that file and run registry-config (see docs/operators.md \"Rotating the signing key\")")
 	}
 	r, err := readRing(k.Keeper)
 	if err != nil {

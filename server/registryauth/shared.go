@@ -119,7 +119,7 @@ func loadKey(keeper SecretKeeper, alg, keyFile string, create bool) (crypto.Sign
 		return nil, "", err
 	}
 	if alg != "" && alg != keyAlg {
-		return nil, "", fmt.Errorf("signing key %s is for %s, not the configured %s: drop --signing-alg (the key's algorithm is used), or see README \"Connect a registry\" to rotate the key", name, keyAlg, alg)
+		return nil, "", fmt.Errorf("signing key %s is for %s, not the configured %s: drop --signing-alg (the key's algorithm is used), or see docs/operators.md \"Connect a registry\" to rotate the key", name, keyAlg, alg)
 	}
 	return key, keyAlg, nil
 }

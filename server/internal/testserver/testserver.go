@@ -83,7 +83,15 @@ type Options struct {
 	// The server is then assembled here rather than by app.OpenCore, so
 	// without the LDAP settings of Configure.
 	WrapStore func(model.Store) model.Store
+	// Wrap, if set, goes around the HTTP handler: a check of every
+	// request and response (server/api validates them against
+	// docs/openapi.yaml). Nil: DefaultWrap.
+	Wrap func(testing.TB, http.Handler) http.Handler
 }
+
+// DefaultWrap is Options.Wrap for every server of a test binary that sets
+// it (in TestMain) and whose options name none.
+var DefaultWrap func(testing.TB, http.Handler) http.Handler
 
 // Server is a running public handler over a real bbolt file.
 type Server struct {
@@ -162,6 +170,12 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatalf("PublicHandler: %v", err)
 	}
 	s.Config, s.Core = c, core
+	if o.Wrap == nil {
+		o.Wrap = DefaultWrap
+	}
+	if o.Wrap != nil {
+		h = o.Wrap(t, h)
+	}
 	s.HTTP = httptest.NewServer(h)
 	s.URL = s.HTTP.URL
 	t.Cleanup(func() { s.Close() })

@@ -34,17 +34,23 @@ type fileKey struct {
 }
 
 // fileKeys lists the leaves of the struct v points to, depth first;
-// nested structs (ldap:, metrics:) are sections, anything else a leaf.
+// nested structs (ldap:, metrics:) are sections, inline ones add their
+// keys to the parent's, anything else is a leaf.
 func fileKeys(v reflect.Value, prefix string) []fileKey {
 	var keys []fileKey
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		fv := v.Field(i)
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			// An inline struct's keys are its parent's (TokenExpiry).
+			keys = append(keys, fileKeys(fv, prefix)...)
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}
-		fv := v.Field(i)
 		if f.Type.Kind() == reflect.Struct && f.Tag.Get(docTag) == "" {
 			keys = append(keys, fileKeys(fv, prefix+name+".")...)
 			continue

@@ -77,6 +77,8 @@ type Options struct {
 	Passwords PasswordOptions
 	// LoginTokens are the cap and lifetimes of login tokens (logintokens.go).
 	LoginTokens LoginTokenOptions
+	// Device is the device authorization grant's timing (device.go).
+	Device DeviceOptions
 	// Events, if set, is told every model.Event (webhooks). It is called
 	// on the request's goroutine after the change is stored, so it must
 	// be quick: queue the event, never deliver it there.
@@ -118,6 +120,7 @@ type Service struct {
 	passwords PasswordOptions
 	login     LoginTokenOptions
 	events    func(model.Event)
+	device    deviceState
 }
 
 // New returns a Service. It fails only if the pepper is too short.
@@ -160,6 +163,7 @@ func New(st model.Store, opts Options) (*Service, error) {
 	}
 	s.throttle = NewThrottle(s.now)
 	s.signups = newSignupLimit(s.now)
+	s.device = newDeviceState(opts.Device, s.now)
 	s.macs.New = func() any { return hmac.New(sha256.New, s.pepper) }
 	return s, nil
 }

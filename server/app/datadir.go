@@ -279,6 +279,9 @@ func OpenCore(c config.Config, opts account.Options) (*Core, error) {
 	if opts.LoginTokens == (account.LoginTokenOptions{}) {
 		opts.LoginTokens = account.LoginTokenOptions{Max: c.MaxLoginTokens, Idle: c.LoginTokenIdle, MaxAge: c.LoginTokenMaxAge}
 	}
+	if opts.Device == (account.DeviceOptions{}) {
+		opts.Device = account.DeviceOptions{Expiry: c.DeviceCodeTTL}
+	}
 	accounts, err := account.New(st, opts)
 	if err != nil {
 		st.Close()

@@ -45,6 +45,8 @@ type Config struct {
 	MaxLoginTokens   int           `yaml:"max_login_tokens"`
 	LoginTokenIdle   time.Duration `yaml:"login_token_idle"`
 	LoginTokenMaxAge time.Duration `yaml:"login_token_max_age"`
+	// DeviceCodeTTL is how long a device code waits for approval (device.go).
+	DeviceCodeTTL time.Duration `yaml:"device_code_ttl"`
 
 	// Web UI.
 	Signup        bool          `yaml:"signup"`
@@ -121,6 +123,7 @@ func Defaults() Config {
 		MaxLoginTokens:   DefaultMaxLoginTokens,
 		LoginTokenIdle:   DefaultLoginTokenIdle,
 		LoginTokenMaxAge: DefaultLoginTokenMaxAge,
+		DeviceCodeTTL:    DefaultDeviceCodeTTL,
 	}
 }
 
@@ -161,6 +164,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	ldapFlags(fs, c)
 	metricsFlags(fs, c)
 	loginTokenFlags(fs, c)
+	deviceFlags(fs, c)
 	registryHostsFlags(fs, c)
 }
 
@@ -339,6 +343,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateLoginTokens(); err != nil {
+		return err
+	}
+	if err := c.validateDevice(); err != nil {
 		return err
 	}
 	if err := c.validateRegistryHosts(); err != nil {

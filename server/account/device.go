@@ -83,6 +83,9 @@ type DeviceError struct {
 
 func (e *DeviceError) Error() string { return e.Code + ": " + e.Description }
 
+// RetrySeconds is the Retry-After value for RetryAfter, rounded up.
+func (e *DeviceError) RetrySeconds() int { return retrySeconds(e.RetryAfter) }
+
 // DeviceRequest is what a client asks for.
 type DeviceRequest struct {
 	ClientID string

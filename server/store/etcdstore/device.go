@@ -189,4 +189,3 @@ func (s *Store) PruneDeviceGrants(before time.Time) ([]model.DeviceGrant, error)
 	}
 	return gone, nil
 }
-

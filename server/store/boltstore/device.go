@@ -66,35 +66,28 @@ func (s *Store) DeviceGrantByUserCode(userHash []byte) (model.DeviceGrant, error
 
 // UpdateDeviceGrant implements model.Store.
 func (s *Store) UpdateDeviceGrant(deviceHash []byte, change func(*model.DeviceGrant) error) (model.DeviceGrant, error) {
-	var g model.DeviceGrant
-	err := s.update("updating device grant", func(tx *bolt.Tx) error {
-		grants, _, err := deviceBuckets(tx)
-		if err != nil {
-			return err
-		}
-		if len(deviceHash) == 0 {
-			return model.ErrNotFound
-		}
-		if err := getJSON(grants, deviceHash, &g); err != nil {
-			return err
-		}
+	return s.deviceTx("updating device grant", deviceHash, func(grants, _ *bolt.Bucket, g *model.DeviceGrant) error {
 		device, user := g.DeviceHash, g.UserHash
-		if err := change(&g); err != nil {
+		if err := change(g); err != nil {
 			return &abortError{err}
 		}
 		g.DeviceHash, g.UserHash = device, user
-		return putJSON(grants, deviceHash, g)
+		return putJSON(grants, device, *g)
 	})
-	if err != nil {
-		return model.DeviceGrant{}, err
-	}
-	return g, nil
 }
 
 // TakeDeviceGrant implements model.Store.
 func (s *Store) TakeDeviceGrant(deviceHash []byte) (model.DeviceGrant, error) {
+	return s.deviceTx("taking device grant", deviceHash, func(grants, users *bolt.Bucket, g *model.DeviceGrant) error {
+		return deleteDeviceGrant(grants, users, *g)
+	})
+}
+
+// deviceTx runs f on the grant of deviceHash in one writable transaction
+// and returns the grant as f left it. Errors: ErrNotFound.
+func (s *Store) deviceTx(op string, deviceHash []byte, f func(grants, users *bolt.Bucket, g *model.DeviceGrant) error) (model.DeviceGrant, error) {
 	var g model.DeviceGrant
-	err := s.update("taking device grant", func(tx *bolt.Tx) error {
+	err := s.update(op, func(tx *bolt.Tx) error {
 		grants, users, err := deviceBuckets(tx)
 		if err != nil {
 			return err
@@ -105,7 +98,7 @@ func (s *Store) TakeDeviceGrant(deviceHash []byte) (model.DeviceGrant, error) {
 		if err := getJSON(grants, deviceHash, &g); err != nil {
 			return err
 		}
-		return deleteDeviceGrant(grants, users, g)
+		return f(grants, users, &g)
 	})
 	if err != nil {
 		return model.DeviceGrant{}, err

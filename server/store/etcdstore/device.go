@@ -75,43 +75,32 @@ func (s *Store) DeviceGrantByUserCode(userHash []byte) (model.DeviceGrant, error
 	return g, err
 }
 
-// UpdateDeviceGrant implements model.Store: read, change, and a Txn that
-// writes only if the grant is unchanged since the read (else again).
+// UpdateDeviceGrant implements model.Store (see casDeviceGrant).
 func (s *Store) UpdateDeviceGrant(deviceHash []byte, change func(*model.DeviceGrant) error) (model.DeviceGrant, error) {
-	const op = "updating device grant"
-	var out model.DeviceGrant
-	if len(deviceHash) == 0 {
-		return out, model.ErrNotFound
-	}
-	key := s.k.device(deviceHash)
-	err := retry(op, func() (bool, error) {
-		g, rev, err := s.readDeviceGrant(op, key)
-		if err != nil {
-			return false, err
-		}
+	return s.casDeviceGrant("updating device grant", deviceHash, func(g model.DeviceGrant) (model.DeviceGrant, []clientv3.Op, error) {
 		device, user := g.DeviceHash, g.UserHash
 		if err := change(&g); err != nil {
-			return false, err
+			return g, nil, err
 		}
 		g.DeviceHash, g.UserHash = device, user
-		resp, err := s.txn(op, []clientv3.Cmp{unchanged(key, rev)}, []clientv3.Op{clientv3.OpPut(key, mustJSON(g))}, nil)
-		if err != nil {
-			return false, err
-		}
-		out = g
-		return resp.Succeeded, nil
+		return g, []clientv3.Op{clientv3.OpPut(s.k.device(device), mustJSON(g))}, nil
 	})
-	if err != nil {
-		return model.DeviceGrant{}, err
-	}
-	return out, nil
 }
 
-// TakeDeviceGrant implements model.Store: a Txn deletes the grant as it
-// was read, so of two takers only one succeeds; the other reads again and
+// TakeDeviceGrant implements model.Store: the grant is deleted as it was
+// read, so of two takers only one succeeds; the other reads again and
 // finds nothing.
 func (s *Store) TakeDeviceGrant(deviceHash []byte) (model.DeviceGrant, error) {
-	const op = "taking device grant"
+	return s.casDeviceGrant("taking device grant", deviceHash, func(g model.DeviceGrant) (model.DeviceGrant, []clientv3.Op, error) {
+		return g, s.deleteDeviceOps(g), nil
+	})
+}
+
+// casDeviceGrant reads the grant of deviceHash, and commits the operations
+// that next makes of it in a Txn that succeeds only if the grant is
+// unchanged since the read; else it reads again. It returns what next
+// returned for the attempt that committed.
+func (s *Store) casDeviceGrant(op string, deviceHash []byte, next func(model.DeviceGrant) (model.DeviceGrant, []clientv3.Op, error)) (model.DeviceGrant, error) {
 	var out model.DeviceGrant
 	if len(deviceHash) == 0 {
 		return out, model.ErrNotFound
@@ -122,7 +111,11 @@ func (s *Store) TakeDeviceGrant(deviceHash []byte) (model.DeviceGrant, error) {
 		if err != nil {
 			return false, err
 		}
-		resp, err := s.txn(op, []clientv3.Cmp{unchanged(key, rev)}, s.deleteDeviceOps(g), nil)
+		g, ops, err := next(g)
+		if err != nil {
+			return false, err
+		}
+		resp, err := s.txn(op, []clientv3.Cmp{unchanged(key, rev)}, ops, nil)
 		if err != nil {
 			return false, err
 		}

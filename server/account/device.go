@@ -163,13 +163,18 @@ func validClientID(id string) error {
 	return nil
 }
 
-// errDeviceExpired aborts a poll's update of an expired grant.
-var errDeviceExpired = errors.New("device code expired")
+// errDeviceExpired aborts a poll's update of an expired grant, and
+// errOtherClient one that names another client_id than the request did.
+var (
+	errDeviceExpired = errors.New("device code expired")
+	errOtherClient   = &DeviceError{Code: apitypes.OAuthInvalidGrant, Description: "this device_code was issued to another client_id"}
+)
 
 // PollDevice answers a client's poll with its device code: the token once
 // the grant is approved, or a *DeviceError (authorization_pending,
-// slow_down, access_denied, expired_token, invalid_grant).
-func (s *Service) PollDevice(deviceCode string) (apitypes.DeviceToken, error) {
+// slow_down, access_denied, expired_token, invalid_grant). clientID, when
+// not "", must be the one the code was issued to (RFC 6749 section 5.2).
+func (s *Service) PollDevice(deviceCode, clientID string) (apitypes.DeviceToken, error) {
 	if deviceCode == "" {
 		return apitypes.DeviceToken{}, &DeviceError{Code: apitypes.OAuthInvalidRequest, Description: "device_code is missing"}
 	}
@@ -178,6 +183,9 @@ func (s *Service) PollDevice(deviceCode string) (apitypes.DeviceToken, error) {
 	slow := false
 	g, err := s.store.UpdateDeviceGrant(hash, func(g *model.DeviceGrant) error {
 		slow = false
+		if clientID != "" && clientID != g.ClientID {
+			return errOtherClient
+		}
 		if g.Expired(now) {
 			return errDeviceExpired
 		}
@@ -191,6 +199,8 @@ func (s *Service) PollDevice(deviceCode string) (apitypes.DeviceToken, error) {
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		return apitypes.DeviceToken{}, errUnknownDeviceCode
+	case errors.Is(err, errOtherClient):
+		return apitypes.DeviceToken{}, err
 	case errors.Is(err, errDeviceExpired):
 		if g, err := s.store.TakeDeviceGrant(hash); err == nil {
 			s.auditExpired(g)

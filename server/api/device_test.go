@@ -68,6 +68,10 @@ func TestDeviceTokenEndpoint(t *testing.T) {
 	s := start(t, testserver.Options{})
 	a := deviceCode(t, s, url.Values{"client_id": {"docker-credential-portus"}, "name": {"docker-credential-portus@box"}})
 	wantOAuthError(t, poll(s, a.DeviceCode), http.StatusBadRequest, apitypes.OAuthPending, "waiting for the user to approve the request at /device")
+	other := s.Do(http.MethodPost, apitypes.OAuthTokenPath, url.Values{
+		"grant_type": {apitypes.DeviceGrantType}, "device_code": {a.DeviceCode}, "client_id": {"someone-else"},
+	}.Encode(), formEncoded)
+	wantOAuthError(t, other, http.StatusBadRequest, apitypes.OAuthInvalidGrant, "this device_code was issued to another client_id")
 	wantOAuthError(t, poll(s, a.DeviceCode), http.StatusBadRequest, apitypes.OAuthSlowDown, "polling too fast; poll every 10 seconds")
 
 	if _, err := s.Core.Accounts.DecideDevice(account.Actor{Name: "alice", IP: "192.0.2.1"}, strings.ToLower(a.UserCode), true); err != nil {
@@ -94,13 +98,13 @@ func TestDeviceTokenEndpoint(t *testing.T) {
 
 func TestDeviceTokenDeniedExpiredMalformed(t *testing.T) {
 	s := start(t, testserver.Options{})
-	denied := deviceCode(t, s, url.Values{"client_id": {"c"}})
+	denied := deviceCode(t, s, url.Values{"client_id": {"docker-credential-portus"}})
 	if _, err := s.Core.Accounts.DecideDevice(account.Actor{Name: "bob"}, denied.UserCode, false); err != nil {
 		t.Fatal(err)
 	}
 	wantOAuthError(t, poll(s, denied.DeviceCode), http.StatusBadRequest, apitypes.OAuthAccessDenied, "bob denied the request in the browser")
 
-	expired := deviceCode(t, s, url.Values{"client_id": {"c"}})
+	expired := deviceCode(t, s, url.Values{"client_id": {"docker-credential-portus"}})
 	s.Clock.Advance(10*time.Minute + time.Second)
 	wantOAuthError(t, poll(s, expired.DeviceCode), http.StatusBadRequest, apitypes.OAuthExpiredToken, "the code expired before it was approved; start the login again")
 

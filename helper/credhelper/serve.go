@@ -38,7 +38,7 @@ func Serve(h credentials.Helper, args []string, stdin io.Reader, stdout io.Write
 		printVersion(stdout)
 		return 0
 	case "--help", "-h":
-		_, _ = fmt.Fprintf(stdout, "Usage: %s <store|get|erase|list|version>\n", credentials.Name)
+		_, _ = fmt.Fprintf(stdout, "Usage: %s <store|get|erase|list|version>\n       %s %s\n       %s %s\n", credentials.Name, Name, loginUsage, Name, logoutUsage)
 		return 0
 	case credentials.ActionStore, credentials.ActionGet, credentials.ActionErase:
 		err = serveInput(h, action, stdin, stdout)

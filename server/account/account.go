@@ -79,6 +79,8 @@ type Options struct {
 	LoginTokens LoginTokenOptions
 	// TokenPolicy is the expiry policy of application tokens (expiry.go).
 	TokenPolicy TokenPolicy
+	// Device is the device authorization grant's timing (device.go).
+	Device DeviceOptions
 	// Events, if set, is told every model.Event (webhooks). It is called
 	// on the request's goroutine after the change is stored, so it must
 	// be quick: queue the event, never deliver it there.
@@ -122,6 +124,7 @@ type Service struct {
 	events    func(model.Event)
 	policy    TokenPolicy
 	sweep     sweepState
+	device    deviceState
 }
 
 // New returns a Service. It fails only if the pepper is too short.
@@ -165,6 +168,7 @@ func New(st model.Store, opts Options) (*Service, error) {
 	}
 	s.throttle = NewThrottle(s.now)
 	s.signups = newSignupLimit(s.now)
+	s.device = newDeviceState(opts.Device, s.now)
 	s.macs.New = func() any { return hmac.New(sha256.New, s.pepper) }
 	return s, nil
 }

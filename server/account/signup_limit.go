@@ -25,6 +25,10 @@ const (
 // flood never slows anyone's sign-in, not even from the same address.
 type signupLimit struct {
 	now func() time.Time
+	// burst attempts at once, then one every every (SignupBurst and
+	// SignupEvery for sign-ups; newAddressLimit for other uses).
+	burst int
+	every time.Duration
 
 	mu        sync.Mutex
 	lastSweep time.Time
@@ -35,7 +39,12 @@ type signupLimit struct {
 }
 
 func newSignupLimit(now func() time.Time) *signupLimit {
-	return &signupLimit{now: now, full: map[string]time.Time{}}
+	return newAddressLimit(now, SignupBurst, SignupEvery)
+}
+
+// newAddressLimit is the same per-address bucket with another rate.
+func newAddressLimit(now func() time.Time, burst int, every time.Duration) *signupLimit {
+	return &signupLimit{now: now, burst: burst, every: every, full: map[string]time.Time{}}
 }
 
 // take counts one sign-up attempt from ip and returns zero, or returns how
@@ -51,8 +60,8 @@ func (l *signupLimit) take(ip string) time.Duration {
 	if full.Before(now) {
 		full = now
 	}
-	next := full.Add(SignupEvery)
-	if wait := next.Sub(now) - SignupBurst*SignupEvery; wait > 0 {
+	next := full.Add(l.every)
+	if wait := next.Sub(now) - time.Duration(l.burst)*l.every; wait > 0 {
 		return wait
 	}
 	l.full[ip] = next

@@ -38,6 +38,9 @@ type Handler struct {
 	// SigningKeys rotates the token signing key (admin socket only).
 	SigningKeys SigningKeys
 	Log         *slog.Logger
+	// PublicURL is this server as browsers reach it, for the device
+	// grant's verification_uri.
+	PublicURL string
 }
 
 // maxBodyBytes bounds JSON request bodies.
@@ -52,6 +55,9 @@ func (h *Handler) Routes(r gin.IRouter) {
 	r.GET("/v2/token", h.registryToken)
 	r.POST("/v2/token", h.registryTokenOAuth)
 	r.GET("/.well-known/jwks.json", h.jwks)
+	// The device authorization grant (device.go).
+	r.POST(apitypes.DeviceCodePath, h.deviceCode)
+	r.POST(apitypes.OAuthTokenPath, h.oauthToken)
 	h.apiRoutes(r.Group("/api/v1", h.Authenticate))
 }
 

@@ -64,6 +64,8 @@ func PublicHandler(core *Core, log *slog.Logger) (http.Handler, error) {
 		Sessions: core.Accounts.Sessions(account.SessionLimits{Idle: core.Config.SessionIdle, MaxAge: core.Config.SessionMaxAge}),
 		Registry: &api.Registry{Issuer: issuer, Policy: policy, Services: core.Config.Services},
 		Log:      log,
+		// The device grant's verification_uri.
+		PublicURL: core.Config.URL,
 	}
 	if core.Config.Metrics.Listen == "" { // else Serve gives it its own listener
 		if h.Metrics, err = MetricsHandler(core); err != nil {

@@ -284,6 +284,9 @@ func OpenCore(c config.Config, opts account.Options) (*Core, error) {
 		opts.TokenPolicy = account.TokenPolicy{MaxLifetime: e.MaxTokenLifetime, DefaultLifetime: e.DefaultTokenLifetime,
 			Idle: e.TokenIdleExpiry, Keep: e.ExpiredTokenKeep}
 	}
+	if opts.Device == (account.DeviceOptions{}) {
+		opts.Device = account.DeviceOptions{Expiry: c.DeviceCodeTTL}
+	}
 	accounts, err := account.New(st, opts)
 	if err != nil {
 		st.Close()

@@ -47,6 +47,8 @@ type Config struct {
 	LoginTokenMaxAge time.Duration `yaml:"login_token_max_age"`
 	// Application tokens' expiry policy (tokens.go): top-level keys.
 	TokenExpiry `yaml:",inline"`
+	// DeviceCodeTTL is how long a device code waits for approval (device.go).
+	DeviceCodeTTL time.Duration `yaml:"device_code_ttl"`
 
 	// Web UI.
 	Signup        bool          `yaml:"signup"`
@@ -128,6 +130,7 @@ func Defaults() Config {
 		LoginTokenIdle:   DefaultLoginTokenIdle,
 		LoginTokenMaxAge: DefaultLoginTokenMaxAge,
 		TokenExpiry:      DefaultTokenExpiry(),
+		DeviceCodeTTL:    DefaultDeviceCodeTTL,
 	}
 }
 
@@ -170,6 +173,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	metricsFlags(fs, c)
 	loginTokenFlags(fs, c)
 	tokenExpiryFlags(fs, c)
+	deviceFlags(fs, c)
 	registryHostsFlags(fs, c)
 }
 
@@ -354,6 +358,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateTokenExpiry(); err != nil {
+		return err
+	}
+	if err := c.validateDevice(); err != nil {
 		return err
 	}
 	if err := c.validateRegistryHosts(); err != nil {

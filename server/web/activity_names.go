@@ -28,6 +28,10 @@ var actionNames = map[string]string{
 	"user.docker_login.tokens_only":       "docker login: tokens only",
 	"user.docker_login.passwords_allowed": "docker login: password allowed",
 	"user.docker_login.default":           "docker login: server's policy",
+	"device.request":                      "Device code requested",
+	"device.approve":                      "Approved device login",
+	"device.deny":                         "Denied device login",
+	"device.expire":                       "Device code expired",
 }
 
 // actionName is an entry's action for people: "Created token 'ci'".
@@ -50,6 +54,7 @@ var actionFilters = []option{
 	{"session.", "sign-ins and sign-outs"},
 	{model.ActionAuthFailure, "failed sign-ins"},
 	{"token.", "tokens"},
+	{"device.", "device logins"},
 	{"user.password.", "passwords"},
 	{"user.", "account changes"},
 }

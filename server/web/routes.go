@@ -50,6 +50,11 @@ func (h *Handler) routes() []route {
 		{http.MethodPost, "/profile/docker-login", signedIn, h.dockerLoginUpdate},
 		{http.MethodGet, "/profile/tokens", signedIn, h.tokensShow},
 
+		{http.MethodGet, "/device", signedIn, h.deviceShow},
+		{http.MethodPost, "/device", signedIn, h.deviceCheck},
+		{http.MethodPost, "/device/approve", signedIn, h.deviceApprove},
+		{http.MethodPost, "/device/deny", signedIn, h.deviceDeny},
+
 		{http.MethodGet, "/activity", signedIn, h.activityShow},
 		{http.MethodGet, "/activity.csv", signedIn, h.activityExport},
 

@@ -80,6 +80,7 @@ type Server struct {
 	requests int
 	probes   int
 	onCreate func(n int, tok Token)
+	device   deviceFake // the device grant (device.go)
 }
 
 // Options configures New.
@@ -96,6 +97,8 @@ func New(t testing.TB, opts Options) *Server {
 	api.HandleFunc("POST "+apitypes.TokensPath, s.createToken)
 	api.HandleFunc("DELETE "+apitypes.CurrentTokenPath, s.revokeCurrent)
 	api.HandleFunc("GET "+apitypes.CallerPath, s.caller)
+	api.HandleFunc("POST "+apitypes.DeviceCodePath, s.deviceCode)
+	api.HandleFunc("POST "+apitypes.OAuthTokenPath, s.devicePoll)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests++

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"ActivityLogs", activityLogTests},
 		{"Sessions", sessionTests},
 		{"Secrets", secretTests},
+		{"DeviceGrants", deviceTests},
 		{"Backup", backupTests},
 		{"Close", closeTests},
 	}

@@ -88,6 +88,15 @@ type Store interface {
 	RevokeToken(owner, id string) (Token, error)
 	// TokenCount returns the number of tokens in the store, all owners.
 	TokenCount() (int, error)
+	// RotateToken gives the owner's token r.ID the secret r.Hash and expiry
+	// r.ExpiresAt in one transaction, if its hash is still r.From, and keeps
+	// r.From as a retired secret (model.Rotation); it returns the token as
+	// stored. Errors: ErrNotFound, ErrRotated.
+	RotateToken(r Rotation) (Token, error)
+	// SecretByHash is TokenByHash that also knows retired secrets: within
+	// their grace at now they find the token, after it they are a
+	// *ReusedSecretError, and a token revoked since is ErrNotFound.
+	SecretByHash(hash []byte, now time.Time) (Token, User, error)
 	// RecordTokenUse sets last-used times (token id → time); a time older
 	// than the stored one and ids of revoked tokens are ignored.
 	RecordTokenUse(uses map[string]time.Time) error

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 	}{
 		{"Users", userTests},
 		{"Tokens", tokenTests},
+		{"Rotation", rotationTests},
 		{"Activities", activityTests},
 		{"ActivityLogs", activityLogTests},
 		{"Sessions", sessionTests},

@@ -81,6 +81,10 @@ type Options struct {
 	// on the request's goroutine after the change is stored, so it must
 	// be quick: queue the event, never deliver it there.
 	Events func(model.Event)
+	// RotationGrace is how long a secret replaced by a rotation keeps
+	// working (rotate.go); zero: not at all. The configuration's default
+	// is DefaultRotationGrace.
+	RotationGrace time.Duration
 }
 
 // Service implements the account rules on a store.
@@ -118,6 +122,8 @@ type Service struct {
 	passwords PasswordOptions
 	login     LoginTokenOptions
 	events    func(model.Event)
+
+	rotationGrace time.Duration
 }
 
 // New returns a Service. It fails only if the pepper is too short.
@@ -139,6 +145,8 @@ func New(st model.Store, opts Options) (*Service, error) {
 		passwords: opts.Passwords,
 		login:     opts.LoginTokens.withDefaults(),
 		events:    opts.Events,
+
+		rotationGrace: max(opts.RotationGrace, 0),
 	}
 	if s.max <= 0 {
 		s.max = 5

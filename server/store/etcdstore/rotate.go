@@ -22,7 +22,7 @@ import (
 //	P retired/HEX(hash)              model.RetiredSecret
 //	P retired-expiry/%020d/HEX(hash) empty: by KeepUntil (Unix ns), the
 //	                                 order in which rotations prune them
-func (k keys) retired(hash []byte) string { return k.prefix + "retired/" + hex.EncodeToString(hash) }
+func (k keys) retired(hash []byte) string  { return k.prefix + "retired/" + hex.EncodeToString(hash) }
 func (k keys) retiredExpiryPrefix() string { return k.prefix + "retired-expiry/" }
 func (k keys) retiredExpiry(until time.Time, hash []byte) string {
 	return fmt.Sprintf("%s%020d/%s", k.retiredExpiryPrefix(), until.UnixNano(), hex.EncodeToString(hash))

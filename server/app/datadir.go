@@ -279,6 +279,9 @@ func OpenCore(c config.Config, opts account.Options) (*Core, error) {
 	if opts.LoginTokens == (account.LoginTokenOptions{}) {
 		opts.LoginTokens = account.LoginTokenOptions{Max: c.MaxLoginTokens, Idle: c.LoginTokenIdle, MaxAge: c.LoginTokenMaxAge}
 	}
+	if opts.RotationGrace == 0 {
+		opts.RotationGrace = c.RotationGrace
+	}
 	accounts, err := account.New(st, opts)
 	if err != nil {
 		st.Close()

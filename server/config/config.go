@@ -45,6 +45,8 @@ type Config struct {
 	MaxLoginTokens   int           `yaml:"max_login_tokens"`
 	LoginTokenIdle   time.Duration `yaml:"login_token_idle"`
 	LoginTokenMaxAge time.Duration `yaml:"login_token_max_age"`
+	// RotationGrace is how long a rotated token's old secret works (rotation.go).
+	RotationGrace time.Duration `yaml:"rotation_grace"`
 
 	// Web UI.
 	Signup        bool          `yaml:"signup"`
@@ -121,6 +123,8 @@ func Defaults() Config {
 		MaxLoginTokens:   DefaultMaxLoginTokens,
 		LoginTokenIdle:   DefaultLoginTokenIdle,
 		LoginTokenMaxAge: DefaultLoginTokenMaxAge,
+
+		RotationGrace: DefaultRotationGrace,
 	}
 }
 
@@ -161,6 +165,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	ldapFlags(fs, c)
 	metricsFlags(fs, c)
 	loginTokenFlags(fs, c)
+	rotationFlags(fs, c)
 	registryHostsFlags(fs, c)
 }
 
@@ -339,6 +344,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateLoginTokens(); err != nil {
+		return err
+	}
+	if err := c.validateRotation(); err != nil {
 		return err
 	}
 	if err := c.validateRegistryHosts(); err != nil {

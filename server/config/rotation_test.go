@@ -9,7 +9,7 @@ import (
 )
 
 func TestRotationGrace(t *testing.T) {
-	if c := mustLoad(t, nil, nil); c.RotationGrace != config.DefaultRotationGrace || c.RotationGrace != 10*time.Minute {
+	if c := mustLoad(t, nil, nil); c.RotationGrace != 10*time.Minute || config.DefaultRotationGrace != 10*time.Minute {
 		t.Errorf("default rotation_grace = %s, want 10m", c.RotationGrace)
 	}
 	file := writeFile(t, "rotation_grace: 0s\n")

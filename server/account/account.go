@@ -83,7 +83,7 @@ type Options struct {
 	Events func(model.Event)
 	// RotationGrace is how long a secret replaced by a rotation keeps
 	// working (rotate.go); zero: not at all. The configuration's default
-	// is DefaultRotationGrace.
+	// is config.DefaultRotationGrace.
 	RotationGrace time.Duration
 }
 

@@ -26,9 +26,6 @@ var (
 	ErrRotateExpired = errors.New("this token has expired and cannot be rotated; create a new token instead")
 )
 
-// DefaultRotationGrace is how long a replaced secret keeps working when
-// the configuration says nothing (config: rotation_grace).
-const DefaultRotationGrace = 10 * time.Minute
 
 // retiredKeep is how long a replaced secret is remembered after its grace,
 // so that a use of it is recognised as reuse rather than as a wrong token.

@@ -162,3 +162,6 @@ func (s *Service) ReuseNotices(owner string) ([]ReuseNotice, error) {
 	}
 	return out, nil
 }
+
+// RotationGrace is how long a replaced secret keeps working.
+func (s *Service) RotationGrace() time.Duration { return s.rotationGrace }

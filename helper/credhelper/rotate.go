@@ -8,11 +8,13 @@ import (
 	"github.com/portusproject/portus/helper/config"
 	"github.com/portusproject/portus/helper/keychain"
 	"github.com/portusproject/portus/helper/portusclient"
+	"github.com/portusproject/portus/shared/apitypes"
 	"github.com/portusproject/portus/shared/apptoken"
 )
 
 // Rotation on get (rotate_after in the configuration): a token this helper
-// created (kindCreated) that is older than rotate_after gets a new secret
+// created (kindCreated), or an identity token of docker login whose Portus
+// server is known (kindIdentity), that is older than rotate_after gets a new secret
 // at its Portus server (POST /api/v1/tokens/current/rotate, authenticated
 // by the token), which replaces it in the keyring and is what get answers.
 // The token keeps its id and name, so the profile page shows the same
@@ -31,7 +33,7 @@ import (
 
 // rotationDue reports whether rec is to be rotated at now under cfg.
 func rotationDue(cfg *config.Config, rec *record, now time.Time) bool {
-	if cfg.RotateAfter <= 0 || rec.Kind != kindCreated || rec.Portus == "" || !apptoken.Valid(rec.Secret) {
+	if cfg.RotateAfter <= 0 || !revocable(rec) || !apptoken.Valid(rec.Secret) {
 		return false
 	}
 	return rec.IssuedAt.IsZero() || now.Sub(rec.IssuedAt) >= cfg.RotateAfter
@@ -87,7 +89,7 @@ func (h *Helper) rotate(cfg *config.Config, kc *keychain.Keychain, key string) (
 	defer unlockPortus()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.HTTPTimeout)
 	defer cancel()
-	rotated, err := client.RotateCurrent(ctx, rec.Username, rec.Secret)
+	rotated, err := rotateAt(ctx, client, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -106,4 +108,14 @@ func (h *Helper) rotate(cfg *config.Config, kc *keychain.Keychain, key string) (
 	h.log.Debug("get: token rotated", "server", key, "name", next.TokenName, "token", apptoken.Redact(next.Secret))
 	h.share(kc, key, &next)
 	return &next, nil
+}
+
+// rotateAt rotates rec's token at client's server, authenticating as
+// revokeAt does: Basic with the username for a token this helper created,
+// Bearer for an identity token.
+func rotateAt(ctx context.Context, client *portusclient.Client, rec *record) (*apitypes.CreatedToken, error) {
+	if rec.Kind == kindIdentity {
+		return client.RotateBearer(ctx, rec.Secret)
+	}
+	return client.RotateCurrent(ctx, rec.Username, rec.Secret)
 }

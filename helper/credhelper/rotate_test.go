@@ -98,3 +98,22 @@ func TestRotationOffByDefault(t *testing.T) {
 		t.Error("a bad rotate_after rotated")
 	}
 }
+
+// TestGetRotatesAnIdentityToken: docker login's identity token, whose
+// server the helper knows, is rotated too (with Bearer: the owner may be
+// unknown).
+func TestGetRotatesAnIdentityToken(t *testing.T) {
+	e := newEnv(t)
+	e.config(map[string]any{"rotate_after": "1s"})
+	identity := e.portus.IssueLoginToken("alice")
+	e.mustStore(e.registry, "<token>", identity)
+	time.Sleep(1100 * time.Millisecond)
+	_, token := e.mustGet(e.registry)
+	if token == identity || e.portus.Rotations() != 1 {
+		t.Fatalf("identity token not rotated (rotations %d)", e.portus.Rotations())
+	}
+	if toks := e.portus.Tokens("alice"); len(toks) != 1 || toks[0].Plain != token {
+		t.Fatalf("server tokens after rotation: %d, want the one login token with the new secret", len(toks))
+	}
+	e.noSecrets()
+}

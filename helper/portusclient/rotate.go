@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/go-resty/resty/v2"
+
 	"github.com/portusproject/portus/shared/apitypes"
 	"github.com/portusproject/portus/shared/apptoken"
 )
@@ -20,10 +22,18 @@ import (
 // rotated it first), ErrServer (5xx), ErrUnreachable, ErrTLS or
 // ErrProtocol.
 func (c *Client) RotateCurrent(ctx context.Context, username, token string) (*apitypes.CreatedToken, error) {
-	resp, err := c.http.R().
-		SetContext(ctx).
-		SetBasicAuth(username, token).
-		Post(c.base + apitypes.CurrentTokenRotatePath)
+	return c.rotateCurrent(c.http.R().SetContext(ctx).SetBasicAuth(username, token), username, token)
+}
+
+// RotateBearer is RotateCurrent for a token whose owner the caller does
+// not know, such as an identity token from docker login: it authenticates
+// with "Authorization: Bearer TOKEN".
+func (c *Client) RotateBearer(ctx context.Context, token string) (*apitypes.CreatedToken, error) {
+	return c.rotateCurrent(c.http.R().SetContext(ctx).SetAuthToken(token), "", token)
+}
+
+func (c *Client) rotateCurrent(req *resty.Request, username, token string) (*apitypes.CreatedToken, error) {
+	resp, err := req.Post(c.base + apitypes.CurrentTokenRotatePath)
 	if err != nil {
 		return nil, transportError(peerPortus, c.base, err, c.timeout, c.configFile)
 	}

@@ -10,7 +10,7 @@
 //   - DELETE /api/v1/tokens/current (Basic username:token, or
 //     "Authorization: Bearer token" as for an identity token): 204, or 401
 //     for an unknown or revoked token.
-//   - POST /api/v1/tokens/current/rotate (Basic username:token): 201 the
+//   - POST /api/v1/tokens/current/rotate (Basic username:token, or Bearer): 201 the
 //     same token with a new secret (rotate.go).
 //   - the registry's GET /v2/: 401 with
 //     WWW-Authenticate: Bearer realm="<portus>/v2/token",service="registry".

@@ -2,6 +2,7 @@ package fakeportus
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/portusproject/portus/shared/apitypes"
@@ -9,15 +10,18 @@ import (
 )
 
 // rotateCurrent answers POST /api/v1/tokens/current/rotate (Basic
-// username:token): the same token with a new secret (201, as a
+// username:token, or Bearer token): the same token with a new secret (201, as a
 // creation), or 401 for an unknown token. Unlike the real server it keeps
 // no grace: the old secret stops at once.
 func (s *Server) rotateCurrent(w http.ResponseWriter, r *http.Request) {
 	user, plain, ok := r.BasicAuth()
+	if bearer, isBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); isBearer && bearer != "" {
+		plain, ok = bearer, true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, tok := range s.tokens {
-		if !ok || tok.Owner != user || tok.Plain != plain {
+		if !ok || (user != "" && tok.Owner != user) || tok.Plain != plain {
 			continue
 		}
 		next, err := apptoken.New()

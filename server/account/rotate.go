@@ -26,7 +26,6 @@ var (
 	ErrRotateExpired = errors.New("this token has expired and cannot be rotated; create a new token instead")
 )
 
-
 // retiredKeep is how long a replaced secret is remembered after its grace,
 // so that a use of it is recognised as reuse rather than as a wrong token.
 const retiredKeep = 30 * 24 * time.Hour

@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/gin-gonic/gin"
 )
@@ -48,12 +47,9 @@ func (h *Handler) tokenRegenerate(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	done := success(fmt.Sprintf("Token '%s' has a new secret. The old one stops working after %s.", rotated.Name, h.accounts.RotationGrace()))
-	sess, _ := currentSession(c)
-	if !h.created.put(string(sess.ID), rotated) {
-		flashNow(c, done)
-		h.showProfile(c, http.StatusOK, profileData{Created: &rotated})
-		return
+	old := fmt.Sprintf("The old one keeps working for %s.", h.accounts.RotationGrace())
+	if h.accounts.RotationGrace() == 0 {
+		old = "The old one no longer works."
 	}
-	h.redirect(c, "/profile?created="+url.QueryEscape(rotated.ID)+"#created-token", done)
+	h.showOnce(c, rotated, success(fmt.Sprintf("Token '%s' has a new secret. %s", rotated.Name, old)))
 }

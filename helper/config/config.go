@@ -23,7 +23,8 @@
 //		  },
 //		  "strict": false,
 //		  "keyring_timeout": "10s",
-//		  "http_timeout": "30s"
+//		  "http_timeout": "30s",
+//		  "rotate_after": "720h"
 //		}
 //
 //	  - registries: per registry, keyed by its address in any spelling docker
@@ -45,6 +46,10 @@
 //	    (registry.example.com and portus.example.com). Ports are not compared.
 //	  - keyring_timeout: bound on each keyring call (Go duration; default 10s).
 //	  - http_timeout: bound on each HTTP request (Go duration; default 30s).
+//	  - rotate_after: when set, a get finds the token it created older than
+//	    this (Go duration) and gives it a new secret at its Portus server
+//	    (POST /api/v1/tokens/current/rotate) before answering; off by
+//	    default. A failed rotation never fails the get (see credhelper).
 package config
 
 import (
@@ -89,6 +94,9 @@ type Config struct {
 	KeyringTimeout time.Duration
 	// HTTPTimeout bounds each HTTP request.
 	HTTPTimeout time.Duration
+	// RotateAfter is the age at which get rotates a token the helper
+	// created; zero: never.
+	RotateAfter time.Duration
 }
 
 // Registry holds the settings of one registry.
@@ -108,6 +116,7 @@ type file struct {
 	Strict         bool                    `json:"strict"`
 	KeyringTimeout string                  `json:"keyring_timeout"`
 	HTTPTimeout    string                  `json:"http_timeout"`
+	RotateAfter    string                  `json:"rotate_after"`
 }
 
 type fileRegistry struct {
@@ -194,6 +203,9 @@ func (c *Config) parse(data []byte) error {
 		return err
 	}
 	if c.HTTPTimeout, err = duration("http_timeout", f.HTTPTimeout, DefaultHTTPTimeout); err != nil {
+		return err
+	}
+	if c.RotateAfter, err = duration("rotate_after", f.RotateAfter, 0); err != nil {
 		return err
 	}
 	for name, r := range f.Registries {

@@ -29,7 +29,8 @@
 //     Portus server for one user has the same name, the registries of one
 //     Portus server share a token: the new one replaces the token stored
 //     for the others as well (see share).
-//   - get: the username and token from the keyring; for an identity token
+//   - get: the username and token from the keyring, first rotated when
+//     older than rotate_after (see rotate.go); for an identity token
 //     its owner as the server named it at store (GET /api/v1/user), so
 //     that a bare `docker login HOST` reuses it as a password instead of
 //     prompting (see identityOwner), or "<token>" when the owner is
@@ -135,6 +136,8 @@ type Helper struct {
 	cfg      *config.Config
 	err      error
 	warnOnce sync.Once
+	// rotateOnce: get rotates at most once per process (rotate.go).
+	rotateOnce sync.Once
 }
 
 var _ credentials.Helper = (*Helper)(nil)
@@ -295,6 +298,7 @@ func (h *Helper) Get(serverURL string) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
+	rec = h.maybeRotate(kc, key, rec)
 	h.log.Debug("get", "server", key, "username", rec.Username, "kind", rec.Kind)
 	return rec.Username, rec.Secret, nil
 }

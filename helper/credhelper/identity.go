@@ -3,6 +3,7 @@ package credhelper
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/docker/docker-credential-helpers/credentials"
 	"github.com/portusproject/portus/helper/config"
@@ -25,7 +26,7 @@ import (
 // will not revoke it. A keyring that refuses the token fails it, and the
 // token, which nobody then holds, is revoked (see dropIdentity).
 func (h *Helper) storeIdentity(cfg *config.Config, kc *keychain.Keychain, key string, creds *credentials.Credentials, old *record) error {
-	rec := &record{Kind: kindIdentity, Username: creds.Username, Secret: creds.Secret}
+	rec := &record{Kind: kindIdentity, Username: creds.Username, Secret: creds.Secret, IssuedAt: time.Now().UTC()}
 	portus := cfg.Registry(key).Portus
 	if portus == "" {
 		found, err := portusclient.Discover(context.Background(), key, h.clientOptions(cfg, key))

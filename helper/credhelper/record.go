@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/portusproject/portus/helper/keychain"
 )
@@ -42,6 +43,10 @@ type record struct {
 	Portus    string `json:"portus,omitempty"`
 	TokenName string `json:"token_name,omitempty"`
 	TokenID   string `json:"token_id,omitempty"`
+	// IssuedAt is when the secret was made (created or rotated), by this
+	// machine's clock, for rotate_after (rotate.go); zero in records from
+	// before it was kept: such a token's age is unknown.
+	IssuedAt time.Time `json:"issued_at,omitzero"`
 }
 
 // errBadRecord: a keyring item that this helper did not write.

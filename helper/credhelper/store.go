@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -129,6 +130,7 @@ func (h *Helper) createAndStore(ctx context.Context, cfg *config.Config, kc *key
 		Portus:    client.URL(),
 		TokenName: created.Name,
 		TokenID:   created.ID,
+		IssuedAt:  time.Now().UTC(),
 	}
 	if err := writeRecord(kc, key, rec); err != nil {
 		return nil, h.abandon(ctx, client, kc, key, old, rec, err)
@@ -147,8 +149,11 @@ func (h *Helper) createAndStore(ctx context.Context, cfg *config.Config, kc *key
 // these must not interleave across registries. It is always taken after a
 // registry's lock (lockServer), never before, and never twice at once.
 func (h *Helper) lockPortus(cfg *config.Config, kc *keychain.Keychain, base string) (func(), error) {
-	return kc.LockServer("portus "+base, serverLockWait(cfg))
+	return kc.LockServer(portusLockName(base), serverLockWait(cfg))
 }
+
+// portusLockName is the lock name of the Portus server at base.
+func portusLockName(base string) string { return "portus " + base }
 
 // share gives rec, just stored for key, to every other registry whose
 // stored token it replaced: one this helper created at the same Portus
@@ -173,7 +178,7 @@ func (h *Helper) share(kc *keychain.Keychain, key string, rec *record) {
 				return "", false
 			}
 			next := *stored
-			next.Secret, next.TokenID = rec.Secret, rec.TokenID
+			next.Secret, next.TokenID, next.IssuedAt = rec.Secret, rec.TokenID, rec.IssuedAt
 			b, err := next.encode()
 			return b, err == nil
 		})

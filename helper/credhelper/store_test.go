@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portusproject/portus/helper/internal/fakeportus"
 	"github.com/portusproject/portus/helper/keychain"
@@ -39,6 +40,11 @@ func TestStoreExchangesPasswordForToken(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
 		t.Fatal(err)
 	}
+	issued, _ := rec["issued_at"].(string)
+	if at, err := time.Parse(time.RFC3339Nano, issued); err != nil || time.Since(at) > time.Minute || time.Since(at) < 0 {
+		t.Errorf("keyring record issued_at %q: want the time of the store (for rotate_after)", issued)
+	}
+	delete(rec, "issued_at")
 	want := map[string]any{"v": 1.0, "kind": "created", "username": "alice", "secret": toks[0].Plain,
 		"portus": e.portus.URL(), "token_name": tokenName, "token_id": toks[0].ID}
 	if !maps.Equal(rec, want) {

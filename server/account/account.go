@@ -85,6 +85,10 @@ type Options struct {
 	// on the request's goroutine after the change is stored, so it must
 	// be quick: queue the event, never deliver it there.
 	Events func(model.Event)
+	// RotationGrace is how long a secret replaced by a rotation keeps
+	// working (rotate.go); zero: not at all. The configuration's default
+	// is config.DefaultRotationGrace.
+	RotationGrace time.Duration
 }
 
 // Service implements the account rules on a store.
@@ -125,6 +129,8 @@ type Service struct {
 	policy    TokenPolicy
 	sweep     sweepState
 	device    deviceState
+
+	rotationGrace time.Duration
 }
 
 // New returns a Service. It fails only if the pepper is too short.
@@ -147,6 +153,8 @@ func New(st model.Store, opts Options) (*Service, error) {
 		login:     opts.LoginTokens.withDefaults(),
 		events:    opts.Events,
 		policy:    opts.TokenPolicy.withDefaults(),
+
+		rotationGrace: max(opts.RotationGrace, 0),
 	}
 	if s.max <= 0 {
 		s.max = 5

@@ -91,7 +91,10 @@ func (s *Service) authenticateToken(name string, named bool, token, ip string) (
 		return Principal{}, s.tokenFailed(name, ip, "malformed token")
 	}
 	hash := s.TokenHash(token)
-	t, u, err := s.store.TokenByHash(hash)
+	t, u, err := s.store.SecretByHash(hash, s.now())
+	if reused := (*model.ReusedSecretError)(nil); errors.As(err, &reused) {
+		return Principal{}, s.reuseRefused(name, ip, reused)
+	}
 	if errors.Is(err, model.ErrNotFound) {
 		return Principal{}, s.tokenFailed(name, ip, "unknown token")
 	}

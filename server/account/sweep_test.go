@@ -2,23 +2,11 @@ package account
 
 import (
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/portusproject/portus/server/model"
 )
-
-type eventLog struct {
-	mu     sync.Mutex
-	events []model.Event
-}
-
-func (l *eventLog) add(e model.Event) {
-	l.mu.Lock()
-	l.events = append(l.events, e)
-	l.mu.Unlock()
-}
 
 // take returns the events so far and forgets them.
 func (l *eventLog) take() []model.Event {

@@ -35,12 +35,12 @@ func (c *callLog) take() (calls []string, hashes [][]byte) {
 	return calls, hashes
 }
 
-func (c *callLog) TokenByHash(hash []byte) (model.Token, model.User, error) {
+func (c *callLog) SecretByHash(hash []byte, now time.Time) (model.Token, model.User, error) {
 	c.mu.Lock()
-	c.calls = append(c.calls, "TokenByHash")
+	c.calls = append(c.calls, "SecretByHash")
 	c.hashes = append(c.hashes, bytes.Clone(hash))
 	c.mu.Unlock()
-	return c.Store.TokenByHash(hash)
+	return c.Store.SecretByHash(hash, now)
 }
 
 func (c *callLog) User(name string) (model.User, error) {
@@ -75,7 +75,7 @@ func (c *callLog) SessionByID(id []byte) (model.Session, model.User, error) {
 
 // TestTokenVerificationTakesOnePath: a well-formed token that does not
 // exist, one that was revoked, and a real token presented with another
-// user's name all cost the same work — one HMAC, exactly one TokenByHash
+// user's name all cost the same work — one HMAC, exactly one SecretByHash
 // with that HMAC, and the same store calls after it — so that neither the
 // answer nor the work done tells an attacker which tokens exist. This holds
 // on every entry point that accepts tokens.
@@ -120,14 +120,14 @@ func TestTokenVerificationTakesOnePath(t *testing.T) {
 			calls, hashes := log.take()
 			lookups := 0
 			for _, call := range calls {
-				if call == "TokenByHash" {
+				if call == "SecretByHash" {
 					lookups++
 				}
 			}
 			if lookups != 1 || len(hashes) != 1 || !bytes.Equal(hashes[0], f.svc.TokenHash(c.secret)) {
-				t.Errorf("%s, %s: %d TokenByHash calls, want exactly one with the token's HMAC (calls %v)", entry, c.what, lookups, calls)
+				t.Errorf("%s, %s: %d SecretByHash calls, want exactly one with the token's HMAC (calls %v)", entry, c.what, lookups, calls)
 			}
-			if calls[0] != "TokenByHash" {
+			if calls[0] != "SecretByHash" {
 				t.Errorf("%s, %s: the store was asked %v before the token lookup", entry, c.what, calls)
 			}
 			if reference == nil {
@@ -142,8 +142,8 @@ func TestTokenVerificationTakesOnePath(t *testing.T) {
 		if _, err := authenticate("alice", aliceTok, "198.51.100.9"); err != nil {
 			t.Fatalf("%s with alice's own token: %v", entry, err)
 		}
-		if calls, _ := log.take(); fmt.Sprint(calls) != "[TokenByHash]" {
-			t.Errorf("%s with alice's own token: store calls %v, want [TokenByHash]", entry, calls)
+		if calls, _ := log.take(); fmt.Sprint(calls) != "[SecretByHash]" {
+			t.Errorf("%s with alice's own token: store calls %v, want [SecretByHash]", entry, calls)
 		}
 	}
 
@@ -157,7 +157,7 @@ func TestTokenVerificationTakesOnePath(t *testing.T) {
 		t.Fatalf("token with a typo: %v", err)
 	}
 	for _, call := range func() []string { c, _ := log.take(); return c }() {
-		if call == "TokenByHash" {
+		if call == "SecretByHash" {
 			t.Error("a token with a bad checksum was looked up")
 		}
 	}

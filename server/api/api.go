@@ -78,9 +78,10 @@ func (h *Handler) AdminRoutes(r gin.IRouter) {
 // admin socket; only the authentication in front of v1 differs.
 func (h *Handler) apiRoutes(v1 *gin.RouterGroup) {
 	// What an application token may do: list the caller's tokens, revoke
-	// itself, read the caller's activity.
+	// or rotate itself, read the caller's activity.
 	v1.GET("/tokens", h.listOwnTokens)
 	v1.DELETE("/tokens/current", h.revokeCurrentToken)
+	v1.POST("/tokens/current/rotate", h.rotateCurrentToken)
 	v1.DELETE("/tokens/:id", h.revokeOwnToken)
 	v1.GET("/activities", h.listActivities)
 	// Who the caller is: a helper that holds only an identity token learns
@@ -94,6 +95,8 @@ func (h *Handler) apiRoutes(v1 *gin.RouterGroup) {
 	pw.GET("/users/:name/tokens", requireSelfOrAdmin, h.listUserTokens)
 	pw.POST("/users/:name/tokens", requireSelfOrAdmin, h.createUserToken)
 	pw.DELETE("/users/:name/tokens/:id", requireSelfOrAdmin, h.revokeUserToken)
+	pw.POST("/tokens/:id/rotate", h.rotateOwnToken)
+	pw.POST("/users/:name/tokens/:id/rotate", requireSelfOrAdmin, h.rotateUserToken)
 
 	admin := pw.Group("/users", requireAdmin)
 	admin.GET("", h.listUsers)
@@ -216,7 +219,7 @@ func LocalAdmin(c *gin.Context) { SetPrincipal(c, account.Principal{Local: true}
 
 func requirePassword(c *gin.Context) {
 	if principal(c).Token != nil {
-		abort(c, http.StatusForbidden, "an application token can only list your tokens and revoke itself; this action needs your password")
+		abort(c, http.StatusForbidden, "an application token can only list your tokens and revoke or rotate itself; this action needs your password")
 	}
 }
 

@@ -287,6 +287,9 @@ func OpenCore(c config.Config, opts account.Options) (*Core, error) {
 	if opts.Device == (account.DeviceOptions{}) {
 		opts.Device = account.DeviceOptions{Expiry: c.DeviceCodeTTL}
 	}
+	if opts.RotationGrace == 0 {
+		opts.RotationGrace = c.RotationGrace
+	}
 	accounts, err := account.New(st, opts)
 	if err != nil {
 		st.Close()

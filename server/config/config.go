@@ -49,6 +49,8 @@ type Config struct {
 	TokenExpiry `yaml:",inline"`
 	// DeviceCodeTTL is how long a device code waits for approval (device.go).
 	DeviceCodeTTL time.Duration `yaml:"device_code_ttl"`
+	// RotationGrace is how long a rotated token's old secret works (rotation.go).
+	RotationGrace time.Duration `yaml:"rotation_grace"`
 
 	// Web UI.
 	Signup        bool          `yaml:"signup"`
@@ -131,6 +133,8 @@ func Defaults() Config {
 		LoginTokenMaxAge: DefaultLoginTokenMaxAge,
 		TokenExpiry:      DefaultTokenExpiry(),
 		DeviceCodeTTL:    DefaultDeviceCodeTTL,
+
+		RotationGrace: DefaultRotationGrace,
 	}
 }
 
@@ -174,6 +178,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	loginTokenFlags(fs, c)
 	tokenExpiryFlags(fs, c)
 	deviceFlags(fs, c)
+	rotationFlags(fs, c)
 	registryHostsFlags(fs, c)
 }
 
@@ -361,6 +366,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateDevice(); err != nil {
+		return err
+	}
+	if err := c.validateRotation(); err != nil {
 		return err
 	}
 	if err := c.validateRegistryHosts(); err != nil {

@@ -62,6 +62,12 @@ func Explain(err error) Problem {
 	case errors.Is(err, account.ErrNameTaken):
 		return Problem{Status: http.StatusConflict, API: err.Error(),
 			Page: "You already have a token with this name. Choose another name, or remove that token first."}
+	case errors.Is(err, account.ErrRotated):
+		return Problem{Status: http.StatusConflict, API: err.Error(),
+			Page: "This token was regenerated meanwhile, perhaps in another tab. Reload the page; its newest secret is the one that works."}
+	case errors.Is(err, account.ErrRotateExpired):
+		return Problem{Status: http.StatusUnprocessableEntity, API: err.Error(),
+			Page: "This token has expired and cannot be regenerated. Create a new token instead."}
 	case errors.Is(err, account.ErrUserExists):
 		return Problem{Status: http.StatusConflict, API: err.Error(),
 			Page: "A user with this name already exists. Choose another name."}

@@ -77,6 +77,9 @@ type Token struct {
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	CreatedVia string     `json:"created_via"`
+	// RotatedAt is when the secret was last replaced (rotate.go); zero if
+	// never.
+	RotatedAt time.Time `json:"rotated_at,omitzero"`
 	// Kind is KindLogin for a login token, made by a docker login with a
 	// password; "" (KindApp) for an application token. Tokens stored
 	// before kinds existed have none and are application tokens.

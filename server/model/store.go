@@ -110,6 +110,15 @@ type Store interface {
 	// it is already so, and reports whether it set it: true for exactly
 	// one caller of many. Errors: ErrNotFound (no such token).
 	MarkTokenNotified(id, event string, expiry time.Time) (bool, error)
+	// RotateToken gives the owner's token r.ID the secret r.Hash and expiry
+	// r.ExpiresAt in one transaction, if its hash is still r.From, and keeps
+	// r.From as a retired secret (model.Rotation); it returns the token as
+	// stored. Errors: ErrNotFound, ErrRotated.
+	RotateToken(r Rotation) (Token, error)
+	// SecretByHash is TokenByHash that also knows retired secrets: within
+	// their grace at now they find the token, after it they are a
+	// *ReusedSecretError, and a token revoked since is ErrNotFound.
+	SecretByHash(hash []byte, now time.Time) (Token, User, error)
 
 	// AddActivity appends a to its log — the failure log when a.Failure(),
 	// the history otherwise — and prunes the oldest entries of that log

@@ -19,6 +19,8 @@ type profileData struct {
 	// Created is the token whose value this view shows: the only time it
 	// is ever shown (see justCreated).
 	Created *apitypes.CreatedToken
+	// Reuses flag uses of secrets replaced by a rotation (account.ReuseNotices).
+	Reuses []account.ReuseNotice
 	// JustCreated names a token created moments ago whose one view is
 	// over (a reload, or another replica): the page says it cannot be
 	// shown again.
@@ -86,6 +88,10 @@ func (h *Handler) showProfile(c *gin.Context, status int, d profileData) {
 	}
 	if id := c.Query("created"); id != "" && d.Created == nil {
 		h.createdView(c, id, tokens, &d)
+	}
+	if d.Reuses, err = h.accounts.ReuseNotices(p.Name()); err != nil {
+		h.fail(c, err)
+		return
 	}
 	d.Table = ownTokenTable(tokens, h.maxTokens)
 	d.AtLimit = d.Table.AppTokens() >= h.maxTokens

@@ -46,6 +46,8 @@ func (h *Handler) routes() []route {
 		{http.MethodPost, "/profile/tokens", signedIn, h.tokenCreate},
 		{http.MethodGet, "/profile/tokens/:id/remove", signedIn, h.tokenRemoveConfirm},
 		{http.MethodPost, "/profile/tokens/:id/remove", signedIn, h.tokenRemove},
+		{http.MethodGet, "/profile/tokens/:id/regenerate", signedIn, h.tokenRegenerateConfirm},
+		{http.MethodPost, "/profile/tokens/:id/regenerate", signedIn, h.tokenRegenerate},
 		{http.MethodPost, "/profile/password", signedIn, h.passwordUpdate},
 		{http.MethodPost, "/profile/docker-login", signedIn, h.dockerLoginUpdate},
 		{http.MethodGet, "/profile/tokens", signedIn, h.tokensShow},

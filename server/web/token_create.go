@@ -54,7 +54,13 @@ func (h *Handler) tokenCreate(c *gin.Context) {
 		again(status, field, msg)
 		return
 	}
-	done := success(fmt.Sprintf("Token '%s' was created successfully.", created.Name))
+	h.showOnce(c, created, success(fmt.Sprintf("Token '%s' was created successfully.", created.Name)))
+}
+
+// showOnce shows a token's new secret — of a new token, or a regenerated
+// one — in the one profile view after the redirect (see justCreated),
+// with done as its message.
+func (h *Handler) showOnce(c *gin.Context, created apitypes.CreatedToken, done flash) {
 	sess, _ := currentSession(c)
 	if !h.created.put(string(sess.ID), created) {
 		// Too many values waiting for their view: show it in this answer.

@@ -18,6 +18,9 @@ type tokenTable struct {
 	Base string
 	// Action is the last segment of a row's link; Label its text.
 	Action, Label string
+	// Regenerate adds a link to Base/{id}/regenerate (a new secret for
+	// the token: token_regenerate.go) to each row.
+	Regenerate bool
 }
 
 // AppTokens counts the working application tokens: the ones the limit
@@ -59,7 +62,7 @@ func appTokens(list []apitypes.Token) int {
 
 // ownTokenTable is the signed-in user's own list on the profile page.
 func ownTokenTable(tokens []apitypes.Token, limit int) tokenTable {
-	return tokenTable{Tokens: sortExpiredLast(tokens), Max: limit, Base: "/profile/tokens", Action: "remove", Label: "Remove"}
+	return tokenTable{Tokens: sortExpiredLast(tokens), Max: limit, Base: "/profile/tokens", Action: "remove", Label: "Remove", Regenerate: true}
 }
 
 // userTokenTable is an administrator's view of user name's tokens.

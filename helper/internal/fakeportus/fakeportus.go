@@ -10,6 +10,8 @@
 //   - DELETE /api/v1/tokens/current (Basic username:token, or
 //     "Authorization: Bearer token" as for an identity token): 204, or 401
 //     for an unknown or revoked token.
+//   - POST /api/v1/tokens/current/rotate (Basic username:token, or Bearer): 201 the
+//     same token with a new secret (rotate.go).
 //   - the registry's GET /v2/: 401 with
 //     WWW-Authenticate: Bearer realm="<portus>/v2/token",service="registry".
 //
@@ -79,8 +81,10 @@ type Server struct {
 	revokes  int
 	requests int
 	probes   int
-	onCreate func(n int, tok Token)
 	device   deviceFake // the device grant (device.go)
+	// rotations counts successful rotations (rotate.go).
+	rotations int
+	onCreate  func(n int, tok Token)
 }
 
 // Options configures New.
@@ -96,6 +100,7 @@ func New(t testing.TB, opts Options) *Server {
 	api := http.NewServeMux()
 	api.HandleFunc("POST "+apitypes.TokensPath, s.createToken)
 	api.HandleFunc("DELETE "+apitypes.CurrentTokenPath, s.revokeCurrent)
+	api.HandleFunc("POST "+apitypes.CurrentTokenRotatePath, s.rotateCurrent)
 	api.HandleFunc("GET "+apitypes.CallerPath, s.caller)
 	api.HandleFunc("POST "+apitypes.DeviceCodePath, s.deviceCode)
 	api.HandleFunc("POST "+apitypes.OAuthTokenPath, s.devicePoll)

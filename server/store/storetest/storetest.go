@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"Users", userTests},
 		{"Tokens", tokenTests},
 		{"TokenExpiry", expiryTests},
+		{"Rotation", rotationTests},
 		{"Activities", activityTests},
 		{"ActivityLogs", activityLogTests},
 		{"Sessions", sessionTests},

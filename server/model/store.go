@@ -133,6 +133,9 @@ type Store interface {
 	// in between, which the caller should then use instead.
 	ReplaceSharedSecret(name string, old, next []byte) ([]byte, error)
 
+	// The webhook delivery queue (webhookqueue.go).
+	WebhookQueue
+
 	// Backup writes a consistent copy of the whole store to w. Shared
 	// secrets are not part of it.
 	Backup(w io.Writer) (int64, error)

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"ActivityLogs", activityLogTests},
 		{"Sessions", sessionTests},
 		{"Secrets", secretTests},
+		{"WebhookQueue", webhookQueueTests},
 		{"Backup", backupTests},
 		{"Close", closeTests},
 	}

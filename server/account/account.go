@@ -159,6 +159,7 @@ func New(st model.Store, opts Options) (*Service, error) {
 		s.log = slog.Default()
 	}
 	s.throttle = NewThrottle(s.now)
+	s.throttle.onLock = s.userLocked
 	s.signups = newSignupLimit(s.now)
 	s.macs.New = func() any { return hmac.New(sha256.New, s.pepper) }
 	return s, nil

@@ -52,6 +52,8 @@ func (h *Handler) Routes(r gin.IRouter) {
 	r.GET("/v2/token", h.registryToken)
 	r.POST("/v2/token", h.registryTokenOAuth)
 	r.GET("/.well-known/jwks.json", h.jwks)
+	// Leak reports come from anyone, so before v1's authentication.
+	r.POST(apitypes.RevokeLeakedPath, h.revokeLeaked)
 	h.apiRoutes(r.Group("/api/v1", h.Authenticate))
 }
 

@@ -42,6 +42,8 @@ type profileData struct {
 	DockerLoginError string
 
 	Username string
+	// Leaked are the user's tokens revoked after a leak report lately.
+	Leaked []account.LeakNotice
 	// Hosts are the registries for the docker login lines; empty when
 	// the server knows none.
 	Hosts    []string
@@ -97,6 +99,9 @@ func (h *Handler) showProfile(c *gin.Context, status int, d profileData) {
 		d.Form.Scope = apitypes.ScopePush
 	}
 	d.Username = p.Name()
+	if d.Leaked, err = h.accounts.LeakNotices(p.Name()); err != nil {
+		h.log.Warn("reading leak notices for the profile page", "err", err)
+	}
 	d.Directory = p.User.Source == model.SourceLDAP
 	d.DockerLogin = h.accounts.DockerLoginOf(p.User)
 	d.Hosts = h.hosts

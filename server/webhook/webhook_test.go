@@ -300,3 +300,20 @@ func TestUserLockedEvent(t *testing.T) {
 		t.Fatalf("events = %+v, want one user.locked of alice (none for a name without an account)", got)
 	}
 }
+
+// A leak report's revocation reaches the hooks with reason and source.
+func TestLeakedRevocationEvent(t *testing.T) {
+	r := newReceiver(t)
+	f := start(t, webhook.Hook{URL: r.srv.URL, Secret: secret, Events: []string{model.EventTokenRevoked}})
+	tok, err := f.accounts.CreateToken(account.Actor{Name: "alice"}, "alice", account.NewToken{Name: "ci", Scope: "pull"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.accounts.RevokeLeaked("203.0.113.5", []string{tok.Token}, "https://code.example.com/leak"); err != nil {
+		t.Fatal(err)
+	}
+	got := r.waitEvents(t, 1)
+	if got[0].Reason != "leaked" || got[0].Source != "https://code.example.com/leak" || got[0].TokenID != tok.ID || got[0].Address != "203.0.113.5" {
+		t.Fatalf("event = %+v, want token.revoked with reason leaked and the source", got[0])
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -112,7 +113,7 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 	rcv.holding = false
 	close(rcv.held)
 	rcv.mu.Unlock()
-	startPortusOn(t, data, "--config", cfg, "--max-tokens", "20")
+	p = startPortusOn(t, data, "--config", cfg, "--max-tokens", "20")
 
 	want := 15 // 10 created, 5 revoked
 	deadline := time.Now().Add(60 * time.Second)
@@ -131,6 +132,33 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 	if rcv.badSig != 0 {
 		t.Fatalf("%d deliveries with a bad signature", rcv.badSig)
 	}
+	checkHookMetrics(t, p, srv.URL+"/hook", want)
+}
+
+// checkHookMetrics wants /metrics to count the deliveries of the hook and
+// an empty queue (acknowledgements follow the receiver's answer: wait).
+func checkHookMetrics(t *testing.T, p *portusServer, hook string, delivered int) {
+	t.Helper()
+	wantLines := []string{
+		fmt.Sprintf("portus_webhook_delivered_total{hook=%q} %d", hook, delivered),
+		fmt.Sprintf("portus_webhook_queue_depth{hook=%q} 0", hook),
+	}
+	var text string
+	waitFor(t, nil, func() bool {
+		resp, err := http.Get(p.URL + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		text = string(b)
+		for _, l := range wantLines {
+			if !strings.Contains(text, l) {
+				return false
+			}
+		}
+		return true
+	}, "webhook metrics")
 }
 
 // checkHookEvents wants each token's created (and, for the first five,

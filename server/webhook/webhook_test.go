@@ -121,14 +121,24 @@ type fixture struct {
 // file, with the dispatcher delivering in the background and fast backoff.
 func start(t *testing.T, hooks ...webhook.Hook) *fixture {
 	t.Helper()
+	return startWith(t, nil, hooks...)
+}
+
+// startWith is start with options that change adjusts.
+func startWith(t *testing.T, change func(*webhook.Options), hooks ...webhook.Hook) *fixture {
+	t.Helper()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "portus.db"), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fixture{store: st, metrics: &counts{}, log: &testutil.LockedBuffer{}}
 	log := slog.New(slog.NewTextHandler(f.log, nil))
-	f.hooks = webhook.New(webhook.Options{Hooks: hooks, Queue: st, Owner: "test", Log: log, Metrics: f.metrics,
-		Poll: 20 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	o := webhook.Options{Hooks: hooks, Queue: st, Owner: "test", Log: log, Metrics: f.metrics,
+		Poll: 20 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
+	if change != nil {
+		change(&o)
+	}
+	f.hooks = webhook.New(o)
 	f.accounts, err = account.New(st, account.Options{Pepper: make([]byte, 32), Events: f.hooks.Publish, MaxTokens: 100,
 		PasswordParams: account.PasswordParams{Memory: 64, Time: 1, Threads: 1}, Logger: log})
 	if err != nil {
@@ -315,5 +325,30 @@ func TestLeakedRevocationEvent(t *testing.T) {
 	got := r.waitEvents(t, 1)
 	if got[0].Reason != "leaked" || got[0].Source != "https://code.example.com/leak" || got[0].TokenID != tok.ID || got[0].Address != "203.0.113.5" {
 		t.Fatalf("event = %+v, want token.revoked with reason leaked and the source", got[0])
+	}
+}
+
+// A delivery that keeps failing past MaxAge is dropped and counted.
+func TestGivenUpAfterMaxAge(t *testing.T) {
+	r := newReceiver(t)
+	r.down.Store(true)
+	f := startWith(t, func(o *webhook.Options) { o.MaxAge = 300 * time.Millisecond },
+		webhook.Hook{URL: r.srv.URL, Secret: secret, Events: model.EventTypes})
+	f.createToken(t, "ci")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		f.metrics.mu.Lock()
+		dropped := f.metrics.dropped
+		f.metrics.mu.Unlock()
+		if dropped == 1 && f.hooks.Depth()[r.srv.URL] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dropped %d, depth %d; want the delivery given up", dropped, f.hooks.Depth()[r.srv.URL])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(f.log.String(), "given up") {
+		t.Fatal("giving up was not logged")
 	}
 }

@@ -12,15 +12,19 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/portusproject/portus/server/model"
 )
 
-// claimBatch is how many deliveries one round claims; they are heads of
-// different hooks or tokens, so they are sent in parallel.
-const claimBatch = 32
+// claimBatch is how many deliveries one round claims, and maxInflight
+// how many are sent at once. Claimed deliveries are heads of different
+// hooks or tokens, so they are sent in parallel, and a receiver that hangs
+// holds up only its own.
+const (
+	claimBatch  = 32
+	maxInflight = 64
+)
 
 // SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the body
 // under the hook's secret.
@@ -33,12 +37,14 @@ func Sign(secret, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-// Run delivers until ctx ends: a round whenever an event is published
-// and at every poll interval, and rounds back to back while they find
-// work. It returns when ctx ends, after the round in progress.
+// Run delivers until ctx ends: a round whenever an event is published or
+// a delivery ends, and at every poll interval, and rounds back to back
+// while they start deliveries. It returns when ctx ends, once the
+// deliveries in flight have ended.
 func (d *Dispatcher) Run(ctx context.Context) {
 	t := time.NewTicker(d.o.Poll)
 	defer t.Stop()
+	defer d.wg.Wait()
 	for {
 		d.dropOld()
 		for ctx.Err() == nil && d.round(ctx) > 0 {
@@ -68,24 +74,40 @@ func (d *Dispatcher) dropOld() {
 	}
 }
 
-// round claims a batch, sends it and settles each delivery; it returns
-// how many it claimed.
+// round claims a batch and starts sending what is not in flight yet (a
+// claim of this owner is claimed again while it is sent); it returns how
+// many deliveries it started.
+//
+// The claim runs under mu: a delivery leaves inflight only after it was
+// acknowledged or rescheduled, so a claim that still lists it sees it in
+// flight, and one made after no longer lists it. Else a delivery that
+// ended between the claim and the check would be sent twice.
 func (d *Dispatcher) round(ctx context.Context) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	items, err := d.o.Queue.ClaimWebhooks(d.o.Owner, d.o.Now(), d.o.Lease, claimBatch)
 	if err != nil {
 		d.o.Log.Warn("webhook queue: claiming deliveries failed", "err", err)
 		return 0
 	}
-	var wg sync.WaitGroup
+	started := 0
 	for _, it := range items {
-		wg.Add(1)
+		if d.inflight[it.ID] || len(d.inflight) >= maxInflight {
+			continue
+		}
+		d.inflight[it.ID] = true
+		started++
+		d.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer d.wg.Done()
 			d.settle(it, d.send(ctx, it))
+			d.mu.Lock()
+			delete(d.inflight, it.ID)
+			d.mu.Unlock()
+			d.poke() // the token's next event may go now
 		}()
 	}
-	wg.Wait()
-	return len(items)
+	return started
 }
 
 // settle removes a delivery that succeeded (or whose hook is gone from

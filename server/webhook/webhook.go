@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/portusproject/portus/server/model"
@@ -85,6 +86,10 @@ type Dispatcher struct {
 	o     Options
 	hooks map[string]Hook // by ID
 	wake  chan struct{}
+
+	mu       sync.Mutex
+	inflight map[uint64]bool // deliveries being sent, by queue ID
+	wg       sync.WaitGroup
 }
 
 // New returns a dispatcher; it delivers only while Run runs.
@@ -112,7 +117,7 @@ func New(o Options) *Dispatcher {
 			// a signed body never goes where it was not configured to.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	d := &Dispatcher{o: o, hooks: map[string]Hook{}, wake: make(chan struct{}, 1)}
+	d := &Dispatcher{o: o, hooks: map[string]Hook{}, wake: make(chan struct{}, 1), inflight: map[uint64]bool{}}
 	for _, h := range o.Hooks {
 		d.hooks[h.ID()] = h
 	}
@@ -154,6 +159,11 @@ func (d *Dispatcher) Publish(e model.Event) {
 		d.o.Log.Error("webhook event not queued: the store failed", "type", e.Type, "event_id", id, "err", err)
 		return
 	}
+	d.poke()
+}
+
+// poke wakes Run for a round, unless one is already due.
+func (d *Dispatcher) poke() {
 	select {
 	case d.wake <- struct{}{}:
 	default:

@@ -101,7 +101,8 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	throttle *Throttle
-	signups  *signupLimit // per-address sign-up attempts
+	signups  *addressLimit // per-address sign-up attempts
+	leaks    *addressLimit // per-address leak reports (leaked.go)
 	onFail   func(kind string)
 	// dummyHash is checked for unknown users so that their answer takes as
 	// long as a wrong password. Made on first need: it costs a full argon2
@@ -175,8 +176,10 @@ func New(st model.Store, opts Options) (*Service, error) {
 		s.log = slog.Default()
 	}
 	s.throttle = NewThrottle(s.now)
-	s.signups = newSignupLimit(s.now)
 	s.device = newDeviceState(opts.Device, s.now)
+	s.throttle.onLock = s.userLocked
+	s.signups = newAddressLimit(s.now, SignupBurst, SignupEvery)
+	s.leaks = newAddressLimit(s.now, LeakReportBurst, LeakReportEvery)
 	s.macs.New = func() any { return hmac.New(sha256.New, s.pepper) }
 	return s, nil
 }

@@ -55,7 +55,7 @@ const (
 // deviceState is the Service's part of the grant.
 type deviceState struct {
 	expiry, interval time.Duration
-	requests         *signupLimit
+	requests         *addressLimit
 	lastPrune        atomic.Int64 // unix nanoseconds of the last sweep
 }
 

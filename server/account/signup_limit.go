@@ -17,40 +17,36 @@ const (
 	SignupEvery = 12 * time.Minute
 )
 
-// signupLimit counts sign-up attempts per client address (IPv6 per /64, as
-// the throttle does) in a token bucket. Every attempt that reaches the
+// addressLimit counts attempts per client address (IPv6 per /64, as the
+// throttle does) in a token bucket of burst attempts, refilled one every
+// every: sign-ups (SignupBurst, SignupEvery) and leak reports (leaked.go).
+//
+// For sign-ups, Every attempt that reaches the
 // account rules counts, refused ones too: a name that is taken or invalid
 // costs the same as a new account, so probing names is as slow as creating
 // accounts. It is kept apart from the sign-in throttle, so that a sign-up
 // flood never slows anyone's sign-in, not even from the same address.
-type signupLimit struct {
-	now func() time.Time
-	// burst attempts at once, then one every every (SignupBurst and
-	// SignupEvery for sign-ups; newAddressLimit for other uses).
+type addressLimit struct {
+	now   func() time.Time
 	burst int
 	every time.Duration
 
 	mu        sync.Mutex
 	lastSweep time.Time
 	// full is, per address, when its bucket is full again: each attempt
-	// moves it SignupEvery later, and an attempt is allowed while it stays
-	// within SignupBurst×SignupEvery of now.
+	// moves it every later, and an attempt is allowed while it stays
+	// within burst×every of now.
 	full map[string]time.Time
 }
 
-func newSignupLimit(now func() time.Time) *signupLimit {
-	return newAddressLimit(now, SignupBurst, SignupEvery)
+func newAddressLimit(now func() time.Time, burst int, every time.Duration) *addressLimit {
+	return &addressLimit{now: now, burst: burst, every: every, full: map[string]time.Time{}}
 }
 
-// newAddressLimit is the same per-address bucket with another rate.
-func newAddressLimit(now func() time.Time, burst int, every time.Duration) *signupLimit {
-	return &signupLimit{now: now, burst: burst, every: every, full: map[string]time.Time{}}
-}
-
-// take counts one sign-up attempt from ip and returns zero, or returns how
+// take counts one attempt from ip and returns zero, or returns how
 // long the client must wait before its next attempt (which is then not
 // counted).
-func (l *signupLimit) take(ip string) time.Duration {
+func (l *addressLimit) take(ip string) time.Duration {
 	ip = clientKey(ip)
 	now := l.now()
 	l.mu.Lock()
@@ -70,7 +66,7 @@ func (l *signupLimit) take(ip string) time.Duration {
 
 // maybeSweep forgets full buckets once the table is large, at most every
 // 30 s (as the throttle does, so that a flood is not quadratic).
-func (l *signupLimit) maybeSweep(now time.Time) {
+func (l *addressLimit) maybeSweep(now time.Time) {
 	if len(l.full) <= throttleSweepLen || now.Sub(l.lastSweep) <= 30*time.Second {
 		return
 	}

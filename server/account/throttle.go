@@ -32,6 +32,9 @@ type Throttle struct {
 	users     map[string]*failures // password failures per username
 	ips       map[string]*failures // password failures per client IP
 	tokenIPs  map[string]*failures // application-token failures per client IP
+
+	// onLock, if set, is told when a username becomes locked, outside mu.
+	onLock func(user, ip string)
 }
 
 type failures struct {
@@ -162,6 +165,13 @@ func (f *failures) turn() chan struct{} {
 
 // Fail records a failed password authentication.
 func (t *Throttle) Fail(user, ip string) {
+	if t.fail(user, ip) && t.onLock != nil {
+		t.onLock(user, ip)
+	}
+}
+
+// fail records the failure and reports whether it locked the username.
+func (t *Throttle) fail(user, ip string) (locked bool) {
 	ip = clientKey(ip)
 	now := t.now()
 	t.mu.Lock()
@@ -174,12 +184,14 @@ func (t *Throttle) Fail(user, ip string) {
 		f.last = now
 		switch {
 		case f.count >= userLockAfter:
+			locked = f.count == userLockAfter || !f.until.After(now)
 			f.until = now.Add(userLockFor)
 		case f.count >= userDelayAfter:
 			f.until = now.Add(backoff(f.count-userDelayAfter, userLockFor))
 		}
 	}
 	failIP(t.ips, ip, now)
+	return locked
 }
 
 // FailToken records a failed application-token authentication from ip.

@@ -83,8 +83,10 @@ func (s *Service) CreateToken(actor Actor, owner string, req NewToken) (apitypes
 	}
 	if replaced != nil {
 		s.audit(model.Activity{Action: "token.revoke", Actor: actor.Name, Subject: owner, TokenName: replaced.Name, ClientIP: actor.IP, Detail: "replaced by a new token of the same name"})
+		s.publish(tokenEvent(model.EventTokenRevoked, *replaced, "replaced", actor.IP))
 	}
 	s.audit(model.Activity{Action: "token.create", Actor: actor.Name, Subject: owner, TokenName: t.Name, ClientIP: actor.IP, Detail: "scope " + scope + ", via " + t.CreatedVia})
+	s.publish(tokenEvent(model.EventTokenCreated, t, "", actor.IP))
 	return WireCreatedToken(t, plain), nil
 }
 
@@ -121,6 +123,7 @@ func (s *Service) RevokeToken(actor Actor, owner, id string) error {
 	}
 	s.forgetUse(id)
 	s.audit(model.Activity{Action: "token.revoke", Actor: actor.Name, Subject: owner, TokenName: t.Name, ClientIP: actor.IP})
+	s.publish(tokenEvent(model.EventTokenRevoked, t, "user", actor.IP))
 	return nil
 }
 

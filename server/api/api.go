@@ -58,6 +58,8 @@ func (h *Handler) Routes(r gin.IRouter) {
 	// The device authorization grant (device.go).
 	r.POST(apitypes.DeviceCodePath, h.deviceCode)
 	r.POST(apitypes.OAuthTokenPath, h.oauthToken)
+	// Leak reports come from anyone, so before v1's authentication.
+	r.POST(apitypes.RevokeLeakedPath, h.revokeLeaked)
 	h.apiRoutes(r.Group("/api/v1", h.Authenticate))
 }
 

@@ -128,6 +128,7 @@ func Serve(ctx context.Context, c config.Config, log *slog.Logger, ready func(ad
 	}
 
 	stopFlusher := startFlusher(core.Accounts, c.FlushInterval)
+	defer startWebhooks(core)()
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
 	if issuer, err := core.Issuer(); err == nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/portusproject/portus/server/registryauth"
 	"github.com/portusproject/portus/server/store/boltstore"
 	"github.com/portusproject/portus/server/store/etcdstore"
+	"github.com/portusproject/portus/server/webhook"
 )
 
 // pepperLen is the size of the token pepper in bytes.
@@ -237,6 +238,8 @@ type Core struct {
 	Store    model.Store
 	Accounts *account.Service
 	Metrics  *metrics.Metrics
+	// Webhooks delivers the queued events (nil: no hooks configured).
+	Webhooks *webhook.Dispatcher
 
 	issuer *registryauth.Issuer // loaded by Issuer
 }
@@ -290,12 +293,17 @@ func OpenCore(c config.Config, opts account.Options) (*Core, error) {
 	if opts.RotationGrace == 0 {
 		opts.RotationGrace = c.RotationGrace
 	}
+	hooks, err := openWebhooks(c, st, m, &opts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	accounts, err := account.New(st, opts)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	return &Core{Config: c, Store: st, Accounts: accounts, Metrics: m}, nil
+	return &Core{Config: c, Store: st, Accounts: accounts, Metrics: m, Webhooks: hooks}, nil
 }
 
 // Close flushes pending last-used times and closes the store.

@@ -98,6 +98,9 @@ type Config struct {
 	EtcdSecretsKeyFile string `yaml:"etcd_secrets_key_file"`
 	EtcdUsername       string `yaml:"etcd_username"`
 	EtcdPasswordFile   string `yaml:"etcd_password_file"`
+
+	// Webhooks are told about token and user events (webhooks.go).
+	Webhooks []WebhookConfig `yaml:"webhooks"`
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -372,6 +375,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateRegistryHosts(); err != nil {
+		return err
+	}
+	if err := c.validateWebhooks(); err != nil {
 		return err
 	}
 	if c.Data == "" {

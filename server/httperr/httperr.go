@@ -37,6 +37,7 @@ func Explain(err error) Problem {
 		lifetime  *account.LifetimeError
 		throttled *account.ThrottledError
 		signups   *account.SignupThrottledError
+		leaks     *account.LeakReportThrottledError
 	)
 	switch {
 	case errors.As(err, &field):
@@ -52,6 +53,10 @@ func Explain(err error) Problem {
 		n := signups.RetrySeconds()
 		return Problem{Status: http.StatusTooManyRequests, RetryAfter: n, API: signups.Error(),
 			Page: fmt.Sprintf("Too many sign-ups from your address. Wait %s, then try again.", minutes(n))}
+	case errors.As(err, &leaks):
+		n := leaks.RetrySeconds()
+		return Problem{Status: http.StatusTooManyRequests, RetryAfter: n, API: leaks.Error(),
+			Page: fmt.Sprintf("Too many leak reports from your address. Wait %s, then try again.", seconds(n))}
 	case errors.Is(err, account.ErrNameUnavailable):
 		return Problem{Status: http.StatusConflict, API: err.Error(),
 			Page: "That name cannot be used. Choose another name."}

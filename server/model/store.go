@@ -163,6 +163,8 @@ type Store interface {
 
 	// DeviceGrants: the device authorization grant (device.go).
 	DeviceGrants
+	// The webhook delivery queue (webhookqueue.go).
+	WebhookQueue
 
 	// Backup writes a consistent copy of the whole store to w. Shared
 	// secrets are not part of it.

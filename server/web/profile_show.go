@@ -47,6 +47,8 @@ type profileData struct {
 	DockerLoginError string
 
 	Username string
+	// Leaked are the user's tokens revoked after a leak report lately.
+	Leaked []account.LeakNotice
 	// Hosts are the registries for the docker login lines; empty when
 	// the server knows none.
 	Hosts    []string
@@ -103,6 +105,9 @@ func (h *Handler) showProfile(c *gin.Context, status int, d profileData) {
 	}
 	d.Expiring = expiringSoon(tokens)
 	d.Username = p.Name()
+	if d.Leaked, err = h.accounts.LeakNotices(p.Name()); err != nil {
+		h.log.Warn("reading leak notices for the profile page", "err", err)
+	}
 	d.Directory = p.User.Source == model.SourceLDAP
 	d.SSO = p.User.Source == model.SourceOIDC
 	d.DockerLogin = h.accounts.DockerLoginOf(p.User)

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"Sessions", sessionTests},
 		{"Secrets", secretTests},
 		{"DeviceGrants", deviceTests},
+		{"WebhookQueue", webhookQueueTests},
 		{"Backup", backupTests},
 		{"Close", closeTests},
 	}

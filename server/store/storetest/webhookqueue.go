@@ -1,0 +1,213 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portusproject/portus/server/model"
+)
+
+var webhookQueueTests = []subtest{
+	{"ClaimsInOrderWithinLimit", testWebhookClaimOrder},
+	{"OnePerHookAndKey", testWebhookHeads},
+	{"ClaimLease", testWebhookLease},
+	{"RescheduleCountsAndDelays", testWebhookReschedule},
+	{"DropAndDepth", testWebhookDropDepth},
+	{"ConcurrentClaimsDisjoint", testWebhookConcurrentClaims},
+}
+
+func queued(hook, key string, at time.Time) model.QueuedWebhook {
+	return model.QueuedWebhook{Hook: hook, Key: key, EventID: fmt.Sprintf("ev-%s-%s", hook, key),
+		Body: []byte(`{"type":"token.created"}`), EnqueuedAt: at, NextTry: at}
+}
+
+func mustEnqueue(t *testing.T, s model.Store, items ...model.QueuedWebhook) {
+	t.Helper()
+	if err := s.EnqueueWebhooks(items); err != nil {
+		t.Fatalf("EnqueueWebhooks: %v", err)
+	}
+}
+
+func mustClaim(t *testing.T, s model.Store, owner string, at time.Time, limit int) []model.QueuedWebhook {
+	t.Helper()
+	got, err := s.ClaimWebhooks(owner, at, time.Minute, limit)
+	if err != nil {
+		t.Fatalf("ClaimWebhooks(%s): %v", owner, err)
+	}
+	return got
+}
+
+func keysOf(list []model.QueuedWebhook) []string {
+	out := make([]string, len(list))
+	for i, it := range list {
+		out[i] = it.Hook + "/" + it.Key
+	}
+	return out
+}
+
+func testWebhookClaimOrder(t *testing.T, s model.Store) {
+	at := now()
+	for i := range 5 {
+		mustEnqueue(t, s, queued("h", fmt.Sprintf("k%d", i), at))
+	}
+	got := mustClaim(t, s, "a", at, 3)
+	if fmt.Sprint(keysOf(got)) != "[h/k0 h/k1 h/k2]" {
+		t.Fatalf("first claim = %v, want h/k0..k2 in order", keysOf(got))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].ID <= got[i-1].ID {
+			t.Fatalf("IDs not increasing: %d then %d", got[i-1].ID, got[i].ID)
+		}
+	}
+	if string(got[0].Body) != `{"type":"token.created"}` || got[0].EventID != "ev-h-k0" || !got[0].EnqueuedAt.Equal(at) {
+		t.Fatalf("claimed item changed: %+v", got[0])
+	}
+	if got[0].ClaimedBy != "a" || !got[0].ClaimedUntil.Equal(at.Add(time.Minute)) {
+		t.Fatalf("claim = %q until %s, want a until %s", got[0].ClaimedBy, got[0].ClaimedUntil, at.Add(time.Minute))
+	}
+	rest := mustClaim(t, s, "b", at, 10)
+	if fmt.Sprint(keysOf(rest)) != "[h/k3 h/k4]" {
+		t.Fatalf("second owner claimed %v, want the two unclaimed", keysOf(rest))
+	}
+}
+
+func testWebhookHeads(t *testing.T, s model.Store) {
+	at := now()
+	mustEnqueue(t, s, queued("h", "tok1", at), queued("h", "tok1", at), queued("h2", "tok1", at), queued("h", "tok2", at))
+	got := mustClaim(t, s, "a", at, 10)
+	if fmt.Sprint(keysOf(got)) != "[h/tok1 h2/tok1 h/tok2]" {
+		t.Fatalf("claimed %v, want the head of each hook and key", keysOf(got))
+	}
+	if again := mustClaim(t, s, "b", at, 10); len(again) != 0 {
+		t.Fatalf("another owner claimed %v while the heads are held", keysOf(again))
+	}
+	if err := s.AckWebhook(got[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	next := mustClaim(t, s, "b", at, 10)
+	if len(next) != 1 || next[0].Key != "tok1" || next[0].Hook != "h" || next[0].ID <= got[0].ID {
+		t.Fatalf("after the ack claimed %v, want the second h/tok1", keysOf(next))
+	}
+	if err := s.AckWebhook(got[0].ID); err != nil {
+		t.Fatalf("second ack of one delivery: %v, want nil", err)
+	}
+}
+
+func testWebhookLease(t *testing.T, s model.Store) {
+	at := now()
+	mustEnqueue(t, s, queued("h", "k", at))
+	if got := mustClaim(t, s, "a", at, 10); len(got) != 1 {
+		t.Fatalf("claimed %d, want 1", len(got))
+	}
+	if got := mustClaim(t, s, "b", at.Add(59*time.Second), 10); len(got) != 0 {
+		t.Fatal("another owner claimed a delivery within its lease")
+	}
+	if got := mustClaim(t, s, "a", at.Add(time.Second), 10); len(got) != 1 {
+		t.Fatal("the owner could not claim its own delivery again (a restarted process)")
+	}
+	got := mustClaim(t, s, "b", at.Add(2*time.Minute), 10)
+	if len(got) != 1 || got[0].ClaimedBy != "b" {
+		t.Fatalf("after the lease ended another owner claimed %v", got)
+	}
+	if err := s.RescheduleWebhook(got[0].ID, "a", at); !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("reschedule by the owner that lost the claim: %v, want ErrNotFound", err)
+	}
+}
+
+func testWebhookReschedule(t *testing.T, s model.Store) {
+	at := now()
+	mustEnqueue(t, s, queued("h", "k", at), queued("h", "k", at))
+	got := mustClaim(t, s, "a", at, 10)
+	if len(got) != 1 {
+		t.Fatalf("claimed %d, want 1 (one key)", len(got))
+	}
+	later := at.Add(10 * time.Second)
+	if err := s.RescheduleWebhook(got[0].ID, "a", later); err != nil {
+		t.Fatalf("RescheduleWebhook: %v", err)
+	}
+	if early := mustClaim(t, s, "a", at.Add(9*time.Second), 10); len(early) != 0 {
+		t.Fatalf("claimed %v before the next try; the second of the key must wait too", keysOf(early))
+	}
+	again := mustClaim(t, s, "b", later, 10)
+	if len(again) != 1 || again[0].ID != got[0].ID || again[0].Attempts != 1 || !again[0].NextTry.Equal(later) {
+		t.Fatalf("at the next try claimed %+v, want the same delivery with 1 attempt", again)
+	}
+	if err := s.RescheduleWebhook(got[0].ID+100, "b", later); !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("reschedule of a missing delivery: %v, want ErrNotFound", err)
+	}
+}
+
+func testWebhookDropDepth(t *testing.T, s model.Store) {
+	at := now()
+	day := 24 * time.Hour
+	mustEnqueue(t, s, queued("h1", "k", at.Add(-day-time.Second)), queued("h1", "k2", at.Add(-day-time.Second)),
+		queued("h2", "k", at.Add(-day-time.Second)), queued("h1", "k", at))
+	depth, err := s.WebhookQueueDepth()
+	if err != nil || depth["h1"] != 3 || depth["h2"] != 1 {
+		t.Fatalf("depth = %v, %v; want h1:3 h2:1", depth, err)
+	}
+	dropped, err := s.DropWebhooks(at.Add(-day))
+	if err != nil || dropped["h1"] != 2 || dropped["h2"] != 1 || len(dropped) != 2 {
+		t.Fatalf("DropWebhooks = %v, %v; want h1:2 h2:1", dropped, err)
+	}
+	depth, err = s.WebhookQueueDepth()
+	if err != nil || depth["h1"] != 1 || depth["h2"] != 0 {
+		t.Fatalf("depth after drop = %v, %v; want h1:1", depth, err)
+	}
+	got := mustClaim(t, s, "a", at, 10)
+	if len(got) != 1 || !got[0].EnqueuedAt.Equal(at) {
+		t.Fatalf("after the drop claimed %v, want the new one", keysOf(got))
+	}
+}
+
+// Two replicas claiming at once never both get one delivery.
+func testWebhookConcurrentClaims(t *testing.T, s model.Store) {
+	at := now()
+	var items []model.QueuedWebhook
+	for i := range 40 {
+		items = append(items, queued("h", fmt.Sprintf("k%02d", i), at))
+	}
+	mustEnqueue(t, s, items[:20]...)
+	mustEnqueue(t, s, items[20:]...)
+	var mu sync.Mutex
+	seen := map[uint64]string{}
+	var errs []error
+	var wg sync.WaitGroup
+	for _, owner := range []string{"a", "b", "c", "d"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				got, err := s.ClaimWebhooks(owner, at, time.Minute, 3)
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				}
+				for _, it := range got {
+					if prev, ok := seen[it.ID]; ok && prev != owner {
+						errs = append(errs, fmt.Errorf("delivery %d claimed by %s and %s", it.ID, prev, owner))
+					}
+					seen[it.ID] = owner
+				}
+				mu.Unlock()
+				for _, it := range got { // delivered
+					if err := s.AckWebhook(it.ID); err != nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 40 {
+		t.Fatalf("%d of 40 deliveries claimed", len(seen))
+	}
+}

@@ -1,0 +1,203 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/portusproject/portus/server/model"
+)
+
+// claimBatch is how many deliveries one round claims, and maxInflight
+// how many are sent at once. Claimed deliveries are heads of different
+// hooks or tokens, so they are sent in parallel, and a receiver that hangs
+// holds up only its own.
+const (
+	claimBatch  = 32
+	maxInflight = 64
+)
+
+// SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the body
+// under the hook's secret.
+const SignatureHeader = "X-Portus-Signature"
+
+// Sign returns the SignatureHeader value of body under secret.
+func Sign(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Run delivers until ctx ends: a round whenever an event is published or
+// a delivery ends, and at every poll interval, and rounds back to back
+// while they start deliveries. It returns when ctx ends, once the
+// deliveries in flight have ended.
+func (d *Dispatcher) Run(ctx context.Context) {
+	t := time.NewTicker(d.o.Poll)
+	defer t.Stop()
+	defer d.wg.Wait()
+	for {
+		d.dropOld()
+		for ctx.Err() == nil && d.round(ctx) > 0 {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.wake:
+		}
+	}
+}
+
+// dropOld gives up deliveries older than MaxAge.
+func (d *Dispatcher) dropOld() {
+	dropped, err := d.o.Queue.DropWebhooks(d.o.Now().Add(-d.o.MaxAge))
+	if err != nil {
+		d.o.Log.Warn("webhook queue: dropping old deliveries failed", "err", err)
+		return
+	}
+	for id, n := range dropped {
+		name := d.nameOf(id)
+		d.o.Log.Warn("webhook deliveries given up after failing for too long", "hook", name, "count", n, "max_age", d.o.MaxAge.String())
+		if d.o.Metrics != nil {
+			d.o.Metrics.Dropped(name, n)
+		}
+	}
+}
+
+// round claims a batch and starts sending what is not in flight yet (a
+// claim of this owner is claimed again while it is sent); it returns how
+// many deliveries it started.
+//
+// The claim runs under mu: a delivery leaves inflight only after it was
+// acknowledged or rescheduled, so a claim that still lists it sees it in
+// flight, and one made after no longer lists it. Else a delivery that
+// ended between the claim and the check would be sent twice.
+func (d *Dispatcher) round(ctx context.Context) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	items, err := d.o.Queue.ClaimWebhooks(d.o.Owner, d.o.Now(), d.o.Lease, claimBatch)
+	if err != nil {
+		d.o.Log.Warn("webhook queue: claiming deliveries failed", "err", err)
+		return 0
+	}
+	started := 0
+	for _, it := range items {
+		if d.inflight[it.ID] || len(d.inflight) >= maxInflight {
+			continue
+		}
+		d.inflight[it.ID] = true
+		started++
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.settle(it, d.send(ctx, it))
+			d.mu.Lock()
+			delete(d.inflight, it.ID)
+			d.mu.Unlock()
+			d.poke() // the token's next event may go now
+		}()
+	}
+	return started
+}
+
+// settle removes a delivery that succeeded (or whose hook is gone from
+// the configuration) and reschedules one that failed.
+func (d *Dispatcher) settle(it model.QueuedWebhook, err error) {
+	name := d.nameOf(it.Hook)
+	if err == nil || errors.Is(err, errUnknownHook) {
+		if err != nil {
+			d.o.Log.Warn("webhook delivery dropped: its hook is no longer configured", "hook", it.Hook, "event_id", it.EventID)
+		} else if d.o.Metrics != nil {
+			d.o.Metrics.Delivered(name)
+		}
+		if aerr := d.o.Queue.AckWebhook(it.ID); aerr != nil {
+			d.o.Log.Warn("webhook delivered but not removed from the queue: it will be sent again", "hook", name, "event_id", it.EventID, "err", aerr)
+		}
+		return
+	}
+	if d.o.Metrics != nil {
+		d.o.Metrics.Failed(name)
+	}
+	next := d.o.Now().Add(d.backoff(it.Attempts))
+	d.o.Log.Info("webhook delivery failed; retrying", "hook", name, "event_id", it.EventID,
+		"attempt", it.Attempts+1, "next_try", next.UTC().Format(time.RFC3339), "err", err)
+	if rerr := d.o.Queue.RescheduleWebhook(it.ID, d.o.Owner, next); rerr != nil && !errors.Is(rerr, model.ErrNotFound) {
+		d.o.Log.Warn("webhook queue: rescheduling failed; the claim's lease ends it", "hook", name, "err", rerr)
+	}
+}
+
+// backoff is MinBackoff doubled per earlier failure, at most MaxBackoff.
+func (d *Dispatcher) backoff(attempts int) time.Duration {
+	if attempts > 30 {
+		return d.o.MaxBackoff
+	}
+	return min(d.o.MinBackoff<<attempts, d.o.MaxBackoff)
+}
+
+var errUnknownHook = errors.New("no such hook")
+
+// send makes one attempt; any answer but 2xx is a failure.
+func (d *Dispatcher) send(ctx context.Context, it model.QueuedWebhook) error {
+	h, ok := d.hooks[it.Hook]
+	if !ok {
+		return errUnknownHook
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(it.Body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Portus-Webhook/1")
+	req.Header.Set("X-Portus-Event-Id", it.EventID)
+	req.Header.Set("X-Portus-Delivery-Attempt", strconv.Itoa(it.Attempts+1))
+	req.Header.Set(SignatureHeader, Sign(h.Secret, it.Body))
+	resp, err := d.o.Client.Do(req)
+	if err != nil {
+		// The URL may hold a credential: say only what failed.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return fmt.Errorf("sending: %w", err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("the receiver answered %s", resp.Status)
+	}
+	return nil
+}
+
+func (d *Dispatcher) nameOf(id string) string {
+	if h, ok := d.hooks[id]; ok {
+		return h.Name()
+	}
+	return id
+}
+
+// Depth returns the queued deliveries per hook name, for metrics; -1 for
+// every configured hook when the store cannot say.
+func (d *Dispatcher) Depth() map[string]int {
+	out := map[string]int{}
+	depth, err := d.o.Queue.WebhookQueueDepth()
+	for id, h := range d.hooks {
+		if err != nil {
+			out[h.Name()] = -1
+			continue
+		}
+		out[h.Name()] = depth[id]
+	}
+	return out
+}

@@ -100,7 +100,7 @@ type Config struct {
 	EtcdPasswordFile   string `yaml:"etcd_password_file"`
 
 	// Webhooks are told about token and user events (webhooks.go).
-	Webhooks []WebhookConfig `yaml:"webhooks"`
+	Webhooks []WebhookConfig `yaml:"webhooks" doc:"list of {url, secret_file, events}: POST each event listed in events (at least one of token.created, token.revoked, token.rotated, token.reuse, token.expiring, token.expired, user.locked) as JSON signed with X-Portus-Signature: sha256=HMAC(secret, body); file only (docs/webhooks.md)"`
 }
 
 // Defaults returns the configuration used when nothing is set.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/portusproject/portus/server/model"
+	"github.com/portusproject/portus/shared/apitypes"
 )
 
 // The expiry policy of application tokens: how long they may and do last
@@ -74,6 +75,20 @@ func FormatLifetime(d time.Duration) string {
 		return fmt.Sprintf("%d days", d/day)
 	}
 	return d.String()
+}
+
+// unattendedExpiry is the expiry of a token that a program asks for
+// without one — the helper's docker login exchange, the device grant —
+// where no person could pick a lifetime: under a max_token_lifetime it is
+// the default lifetime, so that these logins keep working where the
+// policy refuses tokens without expiry (the helper's rotate_after restarts
+// it); without a maximum such tokens keep none, as before the policy.
+func (s *Service) unattendedExpiry(via string, now time.Time) *time.Time {
+	if s.policy.MaxLifetime <= 0 || (via != apitypes.ViaHelper && via != apitypes.ViaDevice) {
+		return nil
+	}
+	at := now.Add(s.policy.DefaultLifetime)
+	return &at
 }
 
 // checkLifetime applies MaxLifetime to a new token's expiry.

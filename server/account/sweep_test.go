@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/portusproject/portus/server/model"
+	"github.com/portusproject/portus/shared/apitypes"
 )
 
 // take returns the events so far and forgets them.
@@ -130,6 +131,30 @@ func TestMaxLifetimeRefused(t *testing.T) {
 		if !errors.As(err, &le) || le.Max != 365*24*time.Hour || le.Error() != "this server's max_token_lifetime is 365 days: set expires_at no later than that from now" {
 			t.Errorf("expiry %v: %v, want a LifetimeError of 365 days", exp, err)
 		}
+	}
+}
+
+// Under a maximum, the tokens that programs ask for without an expiry
+// (the helper's exchange, the device grant) get the default lifetime
+// instead of the refusal a person gets; without one they keep none.
+func TestUnattendedTokensGetTheDefaultLifetime(t *testing.T) {
+	policy := TokenPolicy{MaxLifetime: 365 * 24 * time.Hour, DefaultLifetime: 30 * 24 * time.Hour}
+	f := newFixture(t, Options{TokenPolicy: policy})
+	f.user(t, "alice", "alice-password", false)
+	for _, via := range []string{apitypes.ViaHelper, apitypes.ViaDevice} {
+		c, err := f.svc.CreateToken(Actor{Name: "alice"}, "alice", NewToken{Name: "m-" + via, Via: via})
+		if want := f.clock.Now().Add(policy.DefaultLifetime); err != nil || c.ExpiresAt == nil || !c.ExpiresAt.Equal(want) {
+			t.Errorf("via %s: expiry %v, %v; want %v", via, c.ExpiresAt, err, want)
+		}
+	}
+	var le *LifetimeError
+	if _, err := f.svc.CreateToken(Actor{Name: "alice"}, "alice", NewToken{Name: "by-hand", Via: apitypes.ViaWeb}); !errors.As(err, &le) {
+		t.Errorf("a person's token without expiry: %v, want a LifetimeError", err)
+	}
+	g := newFixture(t, Options{})
+	g.user(t, "bob", "bob-password", false)
+	if c, err := g.svc.CreateToken(Actor{Name: "bob"}, "bob", NewToken{Name: "m", Via: apitypes.ViaHelper}); err != nil || c.ExpiresAt != nil {
+		t.Errorf("no maximum: helper token expiry %v, %v; want none", c.ExpiresAt, err)
 	}
 }
 

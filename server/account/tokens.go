@@ -48,6 +48,9 @@ func (s *Service) CreateToken(actor Actor, owner string, req NewToken) (apitypes
 		at := req.ExpiresAt.UTC()
 		req.ExpiresAt = &at
 	}
+	if req.ExpiresAt == nil {
+		req.ExpiresAt = s.unattendedExpiry(req.Via, now)
+	}
 	if err := s.checkLifetime(req.ExpiresAt, now); err != nil {
 		return apitypes.CreatedToken{}, err
 	}

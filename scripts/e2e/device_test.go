@@ -61,18 +61,16 @@ func (l *deviceLogin) wait(t *testing.T, code int, want string) {
 	}
 }
 
-// approveInBrowser opens the code's page in tab, signing in first when
-// asked to, and clicks button (#device-approve or #device-deny).
-func approveInBrowser(t *testing.T, tab *tab, l *deviceLogin, password, button string) {
+// approveInBrowser opens the code's page in tab, signing in first with
+// signIn when asked to, and clicks button (#device-approve or
+// #device-deny).
+func approveInBrowser(t *testing.T, tab *tab, l *deviceLogin, signIn func(t *testing.T, back string), button string) {
 	t.Helper()
 	path := "/device?user_code=" + url.QueryEscape(l.code)
 	tab.open(t, path)
 	if strings.Contains(tab.location(t), "/signin") {
 		tab.wantPath(t, "/signin?next="+url.QueryEscape(path))
-		tab.typeInto(t, "#username", "alice")
-		tab.typeInto(t, "#password", password)
-		tab.submit(t, "form[action='/signin'] button[type=submit]", http.StatusOK)
-		tab.wantPath(t, path) // back, code and all
+		signIn(t, path) // and back, code and all
 	}
 	tab.submit(t, "#device-continue", http.StatusOK)
 	tab.wantText(t, "#device-details", "docker-credential-portus@")
@@ -80,9 +78,19 @@ func approveInBrowser(t *testing.T, tab *tab, l *deviceLogin, password, button s
 	tab.submit(t, button, http.StatusOK)
 }
 
+// passwordSignIn signs name in with a password on tab's sign-in page.
+func passwordSignIn(tab *tab, name, password string) func(t *testing.T, back string) {
+	return func(t *testing.T, back string) {
+		tab.typeInto(t, "#username", name)
+		tab.typeInto(t, "#password", password)
+		tab.submit(t, "form[action='/signin'] button[type=submit]", http.StatusOK)
+		tab.wantPath(t, back)
+	}
+}
+
 // TestDeviceLoginEndToEnd: `docker-credential-portus login --no-browser`
-// prints an address and a code; alice signs in with her password in
-// Chromium and approves; the helper keeps a ptk_ token in gnome-keyring
+// prints an address and a code; carol, who has no Portus password, signs
+// in through the company's OpenID provider in Chromium and approves; the helper keeps a ptk_ token in gnome-keyring
 // and points docker's credHelpers at itself; docker push and pull through
 // the real daemon work; docker logout revokes the token. A denial, an
 // expired code and Ctrl-C end with a message and no token, and a client
@@ -90,23 +98,25 @@ func approveInBrowser(t *testing.T, tab *tab, l *deviceLogin, password, button s
 func TestDeviceLoginEndToEnd(t *testing.T) {
 	chromium := requireTool(t, "chromium")
 	d := startDockerd(t)
-	p := startPortus(t)
+	p, prov := startSSOPortus(t)
 	reg := startRegistry(t, p)
+	prov.AddUser("carol", "carol-idp-password")
 	p.createUser(t, "alice", "alice-password", false)
 	w := newWorkstation(t, `{"auths": {}, "psFormat": "table {{.ID}}", "credHelpers": {"gcr.io": "gcloud"}}`)
 	browser := startChromium(t, chromium)
-	alice := newTab(t, browser, p.URL)
-	ref := reg.Host + "/alice/device:v1"
+	carol := newTab(t, browser, p.URL)
+	ssoCarol := func(t *testing.T, back string) { carol.ssoSignIn(t, "carol", "carol-idp-password", back) }
+	ref := reg.Host + "/carol/device:v1"
 
 	phase(t, "approve", func(t *testing.T) {
 		l := startLogin(t, w, reg.Host)
 		if l.uri != p.URL+"/device" {
 			t.Fatalf("the login sends the user to %s, want %s/device", l.uri, p.URL)
 		}
-		approveInBrowser(t, alice, l, "alice-password", "#device-approve")
-		alice.wantText(t, "#device-outcome", "gets an application token")
-		l.wait(t, 0, "logged in to "+reg.Host+" as alice")
-		helperGet(t, w, reg.Host, "alice")
+		approveInBrowser(t, carol, l, ssoCarol, "#device-approve")
+		carol.wantText(t, "#device-outcome", "gets an application token")
+		l.wait(t, 0, "logged in to "+reg.Host+" as carol")
+		helperGet(t, w, reg.Host, "carol")
 		var cfg map[string]any
 		if err := json.Unmarshal([]byte(w.configJSON(t)), &cfg); err != nil {
 			t.Fatal(err)
@@ -115,8 +125,8 @@ func TestDeviceLoginEndToEnd(t *testing.T) {
 		if helpers[reg.Host] != "portus" || helpers["gcr.io"] != "gcloud" || cfg["psFormat"] != "table {{.ID}}" {
 			t.Fatalf("config.json after login: %s", w.configJSON(t))
 		}
-		if n := len(helperTokens(t, p)); n != 1 {
-			t.Fatalf("the server lists %d helper tokens, want 1", n)
+		if n := len(helperTokensOfUser(t, p, "carol")); n != 1 {
+			t.Fatalf("the server lists %d helper tokens of carol, want 1", n)
 		}
 	})
 	phase(t, "push and pull", func(t *testing.T) {
@@ -127,16 +137,17 @@ func TestDeviceLoginEndToEnd(t *testing.T) {
 	})
 	phase(t, "docker logout revokes", func(t *testing.T) {
 		d.MustDocker(t, w.env, "", "logout", reg.Host)
-		if n := len(helperTokens(t, p)); n != 0 {
-			t.Fatalf("after docker logout the server lists %d helper tokens, want 0", n)
+		if n := len(helperTokensOfUser(t, p, "carol")); n != 0 {
+			t.Fatalf("after docker logout the server lists %d helper tokens of carol, want 0", n)
 		}
 		if secrets := w.secrets(t); strings.Contains(secrets, "ptk_") {
 			t.Fatal("the keyring still holds a token")
 		}
 	})
+	alice := newTab(t, browser, p.URL)
 	phase(t, "deny", func(t *testing.T) {
 		l := startLogin(t, w, reg.Host)
-		approveInBrowser(t, alice, l, "alice-password", "#device-deny")
+		approveInBrowser(t, alice, l, passwordSignIn(alice, "alice", "alice-password"), "#device-deny")
 		alice.wantText(t, "#device-outcome", "gets no token")
 		l.wait(t, 1, "the login was not approved: alice denied the request in the browser; no token was stored")
 		wantNoHelperToken(t, w, p, reg.Host)
@@ -231,4 +242,25 @@ func wantSlowDown(t *testing.T, p *portusServer) {
 	if status != http.StatusBadRequest || e != (apitypes.OAuthError{Error: apitypes.OAuthSlowDown, Description: "polling too fast; poll every 10 seconds"}) {
 		t.Fatalf("second poll at once: %d %+v, want slow_down", status, e)
 	}
+}
+
+// helperTokensOfUser lists the tokens of any user (one without a password
+// too) that the helper made, asking the admin socket.
+func helperTokensOfUser(t *testing.T, p *portusServer, user string) []apitypes.Token {
+	t.Helper()
+	resp, err := p.admin().Get("http://portus/api/v1/users/" + url.PathEscape(user) + "/tokens")
+	if err != nil {
+		t.Fatalf("listing %s's tokens on the admin socket: %v", user, err)
+	}
+	defer resp.Body.Close()
+	var list, mine []apitypes.Token
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("listing %s's tokens on the admin socket: %d, %v", user, resp.StatusCode, err)
+	}
+	for _, tk := range list {
+		if strings.HasPrefix(tk.Name, "docker-credential-portus@") {
+			mine = append(mine, tk)
+		}
+	}
+	return mine
 }

@@ -9,11 +9,17 @@ import (
 	"github.com/portusproject/portus/shared/apitypes"
 )
 
-// take returns the events so far and forgets them.
+// take returns the expiry events (token.expiring, token.expired) so far
+// and forgets all events: the sweep's tests are about those two.
 func (l *eventLog) take() []model.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	got := l.events
+	var got []model.Event
+	for _, e := range l.events {
+		if e.Type == model.EventTokenExpiring || e.Type == model.EventTokenExpired {
+			got = append(got, e)
+		}
+	}
 	l.events = nil
 	return got
 }

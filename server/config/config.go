@@ -242,27 +242,6 @@ func Load(fs *flag.FlagSet, register func(*flag.FlagSet, *Config), args []string
 	return c, rest, nil
 }
 
-// parseInterspersed parses flags wherever they stand among the arguments
-// ("user create alice --admin") and returns the other arguments in order.
-// A "--" ends the flags.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var rest []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		remaining := fs.Args()
-		if len(remaining) == 0 {
-			return rest, nil
-		}
-		if n := len(args) - len(remaining); n > 0 && args[n-1] == "--" {
-			return append(rest, remaining...), nil
-		}
-		rest = append(rest, remaining[0])
-		args = remaining[1:]
-	}
-}
-
 // settingNames are the flags that are settings; a command's own flags
 // (such as --user) are not read from the environment.
 var settingNames = func() map[string]bool {
@@ -273,14 +252,6 @@ var settingNames = func() map[string]bool {
 	fs.VisitAll(func(f *flag.Flag) { names[f.Name] = true })
 	return names
 }()
-
-// splitEnv lets a list setting take several comma-separated values.
-func splitEnv(f *flag.Flag, v string) []string {
-	if _, ok := f.Value.(*listValue); ok {
-		return strings.Split(v, ",")
-	}
-	return []string{v}
-}
 
 func loadFile(path string, c *Config) error {
 	data, err := os.ReadFile(path)
@@ -391,22 +362,3 @@ func (c *Config) Validate() error {
 // by the store.
 func (c Config) DBPath() string     { return filepath.Join(c.Data, "portus.db") }
 func (c Config) SocketPath() string { return filepath.Join(c.Data, "admin.sock") }
-
-// listValue is a repeatable flag.
-type listValue struct{ list *[]string }
-
-func (l *listValue) String() string {
-	if l.list == nil {
-		return ""
-	}
-	return strings.Join(*l.list, ",")
-}
-
-func (l *listValue) Set(v string) error {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return errors.New("must not be empty")
-	}
-	*l.list = append(*l.list, v)
-	return nil
-}

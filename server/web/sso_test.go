@@ -157,7 +157,15 @@ func TestSSORefusals(t *testing.T) {
 			t.Errorf("wrong nonce = %s", p)
 		}
 	})
-	t.Run("code and ID token of another client", func(t *testing.T) {
+	t.Run("expired ID token", func(t *testing.T) {
+		b := newBrowser(t, base)
+		cb := ssoCallback(t, b, prov, "", "gina", "gina-idp-pw")
+		prov.Tamper(oidcprovider.Tamper{Expired: true})
+		if p := b.get(cb); p.Status != http.StatusForbidden || !strings.Contains(p.text(), "could not be verified") || signedIn(b) {
+			t.Errorf("expired ID token = %s", p)
+		}
+	})
+	t.Run("code of another client", func(t *testing.T) {
 		// Portus' own authorization request, with another application's
 		// client_id: the provider signs gina in for that application and
 		// sends its code, with Portus' state, to Portus' callback.
@@ -173,6 +181,22 @@ func TestSSORefusals(t *testing.T) {
 		}
 		if p := b.get(strings.TrimPrefix(cb, base)); p.Status != http.StatusForbidden || signedIn(b) {
 			t.Errorf("another client's code = %s", p)
+		}
+	})
+	t.Run("ID token for another audience", func(t *testing.T) {
+		// The provider answers Portus' code with an ID token it really
+		// signed, for this sign-in's nonce, but issued to another client:
+		// only Portus' audience check stands in the way.
+		b := newBrowser(t, base)
+		p := b.get(ssoCallbackWithIDToken(t, b, prov, oidcprovider.OtherClientID, prov.OtherClientSecret))
+		if p.Status != http.StatusForbidden || !strings.Contains(p.text(), "could not be verified") || signedIn(b) {
+			t.Errorf("ID token for %s = %s", oidcprovider.OtherClientID, p)
+		}
+		// The same exchange with a token issued to Portus signs in: what
+		// was refused above is the audience, not the substitution.
+		own := newBrowser(t, base)
+		if p := own.get(ssoCallbackWithIDToken(t, own, prov, prov.ClientID, prov.ClientSecret)); p.Status != http.StatusSeeOther || !signedIn(own) {
+			t.Errorf("ID token for Portus = %s", p)
 		}
 	})
 	t.Run("local account of the same name", func(t *testing.T) {

@@ -4,8 +4,9 @@
 // three things are added around the example's storage: users made by the
 // test (AddUser, with groups in a "groups" claim), claims in the ID token
 // (as Keycloak or Okta put them there), and Tamper, which makes the
-// provider sign its next ID token with a wrong nonce — a real
-// signed token a misbehaving or hostile provider could send.
+// provider's next token response carry a real, provider-signed ID token a
+// misbehaving or hostile provider could send (wrong nonce, expired, or
+// one issued to another client).
 //
 // A browser signs in on the provider's page by filling UsernameField and
 // PasswordField and clicking SubmitButton; a test without a browser uses
@@ -24,6 +25,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	exstorage "github.com/zitadel/oidc/v3/example/server/storage"
@@ -52,16 +54,11 @@ type Provider struct {
 	// ClientID and ClientSecret are Portus' registration; SecretFile holds
 	// the secret, for oidc.client_secret_file.
 	ClientID, ClientSecret, SecretFile string
+	// OtherClientSecret is OtherClientID's secret, for redeeming its codes.
+	OtherClientSecret string
 
 	users *users
 	st    *storage
-}
-
-// Tamper changes the next ID token the provider signs. (Its audience
-// cannot be changed: the op always adds the client that redeems the code.
-// A token for another client comes from a real sign-in of OtherClientID.)
-type Tamper struct {
-	Nonce string // if set, the nonce claim
 }
 
 // Start runs a provider until the test ends. redirectURI is where it may
@@ -73,14 +70,14 @@ func Start(t testing.TB, redirectURI string) *Provider {
 		t.Fatalf("listening for the OpenID provider: %v", err)
 	}
 	issuer := "http://" + ln.Addr().String()
-	secret := randomHex()
+	secret, otherSecret := randomHex(), randomHex()
 	us := &users{byID: map[string]*exstorage.User{}, groups: map[string][]string{}}
 	clients := map[string]*exstorage.Client{
 		"portus":      exstorage.WebClient("portus", secret),
-		OtherClientID: exstorage.WebClient(OtherClientID, randomHex()),
+		OtherClientID: exstorage.WebClient(OtherClientID, otherSecret),
 	}
 	st := &storage{Storage: exstorage.NewStorageWithClients(us, clients), users: us, redirect: redirectURI}
-	srv := httptest.NewUnstartedServer(exampleop.SetupServer(issuer, st, nil, false))
+	srv := httptest.NewUnstartedServer(st.tamperTokens(exampleop.SetupServer(issuer, st, nil, false)))
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
@@ -89,7 +86,10 @@ func Start(t testing.TB, redirectURI string) *Provider {
 	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &Provider{Issuer: issuer, ClientID: "portus", ClientSecret: secret, SecretFile: file, users: us, st: st}
+	return &Provider{
+		Issuer: issuer, ClientID: "portus", ClientSecret: secret, SecretFile: file,
+		OtherClientSecret: otherSecret, users: us, st: st,
+	}
 }
 
 // SetRedirectURI changes where the provider may send browsers back, for a
@@ -125,13 +125,6 @@ func (p *Provider) SetGroups(name string, groups ...string) {
 	p.users.mu.Lock()
 	p.users.groups["sub-"+name] = slices.Clone(groups)
 	p.users.mu.Unlock()
-}
-
-// Tamper makes the next ID token the provider signs carry tm's values.
-func (p *Provider) Tamper(tm Tamper) {
-	p.st.mu.Lock()
-	p.st.tamper = &tm
-	p.st.mu.Unlock()
 }
 
 // users is the example storage's UserStore, filled by the test.
@@ -172,8 +165,8 @@ type storage struct {
 	users *users
 
 	mu       sync.Mutex
-	tamper   *Tamper
-	redirect string // the one redirect URI of every client
+	tamper   *Tamper // for the next token request (see tamperTokens)
+	redirect string  // the one redirect URI of every client
 }
 
 // GetClientByClientID has clients assert the user's claims in the ID
@@ -185,12 +178,21 @@ func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return claimsInIDToken{c, s.redirect}, nil
+	tm, _ := ctx.Value(tamperKey{}).(*Tamper)
+	return claimsInIDToken{c, s.redirect, tm != nil && tm.Expired}, nil
 }
 
 type claimsInIDToken struct {
 	op.Client
 	redirect string
+	expired  bool // sign ID tokens that expired an hour ago (Tamper.Expired)
+}
+
+func (c claimsInIDToken) IDTokenLifetime() time.Duration {
+	if c.expired {
+		return -time.Hour
+	}
+	return c.Client.IDTokenLifetime()
 }
 
 func (c claimsInIDToken) RedirectURIs() []string { return []string{c.redirect} }
@@ -211,35 +213,6 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 		info.AppendClaims("groups", s.users.groupsOf(req.GetSubject()))
 	}
 	return nil
-}
-
-// AuthRequestByCode applies a pending Tamper to the request whose code is
-// being redeemed: the ID token is made from it.
-func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	r, err := s.Storage.AuthRequestByCode(ctx, code)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	tm := s.tamper
-	s.tamper = nil
-	s.mu.Unlock()
-	if tm == nil {
-		return r, nil
-	}
-	return tampered{r, *tm}, nil
-}
-
-type tampered struct {
-	op.AuthRequest
-	tm Tamper
-}
-
-func (t tampered) GetNonce() string {
-	if t.tm.Nonce != "" {
-		return t.tm.Nonce
-	}
-	return t.AuthRequest.GetNonce()
 }
 
 func randomHex() string {

@@ -88,6 +88,13 @@ var errUsage = errors.New("usage")
 // Main runs the command in args (without the program name) and returns the
 // exit status.
 func Main(env Env, args []string) int {
+	if len(args) == 2 && args[0] == "help" && args[1] == "--markdown" {
+		if err := helpMarkdown(env.Stdout); err != nil {
+			fmt.Fprintf(env.Stderr, "portus help: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(env.Stderr)
 		if len(args) == 0 {

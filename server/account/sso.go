@@ -3,6 +3,8 @@ package account
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
 
 	"github.com/portusproject/portus/server/model"
 )
@@ -101,7 +103,7 @@ func ssoMayUse(u model.User, id SSOIdentity) *ssoRefusal {
 	if u.Source != model.SourceOIDC && u.OIDCLinkedBy == "" {
 		return &ssoRefusal{"name taken by a " + sourceName(u.Source) + " account, not linked",
 			"The username " + u.Name + " already belongs to a " + sourceName(u.Source) + " Portus account, so single sign-on did not take it over. " +
-				"If that account is yours, ask an administrator to link it (portus user link-sso " + u.Name + ", or the button on your user page), then sign in again."}
+				"If that account is yours, ask an administrator to link it (portus user link-sso " + u.Name + "), then sign in again."}
 	}
 	if u.OIDCSubject != "" && u.OIDCSubject != id.Subject {
 		return &ssoRefusal{"subject differs from the one bound to the account",
@@ -183,17 +185,23 @@ func (s *Service) refreshSSOUser(u model.User, id SSOIdentity, ip string) (model
 	return u, nil
 }
 
-// LinkSSO lets the next SSO sign-in with name use the existing local or
-// LDAP account of that name (keeping its password and administrator
-// flag). Linking again forgets the subject bound before, for a person
-// whose identity at the provider changed.
-func (s *Service) LinkSSO(actor Actor, name string) (model.User, error) {
+// LinkSSO lets an SSO sign-in with name use the existing local or LDAP
+// account of that name (keeping its password and administrator flag).
+// With subject, only the person the provider knows by that "sub" may:
+// the safe choice where people can edit the claim that names them.
+// Without, the next SSO sign-in with the name binds its subject. Linking
+// again replaces the subject bound before, for a person whose identity at
+// the provider changed.
+func (s *Service) LinkSSO(actor Actor, name, subject string) (model.User, error) {
+	if len(subject) > 255 || strings.ContainsFunc(subject, unicode.IsControl) {
+		return model.User{}, &FieldError{"subject", "must be the provider's subject (sub) of the person: at most 255 characters, no control characters"}
+	}
 	u, err := s.store.UpdateUser(name, func(u *model.User) error {
 		if u.Source == model.SourceOIDC {
 			return ErrAlreadySSO
 		}
 		u.OIDCLinkedBy = actor.Name
-		u.OIDCSubject = ""
+		u.OIDCSubject = subject
 		return nil
 	})
 	if errors.Is(err, model.ErrNotFound) {
@@ -202,8 +210,11 @@ func (s *Service) LinkSSO(actor Actor, name string) (model.User, error) {
 	if err != nil {
 		return u, err
 	}
-	s.audit(model.Activity{Action: "user.sso.link", Actor: actor.Name, Subject: name, ClientIP: actor.IP,
-		Detail: "the next single sign-on with this name may use the account"})
+	detail := "the next single sign-on with this name may use the account"
+	if subject != "" {
+		detail = "single sign-on of the provider's subject " + subject + " may use the account"
+	}
+	s.audit(model.Activity{Action: "user.sso.link", Actor: actor.Name, Subject: name, ClientIP: actor.IP, Detail: detail})
 	return u, nil
 }
 

@@ -55,10 +55,10 @@ func TestSSONeverTakesOverALocalAccount(t *testing.T) {
 	if _, err := f.svc.SignInSSO(id, "10.0.0.1"); !errors.As(err, &refused) || !strings.Contains(err.Error(), "link-sso dave") {
 		t.Fatalf("unlinked local account: %v", err)
 	}
-	if _, err := f.svc.LinkSSO(Actor{Name: "root"}, "nobody"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.svc.LinkSSO(Actor{Name: "root"}, "nobody", ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("linking an unknown user: %v", err)
 	}
-	if _, err := f.svc.LinkSSO(Actor{Name: "root"}, "dave"); err != nil {
+	if _, err := f.svc.LinkSSO(Actor{Name: "root"}, "dave", ""); err != nil {
 		t.Fatal(err)
 	}
 	p, err := f.svc.SignInSSO(id, "10.0.0.1")
@@ -79,13 +79,35 @@ func TestSSONeverTakesOverALocalAccount(t *testing.T) {
 	if _, err := f.svc.SignInSSO(SSOIdentity{Subject: "s", Username: "carol"}, "10.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.LinkSSO(Actor{Name: "root"}, "carol"); !errors.Is(err, ErrAlreadySSO) {
+	if _, err := f.svc.LinkSSO(Actor{Name: "root"}, "carol", ""); !errors.Is(err, ErrAlreadySSO) {
 		t.Errorf("linking an SSO account: %v", err)
 	}
 	for _, bad := range []SSOIdentity{{Subject: "s", Username: "Not A Name"}, {Username: "erin"}} {
 		if _, err := f.svc.SignInSSO(bad, "10.0.0.1"); !errors.As(err, &refused) {
 			t.Errorf("%+v: %v", bad, err)
 		}
+	}
+}
+
+// TestSSOLinkWithSubject: a link that names the provider's subject lets
+// only that person in, whoever else the username claim names.
+func TestSSOLinkWithSubject(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.user(t, "dave", "dave-local-password", true)
+	if _, err := f.svc.LinkSSO(Actor{Name: "root"}, "dave", "bad\nsub"); err == nil {
+		t.Error("a subject with a newline was taken")
+	}
+	if _, err := f.svc.LinkSSO(Actor{Name: "root"}, "dave", "sub-real-dave"); err != nil {
+		t.Fatal(err)
+	}
+	var refused *SSORefusedError
+	impostor := SSOIdentity{Subject: "sub-someone-else", Username: "dave"}
+	if _, err := f.svc.SignInSSO(impostor, "10.0.0.9"); !errors.As(err, &refused) {
+		t.Fatalf("another subject claiming dave after a link with a subject: %v, want refused", err)
+	}
+	p, err := f.svc.SignInSSO(SSOIdentity{Subject: "sub-real-dave", Username: "dave"}, "10.0.0.1")
+	if err != nil || !p.User.Admin || p.User.OIDCSubject != "sub-real-dave" {
+		t.Fatalf("the linked subject: %+v, %v", p.User, err)
 	}
 }
 

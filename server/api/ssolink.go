@@ -6,11 +6,17 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/portusproject/portus/server/account"
+	"github.com/portusproject/portus/shared/apitypes"
 )
 
 // linkUserSSO answers POST /api/v1/users/{name}/sso-link (portus user
 // link-sso): the next single sign-on with this name may use the account.
 func (h *Handler) linkUserSSO(c *gin.Context) {
-	u, err := h.Accounts.LinkSSO(actor(c), c.Param("name"))
+	var req apitypes.LinkSSORequest
+	if c.Request.ContentLength != 0 && c.ShouldBindJSON(&req) != nil {
+		abort(c, http.StatusBadRequest, `the body must be empty or {"subject": "SUB"}, SUB being the provider's subject ("sub") of the account's owner`)
+		return
+	}
+	u, err := h.Accounts.LinkSSO(actor(c), c.Param("name"), req.Subject)
 	h.reply(c, http.StatusOK, account.WireUser(u), err)
 }

@@ -34,6 +34,15 @@ func TestLinkSSO(t *testing.T) {
 		t.Error("409 without a message")
 	}
 	s.Expect(http.StatusNotFound, http.MethodPost, "/api/v1/users/nobody/sso-link", nil, root)
+	// A link naming the subject lets only that person in.
+	s.Expect(http.StatusOK, http.MethodPost, "/api/v1/users/bob/sso-link", apitypes.LinkSSORequest{Subject: "sub-bob"}, root)
+	if _, err := s.Core.Accounts.SignInSSO(account.SSOIdentity{Subject: "sub-mallory", Username: "bob"}, "10.0.0.9"); err == nil {
+		t.Error("another subject signed in to bob after a link naming sub-bob")
+	}
+	if _, err := s.Core.Accounts.SignInSSO(account.SSOIdentity{Subject: "sub-bob", Username: "bob"}, "10.0.0.1"); err != nil {
+		t.Errorf("sub-bob after the link: %v", err)
+	}
+	s.Expect(http.StatusBadRequest, http.MethodPost, "/api/v1/users/bob/sso-link", map[string]any{"subject": 7}, root)
 	s.Expect(http.StatusForbidden, http.MethodPost, "/api/v1/users/alice/sso-link", nil, basic("bob", bobPW))
 	tok := s.CreateToken("root", rootPW, tokenReq("ci"))
 	s.Expect(http.StatusForbidden, http.MethodPost, "/api/v1/users/alice/sso-link", nil, basic("root", tok.Token))

@@ -38,8 +38,10 @@ var userVerbs = []command{
 	// The user's docker_login policy; "default" follows the server's.
 	{name: "set-docker-login", summary: "whether docker login takes the user's password; default: the server's policy",
 		args: "NAME tokens_only|passwords_allowed|default", nargs: 2, run: setDockerLogin},
-	{name: "link-sso", summary: "let the next single sign-on with this name use the existing local or LDAP account (which keeps its password)",
-		args: "NAME", nargs: 1, run: linkSSO},
+	{name: "link-sso", summary: "let single sign-on with this name use the existing local or LDAP account (which keeps its password)",
+		args: "NAME [--subject SUB]", nargs: 1, run: linkSSO, flags: func(fs *flag.FlagSet, f *verbFlags) {
+			fs.StringVar(&f.subject, "subject", "", "only the person the provider knows by this subject (`SUB`, its \"sub\" claim) may use the account (default: the next single sign-on with the name binds its subject)")
+		}},
 	importVerb,
 }
 

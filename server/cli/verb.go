@@ -20,7 +20,8 @@ type verbFlags struct {
 	user                 string
 	name, scope          string // token create
 	expires              time.Duration
-	force                bool // signing-key retire
+	force                bool   // signing-key retire
+	subject              string // user link-sso
 	// user import
 	htpasswd, dockerAuth string
 	dryRun               bool

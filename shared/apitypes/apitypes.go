@@ -174,3 +174,11 @@ type RegistryToken struct {
 	// it as its identity token instead of the password.
 	RefreshToken string `json:"refresh_token,omitempty"`
 }
+
+// LinkSSORequest is the optional body of POST /api/v1/users/{name}/sso-link.
+type LinkSSORequest struct {
+	// Subject, if set, is the provider's "sub" of the person who may sign
+	// in to the account: then only they can, whatever their username
+	// claim says. Empty: the first single sign-on with the name binds it.
+	Subject string `json:"subject,omitempty"`
+}

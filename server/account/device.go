@@ -25,7 +25,8 @@ import (
 //	   └──── expiry ───────────────────────▶ expired_token, grant gone
 //
 // Polls come no faster than the interval, or get slow_down and a longer
-// interval. A grant answers one final poll (TakeDeviceGrant): a device
+// interval; they are paced in memory before the store is read, and write
+// the grant only to lengthen its interval (device_poll.go). A grant answers one final poll (TakeDeviceGrant): a device
 // code is single-use. Both codes are stored only as HMACs under the
 // pepper. Wrong user codes on the approval page are counted by the
 // sign-in throttle, per user and per address, like wrong passwords.
@@ -56,6 +57,7 @@ const (
 type deviceState struct {
 	expiry, interval time.Duration
 	requests         *addressLimit
+	polls            *devicePolls // device_poll.go
 	lastPrune        atomic.Int64 // unix nanoseconds of the last sweep
 }
 
@@ -66,7 +68,8 @@ func newDeviceState(o DeviceOptions, now func() time.Time) deviceState {
 	if o.Interval <= 0 {
 		o.Interval = defaultDeviceInterval
 	}
-	return deviceState{expiry: o.Expiry, interval: o.Interval, requests: newAddressLimit(now, deviceRequestBurst, deviceRequestEvery)}
+	return deviceState{expiry: o.Expiry, interval: o.Interval, requests: newAddressLimit(now, deviceRequestBurst, deviceRequestEvery),
+		polls: newDevicePolls(now, o.Interval)}
 }
 
 // DeviceExpiry is how long a device code waits for approval.
@@ -163,71 +166,12 @@ func validClientID(id string) error {
 	return nil
 }
 
-// errDeviceExpired aborts a poll's update of an expired grant, and
+// errDeviceExpired aborts a poll's read of an expired grant, and
 // errOtherClient one that names another client_id than the request did.
 var (
 	errDeviceExpired = errors.New("device code expired")
 	errOtherClient   = &DeviceError{Code: apitypes.OAuthInvalidGrant, Description: "this device_code was issued to another client_id"}
 )
-
-// PollDevice answers a client's poll with its device code: the token once
-// the grant is approved, or a *DeviceError (authorization_pending,
-// slow_down, access_denied, expired_token, invalid_grant). clientID, when
-// not "", must be the one the code was issued to (RFC 6749 section 5.2).
-func (s *Service) PollDevice(deviceCode, clientID string) (apitypes.DeviceToken, error) {
-	if deviceCode == "" {
-		return apitypes.DeviceToken{}, &DeviceError{Code: apitypes.OAuthInvalidRequest, Description: "device_code is missing"}
-	}
-	hash := s.deviceHash(deviceCode)
-	now := s.now().UTC()
-	slow := false
-	g, err := s.store.UpdateDeviceGrant(hash, func(g *model.DeviceGrant) error {
-		slow = false
-		if clientID != "" && clientID != g.ClientID {
-			return errOtherClient
-		}
-		if g.Expired(now) {
-			return errDeviceExpired
-		}
-		if g.State == model.DevicePending && !g.LastPoll.IsZero() && now.Sub(g.LastPoll) < g.Interval {
-			slow = true
-			g.Interval += deviceSlowDown
-		}
-		g.LastPoll = now
-		return nil
-	})
-	switch {
-	case errors.Is(err, model.ErrNotFound):
-		return apitypes.DeviceToken{}, errUnknownDeviceCode
-	case errors.Is(err, errOtherClient):
-		return apitypes.DeviceToken{}, err
-	case errors.Is(err, errDeviceExpired):
-		if g, err := s.store.TakeDeviceGrant(hash); err == nil {
-			s.auditExpired(g)
-		}
-		return apitypes.DeviceToken{}, &DeviceError{Code: apitypes.OAuthExpiredToken,
-			Description: "the code expired before it was approved; start the login again"}
-	case err != nil:
-		return apitypes.DeviceToken{}, err
-	case slow:
-		return apitypes.DeviceToken{}, &DeviceError{Code: apitypes.OAuthSlowDown,
-			Description: fmt.Sprintf("polling too fast; poll every %d seconds", retrySeconds(g.Interval))}
-	case g.State == model.DevicePending:
-		return apitypes.DeviceToken{}, &DeviceError{Code: apitypes.OAuthPending,
-			Description: "waiting for the user to approve the request at " + apitypes.DevicePagePath}
-	}
-	g, err = s.store.TakeDeviceGrant(hash)
-	if errors.Is(err, model.ErrNotFound) {
-		return apitypes.DeviceToken{}, errUnknownDeviceCode // another poll took it
-	}
-	if err != nil {
-		return apitypes.DeviceToken{}, err
-	}
-	if g.State == model.DeviceDenied {
-		return apitypes.DeviceToken{}, &DeviceError{Code: apitypes.OAuthAccessDenied, Description: g.User + " denied the request in the browser"}
-	}
-	return s.issueDeviceToken(g)
-}
 
 var errUnknownDeviceCode = &DeviceError{Code: apitypes.OAuthInvalidGrant,
 	Description: "unknown device_code: it was never issued, or has been used already; start the login again"}

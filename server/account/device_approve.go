@@ -26,14 +26,19 @@ var (
 func deviceThrottleKey(user string) string { return "device:" + user }
 
 // DeviceByUserCode returns the pending grant whose user code is typed (see
-// NormalizeUserCode), for actor to confirm. A code that finds nothing
-// counts against actor's user and address in the throttle like a wrong
-// password; while they must wait, a *ThrottledError.
+// NormalizeUserCode), for actor to confirm. Checks are counted and
+// serialised by the sign-in throttle as password checks are: one at a
+// time per user and per address, so that a burst of guesses meets the
+// delays its own failures earn; a code that finds nothing counts against
+// actor's user and address like a wrong password, and a right one resets
+// nothing (else guesses mixed with codes the guesser requested would never
+// lock). While they must wait, a *ThrottledError.
 func (s *Service) DeviceByUserCode(actor Actor, typed string) (model.DeviceGrant, error) {
 	key := deviceThrottleKey(actor.Name)
-	if wait := s.throttle.Wait(key, actor.IP, true); wait > 0 {
+	if wait := s.throttle.BeginPassword(key, actor.IP); wait > 0 {
 		return model.DeviceGrant{}, &ThrottledError{wait}
 	}
+	defer s.throttle.EndPassword(key, actor.IP)
 	code, ok := NormalizeUserCode(typed)
 	var (
 		g   model.DeviceGrant
@@ -57,7 +62,6 @@ func (s *Service) DeviceByUserCode(actor Actor, typed string) (model.DeviceGrant
 	if err != nil {
 		return model.DeviceGrant{}, err
 	}
-	s.throttle.Unlock(key)
 	return g, nil
 }
 
@@ -108,11 +112,13 @@ func (s *Service) DecideDevice(actor Actor, typed string, approve bool) (model.D
 
 // deviceRoom reports a *LimitError when user holds the most application
 // tokens already, none of them named name (which the new one replaces).
+// It counts as CreateToken's store does: expired tokens free their slot.
 func (s *Service) deviceRoom(user, name string) error {
 	list, err := s.store.Tokens(user)
 	if err != nil {
 		return err
 	}
+	now := s.now().UTC()
 	n := 0
 	for _, t := range list {
 		if t.Login() {
@@ -121,7 +127,9 @@ func (s *Service) deviceRoom(user, name string) error {
 		if t.Name == name {
 			return nil
 		}
-		n++
+		if !s.tokenExpired(t, now) {
+			n++
+		}
 	}
 	if n >= s.max {
 		return &LimitError{s.max}

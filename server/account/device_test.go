@@ -97,19 +97,19 @@ func TestDeviceRequestRefusals(t *testing.T) {
 func TestDevicePendingSlowDownApprovedOnce(t *testing.T) {
 	f := deviceFixture(t)
 	codes := f.request(t, "pull")
-	_, err := f.svc.PollDevice(codes.DeviceCode, "")
+	_, err := f.svc.PollDevice(codes.DeviceCode, "", "192.0.2.9")
 	wantDeviceError(t, err, apitypes.OAuthPending)
 	f.clock.Advance(2 * time.Second)
-	_, err = f.svc.PollDevice(codes.DeviceCode, "")
+	_, err = f.svc.PollDevice(codes.DeviceCode, "", "192.0.2.9")
 	de := wantDeviceError(t, err, apitypes.OAuthSlowDown)
 	if !strings.Contains(de.Description, "10 seconds") {
 		t.Fatalf("slow_down says %q, want the new interval of 10 seconds", de.Description)
 	}
 	f.clock.Advance(6 * time.Second) // 5 s would do before; now 10 are needed
-	_, err = f.svc.PollDevice(codes.DeviceCode, "")
+	_, err = f.svc.PollDevice(codes.DeviceCode, "", "192.0.2.9")
 	wantDeviceError(t, err, apitypes.OAuthSlowDown)
 	f.clock.Advance(16 * time.Second)
-	_, err = f.svc.PollDevice(codes.DeviceCode, "")
+	_, err = f.svc.PollDevice(codes.DeviceCode, "", "192.0.2.9")
 	wantDeviceError(t, err, apitypes.OAuthPending)
 
 	if _, err := f.svc.DecideDevice(alice, codes.UserCode, true); err != nil {
@@ -119,7 +119,7 @@ func TestDevicePendingSlowDownApprovedOnce(t *testing.T) {
 		t.Fatalf("deny after approve = %v, want ErrDeviceDecided", err)
 	}
 	f.clock.Advance(time.Second) // an approved grant answers at once
-	tok, err := f.svc.PollDevice(codes.DeviceCode, "")
+	tok, err := f.svc.PollDevice(codes.DeviceCode, "", "192.0.2.9")
 	if err != nil {
 		t.Fatalf("poll after approval: %v", err)
 	}
@@ -130,7 +130,7 @@ func TestDevicePendingSlowDownApprovedOnce(t *testing.T) {
 		t.Fatalf("the issued token does not authenticate alice: %v", err)
 	}
 	// Code reuse: the device code answered once and is gone.
-	_, err = f.svc.PollDevice(codes.DeviceCode, "")
+	_, err = f.svc.PollDevice(codes.DeviceCode, "", "192.0.2.9")
 	wantDeviceError(t, err, apitypes.OAuthInvalidGrant)
 	if _, err := f.svc.DeviceByUserCode(alice, codes.UserCode); !errors.Is(err, ErrUserCodeUnknown) {
 		t.Fatalf("user code after use = %v, want ErrUserCodeUnknown", err)
@@ -145,7 +145,7 @@ func TestDeviceApprovalReplacesAndCounts(t *testing.T) {
 		if _, err := f.svc.DecideDevice(alice, codes.UserCode, true); err != nil {
 			return apitypes.DeviceToken{}, err
 		}
-		return f.svc.PollDevice(codes.DeviceCode, "")
+		return f.svc.PollDevice(codes.DeviceCode, "", "192.0.2.9")
 	}
 	first, err := approveAndPoll()
 	if err != nil {
@@ -189,9 +189,9 @@ func TestDeviceDenied(t *testing.T) {
 	if _, err := f.svc.DecideDevice(alice, codes.UserCode, false); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.svc.PollDevice(codes.DeviceCode, "")
+	_, err := f.svc.PollDevice(codes.DeviceCode, "", "192.0.2.9")
 	wantDeviceError(t, err, apitypes.OAuthAccessDenied)
-	_, err = f.svc.PollDevice(codes.DeviceCode, "")
+	_, err = f.svc.PollDevice(codes.DeviceCode, "", "192.0.2.9")
 	wantDeviceError(t, err, apitypes.OAuthInvalidGrant)
 	if list, _ := f.svc.Tokens("alice"); len(list) != 0 {
 		t.Fatalf("a denied request made tokens: %+v", list)
@@ -206,9 +206,9 @@ func TestDeviceExpired(t *testing.T) {
 	if _, err := f.svc.DecideDevice(alice, codes.UserCode, true); !errors.Is(err, ErrUserCodeUnknown) {
 		t.Fatalf("approving an expired code = %v, want ErrUserCodeUnknown", err)
 	}
-	_, err := f.svc.PollDevice(codes.DeviceCode, "")
+	_, err := f.svc.PollDevice(codes.DeviceCode, "", "192.0.2.9")
 	wantDeviceError(t, err, apitypes.OAuthExpiredToken)
-	_, err = f.svc.PollDevice(codes.DeviceCode, "")
+	_, err = f.svc.PollDevice(codes.DeviceCode, "", "192.0.2.9")
 	wantDeviceError(t, err, apitypes.OAuthInvalidGrant)
 	wantAudit(t, f, codes, "device.expire")
 
@@ -216,7 +216,7 @@ func TestDeviceExpired(t *testing.T) {
 	other := f.request(t, "")
 	f.clock.Advance(11 * time.Minute)
 	f.request(t, "")
-	_, err = f.svc.PollDevice(other.DeviceCode, "")
+	_, err = f.svc.PollDevice(other.DeviceCode, "", "192.0.2.9")
 	wantDeviceError(t, err, apitypes.OAuthInvalidGrant)
 	list, err := f.spy.Activities(model.ActivityQuery{})
 	if err != nil {
@@ -271,7 +271,7 @@ func TestDeviceConcurrentPollsIssueOneToken(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := f.svc.PollDevice(codes.DeviceCode, ""); err == nil {
+			if _, err := f.svc.PollDevice(codes.DeviceCode, "", "192.0.2.9"); err == nil {
 				mu.Lock()
 				got++
 				mu.Unlock()

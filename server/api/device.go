@@ -61,7 +61,7 @@ func (h *Handler) oauthToken(c *gin.Context) {
 		oauthError(c, http.StatusBadRequest, apitypes.OAuthUnsupportedType, "only grant_type="+apitypes.DeviceGrantType+" is served here; docker's token requests go to /v2/token")
 		return
 	}
-	tok, err := h.Accounts.PollDevice(f.Get("device_code"), f.Get("client_id"))
+	tok, err := h.Accounts.PollDevice(f.Get("device_code"), f.Get("client_id"), c.ClientIP())
 	if err != nil {
 		h.oauthFail(c, err)
 		return

@@ -24,10 +24,12 @@ type DeviceGrant struct {
 	ClientIP  string    `json:"client_ip,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
-	// Interval is the least time between two polls; each poll that comes
-	// sooner makes it 5 s longer (slow_down).
+	// Interval is the least time between two polls; the first poll of an
+	// episode of polls that come sooner makes it 5 s longer (slow_down).
 	Interval time.Duration `json:"interval"`
-	// LastPoll is when the client last polled; zero before its first poll.
+	// LastPoll is when a poll last changed the grant (lengthened
+	// Interval); zero if none did. Polls are paced in each replica's
+	// memory, so that a poll need not write.
 	LastPoll time.Time `json:"last_poll,omitzero"`
 	// State is DevicePending, DeviceApproved or DeviceDenied.
 	State string `json:"state"`

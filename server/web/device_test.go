@@ -50,7 +50,7 @@ func TestDeviceSignedOutGoesToSignInAndBack(t *testing.T) {
 	if done.Status != http.StatusOK || !strings.Contains(done.text(), "Approved") {
 		t.Fatalf("approve: %s", done)
 	}
-	tok, err := s.Core.Accounts.PollDevice(codes.DeviceCode, "")
+	tok, err := s.Core.Accounts.PollDevice(codes.DeviceCode, "", "192.0.2.44")
 	if err != nil || tok.Username != "alice" {
 		t.Fatalf("poll after approval: %+v, %v", tok, err)
 	}
@@ -68,7 +68,7 @@ func TestDeviceFormsNeedCSRFAndRightCode(t *testing.T) {
 			t.Fatalf("POST %s with a forged CSRF token = %s, want 403", action, p)
 		}
 	}
-	if _, err := s.Core.Accounts.PollDevice(codes.DeviceCode, ""); err == nil || !strings.Contains(err.Error(), apitypes.OAuthPending) {
+	if _, err := s.Core.Accounts.PollDevice(codes.DeviceCode, "", "192.0.2.44"); err == nil || !strings.Contains(err.Error(), apitypes.OAuthPending) {
 		t.Fatalf("after forged forms the request is not pending: %v", err)
 	}
 	wrong := b.submit("/device", "/device", url.Values{"user_code": {"BBBB-BBBB"}})

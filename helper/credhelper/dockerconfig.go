@@ -8,6 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/portusproject/portus/helper/internal/filelock"
 )
 
 // Docker's configuration file, which `login` and `logout` edit for one
@@ -15,7 +18,9 @@ import (
 // this helper for that registry. Every other field is kept as it was
 // (decoded as raw JSON values, written back unchanged), and the file is
 // replaced atomically (a temporary file beside it, renamed over it) with
-// the mode it had, so that docker never reads half a file.
+// the mode it had, so that docker never reads half a file; see
+// setCredHelper for how concurrent writers are kept from losing each
+// other's changes.
 
 // credHelperName is the credHelpers value that names this helper.
 const credHelperName = "portus"
@@ -33,38 +38,79 @@ func DockerConfigPath() (string, error) {
 	return filepath.Join(home, ".docker", "config.json"), nil
 }
 
+// configLockWait is how long login and logout wait for another one
+// editing the same docker configuration file (a variable for the tests).
+var configLockWait = 15 * time.Second
+
+// configAttempts is how often an edit is tried when another program
+// (docker login, say, which takes no lock) rewrites the file meanwhile.
+const configAttempts = 3
+
+// errConfigChanged says the file changed between reading and replacing it.
+var errConfigChanged = errors.New("changed while it was being edited")
+
+// testHookBeforeReplace, when set by a test, runs after an edit is ready
+// and before the file is checked and replaced: the moment another program
+// could write it.
+var testHookBeforeReplace func(path string)
+
 // setCredHelper sets credHelpers[key] to helper in the docker
 // configuration file at path, or, with helper "", removes the entry if it
 // names this helper. It returns what the entry was before ("" for none)
-// and whether the file changed. A missing file is created (mode 0600, its
-// directory 0700).
+// and whether the file changed. A missing file, or one that holds only
+// null, is taken for an empty object; a missing one is created (mode
+// 0600, its directory 0700).
+//
+// The read-modify-write holds the lock file path + ".lock", so that two
+// logins or logouts take turns. docker itself takes no lock, so just
+// before the new file replaces the old one the old one is read again, and
+// when it changed (a docker login wrote its "auths" meanwhile) the edit
+// starts over from what is there now, rather than drop that change.
 func setCredHelper(path, key, helper string) (before string, changed bool, err error) {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real // replace the file a link points to, not the link
 	}
-	data, err := os.ReadFile(path)
-	mode := fs.FileMode(0o600)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		data = nil
-	case err != nil:
-		return "", false, fmt.Errorf("reading docker's configuration %s: %w", path, err)
-	default:
-		if st, err := os.Stat(path); err == nil {
-			mode = st.Mode().Perm()
+	unlock, err := filelock.Lock(path+".lock", configLockWait)
+	if err != nil {
+		return "", false, fmt.Errorf("another %s login or logout is editing docker's configuration %s (%w): wait for it to finish, then run the command again; it was not changed",
+			Name, path, err)
+	}
+	defer unlock()
+	for range configAttempts {
+		before, changed, err = editCredHelper(path, key, helper)
+		if !errors.Is(err, errConfigChanged) {
+			return before, changed, err
 		}
 	}
-	top := map[string]json.RawMessage{}
+	return "", false, fmt.Errorf("docker's configuration %s %v %d times in a row (another program keeps writing it): run the command again when it is done; it was not changed",
+		path, errConfigChanged, configAttempts)
+}
+
+// editCredHelper is one attempt of setCredHelper, under its lock; it
+// fails with errConfigChanged when the file changed before the new one
+// could replace it.
+func editCredHelper(path, key, helper string) (before string, changed bool, err error) {
+	data, mode, err := readDockerConfig(path)
+	if err != nil {
+		return "", false, err
+	}
+	var top map[string]json.RawMessage
 	if len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, &top); err != nil {
 			return "", false, fmt.Errorf("docker's configuration %s is not a JSON object (%v): fix it, then run the command again; it was not changed", path, err)
 		}
+	}
+	if top == nil { // no file, an empty one, or null
+		top = map[string]json.RawMessage{}
 	}
 	helpers := map[string]string{}
 	if raw, ok := top["credHelpers"]; ok && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &helpers); err != nil {
 			return "", false, fmt.Errorf(`"credHelpers" in docker's configuration %s is not an object of strings (%v): fix it, then run the command again; it was not changed`, path, err)
 		}
+	}
+	if helpers == nil {
+		helpers = map[string]string{}
 	}
 	before = helpers[key]
 	switch {
@@ -86,15 +132,49 @@ func setCredHelper(path, key, helper string) (before string, changed bool, err e
 	if err != nil {
 		return "", false, err
 	}
-	if err := writeFileAtomic(path, append(out, '\n'), mode); err != nil {
+	unchanged := func() error {
+		if testHookBeforeReplace != nil {
+			testHookBeforeReplace(path)
+		}
+		now, _, err := readDockerConfig(path)
+		switch {
+		case err != nil:
+			return err
+		case !bytes.Equal(now, data):
+			return errConfigChanged
+		}
+		return nil
+	}
+	if err := writeFileAtomic(path, append(out, '\n'), mode, unchanged); err != nil {
+		if errors.Is(err, errConfigChanged) {
+			return "", false, err
+		}
 		return "", false, fmt.Errorf("writing docker's configuration %s: %w", path, err)
 	}
 	return before, true, nil
 }
 
+// readDockerConfig returns the content and mode of the docker
+// configuration file at path: nil and 0600 when there is none.
+func readDockerConfig(path string) ([]byte, fs.FileMode, error) {
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, 0o600, nil
+	case err != nil:
+		return nil, 0, fmt.Errorf("reading docker's configuration %s: %w", path, err)
+	}
+	mode := fs.FileMode(0o600)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	return data, mode, nil
+}
+
 // writeFileAtomic replaces path with data: written and synced to a
-// temporary file in the same directory, then renamed over path.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+// temporary file in the same directory, then renamed over path if check,
+// run just before, returns nil.
+func writeFileAtomic(path string, data []byte, mode fs.FileMode, check func() error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -118,6 +198,9 @@ func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
 		return err
 	}
 	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := check(); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

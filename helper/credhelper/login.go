@@ -80,24 +80,15 @@ func (h *Helper) Login(ctx context.Context, registry, scope string, browser bool
 	if err != nil {
 		return fmt.Errorf("asking %s for a login code: %w", client.URL(), err)
 	}
-	h.notify("to log in to %s, open %s in a browser and enter the code %s", key, a.VerificationURI, a.UserCode)
-	if a.VerificationURIComplete != "" {
-		h.notify("(or open %s, which has the code filled in)", a.VerificationURIComplete)
-	}
-	if browser && desktopSession() {
-		open := a.VerificationURIComplete
-		if open == "" {
-			open = a.VerificationURI
-		}
-		if err := openBrowser(open); err != nil {
-			h.notify("could not open a browser (%v): open the address yourself", err)
-		}
-	}
+	h.showCode(key, client.URL(), a, browser && desktopSession())
 	tok, err := h.awaitApproval(ctx, client, a)
 	if err != nil {
 		return err
 	}
-	rec := &record{Kind: kindCreated, Username: tok.Username, Secret: tok.AccessToken, Portus: client.URL(), TokenName: tok.TokenName, TokenID: tok.TokenID}
+	// IssuedAt as store writes it: without it rotate_after finds the
+	// record ageless and the first get rotates the fresh token.
+	rec := &record{Kind: kindCreated, Username: tok.Username, Secret: tok.AccessToken, Portus: client.URL(),
+		TokenName: tok.TokenName, TokenID: tok.TokenID, IssuedAt: time.Now().UTC()}
 	if err := h.withServer("login", key, func(cfg *config.Config, kc *keychain.Keychain, old *record) error {
 		return h.keepDeviceToken(ctx, cfg, kc, client, key, old, rec)
 	}); err != nil {
@@ -105,6 +96,34 @@ func (h *Helper) Login(ctx context.Context, registry, scope string, browser bool
 	}
 	h.notify("logged in to %s as %s: application token %q (%s) is in the OS keyring", key, tok.Username, tok.TokenName, tok.Scope)
 	return h.pointDockerAt(key)
+}
+
+// showCode tells the user on stderr where to approve the login and with
+// which code, and, with browser, opens the address in their browser if it
+// is one on the Portus server at base (see browsable). Everything the
+// server sent is cleaned of control characters first: a terminal escape
+// in it must not reach the terminal.
+func (h *Helper) showCode(key, base string, a *apitypes.DeviceAuthorization, browser bool) {
+	uri, complete, code := portusclient.Clean(a.VerificationURI), portusclient.Clean(a.VerificationURIComplete), portusclient.Clean(a.UserCode)
+	h.notify("to log in to %s, open %s in a browser and enter the code %s", key, uri, code)
+	if complete != "" {
+		h.notify("(or open %s, which has the code filled in)", complete)
+	}
+	if !browser {
+		return
+	}
+	open := a.VerificationURIComplete
+	if open == "" {
+		open = a.VerificationURI
+	}
+	target, err := browsable(open, base)
+	if err != nil {
+		h.notify("not opening %s in a browser: %s; open the address yourself if you trust it", portusclient.Clean(open), portusclient.Clean(err.Error()))
+		return
+	}
+	if err := openBrowser(target); err != nil {
+		h.notify("could not open a browser (%v): open the address yourself", err)
+	}
 }
 
 // portusOf is the Portus server of registry key: configured, or found by

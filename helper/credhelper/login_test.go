@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -215,16 +214,7 @@ func TestLoginCommandLine(t *testing.T) {
 // a script that records its arguments); --no-browser and a session
 // without a display do not.
 func TestLoginOpensBrowser(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the opener is xdg-open on Linux only")
-	}
-	bin := t.TempDir()
-	record := filepath.Join(bin, "opened")
-	script := "#!/bin/sh\necho \"$@\" >> " + record + "\n"
-	if err := os.WriteFile(filepath.Join(bin, "xdg-open"), []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	record := fakeOpener(t)
 	for _, tc := range []struct {
 		display string
 		browser bool
@@ -232,22 +222,15 @@ func TestLoginOpensBrowser(t *testing.T) {
 	}{{":0", true, true}, {":0", false, false}, {"", true, false}} {
 		os.Remove(record)
 		t.Setenv("DISPLAY", tc.display)
-		t.Setenv("WAYLAND_DISPLAY", "")
 		e := newEnv(t)
 		withDockerConfig(t, "", 0)
 		e.portus.DeviceAnswers("approve:alice")
 		if err := e.helper().Login(context.Background(), e.registry, "", tc.browser); err != nil {
 			t.Fatalf("login: %v", err)
 		}
-		var got []byte
-		for range 50 { // the opener runs in the background
-			if got, _ = os.ReadFile(record); len(got) > 0 || !tc.opened {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		got := opened(record, tc.opened)
 		want := e.portus.URL() + "/device?user_code=BCDF-GHJK\n"
-		if tc.opened && string(got) != want || !tc.opened && len(got) != 0 {
+		if tc.opened && got != want || !tc.opened && len(got) != 0 {
 			t.Errorf("DISPLAY=%q browser=%v: the opener got %q, want opened=%v (%q)", tc.display, tc.browser, got, tc.opened, want)
 		}
 	}

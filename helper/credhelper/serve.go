@@ -28,7 +28,7 @@ const inputFormat = `{"ServerURL": "...", "Username": "...", "Secret": "..."}`
 // message that says so without quoting it (it may hold a password).
 func Serve(h credentials.Helper, args []string, stdin io.Reader, stdout io.Writer) int {
 	if len(args) != 2 {
-		_, _ = fmt.Fprintf(stdout, "Usage: %s <store|get|erase|list|version>\n", credentials.Name)
+		_, _ = io.WriteString(stdout, Usage())
 		return 1
 	}
 	action := args[1]
@@ -37,8 +37,8 @@ func Serve(h credentials.Helper, args []string, stdin io.Reader, stdout io.Write
 	case credentials.ActionVersion, "--version", "-v":
 		printVersion(stdout)
 		return 0
-	case "--help", "-h":
-		_, _ = fmt.Fprintf(stdout, "Usage: %s <store|get|erase|list|version>\n       %s %s\n       %s %s\n", credentials.Name, Name, loginUsage, Name, logoutUsage)
+	case "--help", "-h", "-help", "help":
+		_, _ = io.WriteString(stdout, Usage())
 		return 0
 	case credentials.ActionStore, credentials.ActionGet, credentials.ActionErase:
 		err = serveInput(h, action, stdin, stdout)
@@ -50,6 +50,14 @@ func Serve(h credentials.Helper, args []string, stdin io.Reader, stdout io.Write
 		return 1
 	}
 	return 0
+}
+
+// Usage is what the helper prints when run without an action or asked for
+// help: the protocol's actions, which docker runs, and the commands for
+// people (see IsCommand), each on its own line.
+func Usage() string {
+	return fmt.Sprintf("Usage: %s <store|get|erase|list|version>\n       %s %s\n       %s %s\n",
+		Name, Name, loginUsage, Name, logoutUsage)
 }
 
 // printVersion prints credentials.PrintVersion's line, which other tools

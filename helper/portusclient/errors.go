@@ -248,6 +248,10 @@ func retryAfter(v string, now time.Time) time.Duration {
 
 var tokenPattern = regexp.MustCompile(apptoken.Pattern)
 
+// Clean is clean for the helper's own messages that show what a server
+// sent (login's verification address and user code).
+func Clean(s string) string { return clean(s) }
+
 // clean makes a server's words safe to show: one line, printable, short,
 // and any application token redacted.
 func clean(s string) string {

@@ -22,6 +22,8 @@ import (
 // deviceFake is the device grant's state; Server.mu guards it.
 type deviceFake struct {
 	interval, expiresIn int
+	uri, uriComplete    string // "" for the server's own /device page
+	userCode            string // "" for BCDF-GHJK
 	answers             []string
 	requests            []url.Values
 	polls               []time.Time
@@ -33,6 +35,15 @@ func (s *Server) DeviceTiming(interval, expiresIn int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.device.interval, s.device.expiresIn = interval, expiresIn
+}
+
+// DeviceVerification sets the verification_uri, verification_uri_complete
+// and user_code that the next device codes come with, as a hostile server
+// could answer them; "" keeps the server's own page and BCDF-GHJK.
+func (s *Server) DeviceVerification(uri, complete, userCode string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.device.uri, s.device.uriComplete, s.device.userCode = uri, complete, userCode
 }
 
 // DeviceAnswers queues the answers of the next polls: OAuth error codes
@@ -74,16 +85,25 @@ func (s *Server) deviceCode(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.device.requests = append(s.device.requests, f)
 	interval, expires := s.device.interval, s.device.expiresIn
+	uri, complete, code := s.device.uri, s.device.uriComplete, s.device.userCode
 	s.mu.Unlock()
+	if code == "" {
+		code = "BCDF-GHJK"
+	}
 	if interval == 0 {
 		interval = 1
 	}
 	if expires == 0 {
 		expires = 600
 	}
-	page := s.URL() + apitypes.DevicePagePath
-	writeJSON(w, http.StatusOK, apitypes.DeviceAuthorization{DeviceCode: "device-code-1", UserCode: "BCDF-GHJK",
-		VerificationURI: page, VerificationURIComplete: page + "?user_code=BCDF-GHJK", ExpiresIn: expires, Interval: interval})
+	if uri == "" {
+		uri = s.URL() + apitypes.DevicePagePath
+	}
+	if complete == "" {
+		complete = s.URL() + apitypes.DevicePagePath + "?user_code=BCDF-GHJK"
+	}
+	writeJSON(w, http.StatusOK, apitypes.DeviceAuthorization{DeviceCode: "device-code-1", UserCode: code,
+		VerificationURI: uri, VerificationURIComplete: complete, ExpiresIn: expires, Interval: interval})
 }
 
 func (s *Server) devicePoll(w http.ResponseWriter, r *http.Request) {

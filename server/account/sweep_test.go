@@ -97,9 +97,10 @@ func TestSweepEventsOnce(t *testing.T) {
 	}
 }
 
-// TestSweepRetriesUnqueuedEvents: an expiry event that could not be
-// queued is not marked told, so the next sweep queues it; none is lost.
-func TestSweepRetriesUnqueuedEvents(t *testing.T) {
+// expiringSoonFixture has alice's token ci expire in 6 days: the next
+// sweep tells token.expiring.
+func expiringSoonFixture(t *testing.T) (*fixture, *eventLog) {
+	t.Helper()
 	events := &eventLog{}
 	f := newFixture(t, Options{Events: events.add})
 	f.user(t, "alice", "alice-password", false)
@@ -107,6 +108,13 @@ func TestSweepRetriesUnqueuedEvents(t *testing.T) {
 	if _, err := f.svc.CreateToken(Actor{Name: "alice"}, "alice", NewToken{Name: "ci", ExpiresAt: &exp}); err != nil {
 		t.Fatal(err)
 	}
+	return f, events
+}
+
+// TestSweepRetriesUnqueuedEvents: an expiry event that could not be
+// queued is not marked told, so the next sweep queues it; none is lost.
+func TestSweepRetriesUnqueuedEvents(t *testing.T) {
+	f, events := expiringSoonFixture(t)
 	events.setFail(model.Unavailable("queueing webhooks", errors.New("the store went away")))
 	if err := f.svc.SweepTokens(); err == nil {
 		t.Error("a sweep whose event could not be queued reported no error")
@@ -122,13 +130,7 @@ func TestSweepRetriesUnqueuedEvents(t *testing.T) {
 // queued (a crash in between), the next sweep queues the event again
 // under the same id, for receivers to deduplicate.
 func TestSweepRepeatsUnderOneID(t *testing.T) {
-	events := &eventLog{}
-	f := newFixture(t, Options{Events: events.add})
-	f.user(t, "alice", "alice-password", false)
-	exp := f.clock.Now().Add(6 * 24 * time.Hour)
-	if _, err := f.svc.CreateToken(Actor{Name: "alice"}, "alice", NewToken{Name: "ci", ExpiresAt: &exp}); err != nil {
-		t.Fatal(err)
-	}
+	f, events := expiringSoonFixture(t)
 	f.spy.SetFailMark(true)
 	if err := f.svc.SweepTokens(); err == nil {
 		t.Fatal("a sweep whose mark failed reported no error")

@@ -83,8 +83,9 @@ type Options struct {
 	Device DeviceOptions
 	// Events, if set, is told every model.Event (webhooks). It is called
 	// on the request's goroutine after the change is stored, so it must
-	// be quick: queue the event, never deliver it there.
-	Events func(model.Event)
+	// be quick: queue the event, never deliver it there. An error means
+	// the event was not queued (it has logged why).
+	Events func(model.Event) error
 	// RotationGrace is how long a secret replaced by a rotation keeps
 	// working (rotate.go); zero: not at all. The configuration's default
 	// is config.DefaultRotationGrace.
@@ -126,7 +127,7 @@ type Service struct {
 	// passwords: the LDAP directory and the docker_login policy.
 	passwords PasswordOptions
 	login     LoginTokenOptions
-	events    func(model.Event)
+	events    func(model.Event) error
 	policy    TokenPolicy
 	sweep     sweepState
 	device    deviceState
@@ -191,14 +192,16 @@ func (s *Service) MaxTokens() int { return s.max }
 func (s *Service) Throttle() *Throttle { return s.throttle }
 
 // publish tells Options.Events about e, stamped with the service's clock.
-func (s *Service) publish(e model.Event) {
+// Most callers ignore the error: their change is made, and Events has
+// logged that its event was lost.
+func (s *Service) publish(e model.Event) error {
 	if s.events == nil {
-		return
+		return nil
 	}
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
-	s.events(e)
+	return s.events(e)
 }
 
 func newID() (string, error) {

@@ -44,6 +44,23 @@ type spyStore struct {
 	writes      int
 	recordCalls []map[string]time.Time
 	failRecord  bool
+	failMark    bool // MarkTokenNotified fails, as after a crash
+}
+
+func (s *spyStore) SetFailMark(fail bool) {
+	s.mu.Lock()
+	s.failMark = fail
+	s.mu.Unlock()
+}
+
+func (s *spyStore) MarkTokenNotified(id, event string, expiry time.Time) (bool, error) {
+	s.mu.Lock()
+	fail := s.failMark
+	s.mu.Unlock()
+	if fail {
+		return false, model.Unavailable("marking an expiry notified", errors.New("the store went away"))
+	}
+	return s.Store.MarkTokenNotified(id, event, expiry)
 }
 
 func (s *spyStore) wrote() {

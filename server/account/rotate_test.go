@@ -14,11 +14,22 @@ import (
 type eventLog struct {
 	mu     sync.Mutex
 	events []model.Event
+	fail   error // set: queueing fails, as a store that is down would
 }
 
-func (l *eventLog) add(e model.Event) {
+func (l *eventLog) add(e model.Event) error {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail != nil {
+		return l.fail
+	}
 	l.events = append(l.events, e)
+	return nil
+}
+
+func (l *eventLog) setFail(err error) {
+	l.mu.Lock()
+	l.fail = err
 	l.mu.Unlock()
 }
 

@@ -1,6 +1,8 @@
 package account
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -13,9 +15,10 @@ import (
 // The expiry sweep: every SweepEvery, the flusher (lastused.go) also
 // publishes token.expiring for application tokens that expire within
 // ExpiringSoon and token.expired for those that have (login tokens come
-// and go with docker logins: nobody is told), each once per token and expiry (a
-// mark in the store, so that neither a restart nor a second replica tells
-// twice), counts the tokens expiring soon for the metric, and deletes
+// and go with docker logins: nobody is told), each per token and expiry
+// under one id, queued and then marked in the store (so that neither a
+// restart nor a second replica tells again; a crash in between, or two
+// replicas at once, tells again under the same id), counts the tokens expiring soon for the metric, and deletes
 // tokens expired longer than TokenPolicy.Keep ago. A scan of all tokens
 // is affordable every few minutes, never per request.
 
@@ -88,24 +91,37 @@ func (s *Service) SweepTokens() error {
 }
 
 // notifyExpiry publishes event about t, which expires at exp, unless it
-// was published for this expiry already.
+// was published for this expiry already. It queues the event first and
+// marks it told after: a crash (or a store failure) between the two
+// publishes it again at the next sweep, under the same id, where marking
+// first would lose it for good. A queueing failure leaves the mark unset
+// and ends the sweep with the error, so the next sweep tries again.
 func (s *Service) notifyExpiry(t model.Token, event string, exp time.Time, rule model.ExpiryRule) error {
 	if at, ok := t.Notified[event]; ok && at.Equal(exp) {
 		return nil // told already; no write
 	}
-	first, err := s.store.MarkTokenNotified(t.ID, event, exp)
-	if err != nil || !first {
-		return ignoreNotFound(err) // revoked meanwhile: nothing to tell
-	}
-	e := model.Event{Type: event, User: t.Owner, TokenID: t.ID, TokenName: t.Name, Scope: t.Scope, ExpiresAt: &exp}
+	e := model.Event{ID: expiryEventID(t.ID, event, exp), Type: event, User: t.Owner, TokenID: t.ID,
+		TokenName: t.Name, Scope: t.Scope, ExpiresAt: &exp}
 	if event == model.EventTokenExpired {
 		e.Reason = "expired"
 		if rule.Idle > 0 && exp.Equal(t.LastActive().Add(rule.Idle)) {
 			e.Reason = "idle"
 		}
 	}
-	s.publish(e)
-	return nil
+	if err := s.publish(e); err != nil {
+		return fmt.Errorf("token %s of %s: %w", event, t.Owner, err)
+	}
+	_, err := s.store.MarkTokenNotified(t.ID, event, exp)
+	return ignoreNotFound(err) // revoked meanwhile: its expiry event is harmless
+}
+
+// expiryEventID is the id of event about token id expiring at exp: the
+// same every time it is published, so that a repeat (a crash between
+// queueing and marking, or two replicas sweeping at once) is one event to
+// a receiver that deduplicates by id.
+func expiryEventID(id, event string, exp time.Time) string {
+	sum := sha256.Sum256([]byte(id + "\x00" + event + "\x00" + exp.UTC().Format(time.RFC3339Nano)))
+	return hex.EncodeToString(sum[:16])
 }
 
 func ignoreNotFound(err error) error {

@@ -97,6 +97,54 @@ func TestSweepEventsOnce(t *testing.T) {
 	}
 }
 
+// expiringSoonFixture has alice's token ci expire in 6 days: the next
+// sweep tells token.expiring.
+func expiringSoonFixture(t *testing.T) (*fixture, *eventLog) {
+	t.Helper()
+	events := &eventLog{}
+	f := newFixture(t, Options{Events: events.add})
+	f.user(t, "alice", "alice-password", false)
+	exp := f.clock.Now().Add(6 * 24 * time.Hour)
+	if _, err := f.svc.CreateToken(Actor{Name: "alice"}, "alice", NewToken{Name: "ci", ExpiresAt: &exp}); err != nil {
+		t.Fatal(err)
+	}
+	return f, events
+}
+
+// TestSweepRetriesUnqueuedEvents: an expiry event that could not be
+// queued is not marked told, so the next sweep queues it; none is lost.
+func TestSweepRetriesUnqueuedEvents(t *testing.T) {
+	f, events := expiringSoonFixture(t)
+	events.setFail(model.Unavailable("queueing webhooks", errors.New("the store went away")))
+	if err := f.svc.SweepTokens(); err == nil {
+		t.Error("a sweep whose event could not be queued reported no error")
+	}
+	events.setFail(nil)
+	f.sweep(t)
+	wantEvents(t, "after the queue came back", events.take(), model.EventTokenExpiring)
+	f.sweep(t)
+	wantEvents(t, "swept again", events.take())
+}
+
+// TestSweepRepeatsUnderOneID: when the mark fails after the event was
+// queued (a crash in between), the next sweep queues the event again
+// under the same id, for receivers to deduplicate.
+func TestSweepRepeatsUnderOneID(t *testing.T) {
+	f, events := expiringSoonFixture(t)
+	f.spy.SetFailMark(true)
+	if err := f.svc.SweepTokens(); err == nil {
+		t.Fatal("a sweep whose mark failed reported no error")
+	}
+	f.spy.SetFailMark(false)
+	f.sweep(t)
+	f.sweep(t)
+	got := events.take()
+	wantEvents(t, "queued, crashed, swept again", got, model.EventTokenExpiring, model.EventTokenExpiring)
+	if got[0].ID == "" || got[0].ID != got[1].ID {
+		t.Errorf("the repeated event has ids %q and %q, want one id", got[0].ID, got[1].ID)
+	}
+}
+
 // TestIdleExpiry: an idle token expires at LastActive + Idle exactly,
 // its event says so, and a use before then moves the expiry.
 func TestIdleExpiry(t *testing.T) {

@@ -7,6 +7,11 @@ import "time"
 // Activity it never holds a secret, a hash or a password: only names, ids,
 // times and addresses.
 type Event struct {
+	// ID, if set, is the event's id (else the publisher makes a random
+	// one): an event that may be published again for the same happening
+	// (the expiry sweep's, after a crash) carries one derived from it,
+	// so that receivers can deduplicate the repeat.
+	ID        string     `json:"-"`
 	Type      string     `json:"type"`
 	Time      time.Time  `json:"time"`
 	User      string     `json:"user"`

@@ -36,13 +36,19 @@ type WebhookQueue interface {
 	EnqueueWebhooks(items []QueuedWebhook) error
 	// ClaimWebhooks claims up to limit deliveries for owner until
 	// now+lease and returns them oldest first. A delivery is claimed
-	// when it is due (NextTry not after now), not claimed by another
-	// owner whose claim is still running (an owner's own claims are
-	// claimed again: a restarted process takes back what it held), and
-	// the oldest queued one of its Hook and Key.
-	ClaimWebhooks(owner string, now time.Time, lease time.Duration, limit int) ([]QueuedWebhook, error)
-	// AckWebhook removes a delivery (done); a missing one is not an error.
-	AckWebhook(id uint64) error
+	// when it is due (NextTry not after now), not in exclude (the IDs
+	// owner is sending now), not claimed by another owner whose claim is
+	// still running (an owner's other claims are claimed again: a
+	// restarted process takes back what it held), and the oldest queued
+	// one of its Hook and Key: an excluded delivery still holds back the
+	// later ones of its Hook and Key.
+	ClaimWebhooks(owner string, now time.Time, lease time.Duration, limit int, exclude map[uint64]bool) ([]QueuedWebhook, error)
+	// AckWebhook removes a delivery that owner holds (done); a missing
+	// one is not an error. ErrNotFound: another owner holds it now (it
+	// took the delivery over after owner's lease ended, and is sending
+	// it): removing it would let the next of its Hook and Key go out
+	// while this one is still being sent.
+	AckWebhook(id uint64, owner string) error
 	// RescheduleWebhook counts a failed attempt of a delivery that owner
 	// holds, releases the claim and sets its next try. ErrNotFound: the
 	// delivery is gone or another owner holds it now.
@@ -62,16 +68,17 @@ type WebhookHeads struct{ seen map[string]bool }
 // NewWebhookHeads starts a pass.
 func NewWebhookHeads() *WebhookHeads { return &WebhookHeads{seen: map[string]bool{}} }
 
-// Claimable reports whether owner may claim it at now. Call it for every
-// queued delivery in order: the first of each hook and key is its head,
-// and only a head is claimable, whether or not it is due.
-func (h *WebhookHeads) Claimable(it QueuedWebhook, owner string, now time.Time) bool {
+// Claimable reports whether owner may claim it at now, not being in
+// exclude. Call it for every queued delivery in order: the first of each
+// hook and key is its head, and only a head is claimable, whether or not
+// it is due or excluded.
+func (h *WebhookHeads) Claimable(it QueuedWebhook, owner string, now time.Time, exclude map[uint64]bool) bool {
 	k := it.Hook + "\x00" + it.Key
 	if h.seen[k] {
 		return false
 	}
 	h.seen[k] = true
-	if it.NextTry.After(now) {
+	if exclude[it.ID] || it.NextTry.After(now) {
 		return false
 	}
 	return it.ClaimedBy == "" || it.ClaimedBy == owner || !it.ClaimedUntil.After(now)

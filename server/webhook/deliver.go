@@ -17,10 +17,11 @@ import (
 	"github.com/portusproject/portus/server/model"
 )
 
-// claimBatch is how many deliveries one round claims, and maxInflight
-// how many are sent at once. Claimed deliveries are heads of different
-// hooks or tokens, so they are sent in parallel, and a receiver that hangs
-// holds up only its own.
+// claimBatch is how many deliveries one round claims at most, and
+// maxInflight how many are sent at once. A round claims only as many as
+// there are free slots and skips what this process is sending, so the
+// deliveries it claims are all started, and a receiver that hangs holds
+// up only its own (and at most all slots, when its deliveries fill them).
 const (
 	claimBatch  = 32
 	maxInflight = 64
@@ -74,29 +75,28 @@ func (d *Dispatcher) dropOld() {
 	}
 }
 
-// round claims a batch and starts sending what is not in flight yet (a
-// claim of this owner is claimed again while it is sent); it returns how
-// many deliveries it started.
+// round claims what it has free slots for, past the deliveries in flight
+// (a hanging receiver's must not fill every claim), and starts sending
+// them; it returns how many it started.
 //
 // The claim runs under mu: a delivery leaves inflight only after it was
-// acknowledged or rescheduled, so a claim that still lists it sees it in
-// flight, and one made after no longer lists it. Else a delivery that
-// ended between the claim and the check would be sent twice.
+// acknowledged or rescheduled, so a claim that excludes it sees it in
+// flight, and one made after no longer finds it queued. Else a delivery
+// that ended between the claim and the start would be sent twice.
 func (d *Dispatcher) round(ctx context.Context) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	items, err := d.o.Queue.ClaimWebhooks(d.o.Owner, d.o.Now(), d.o.Lease, claimBatch)
+	free := min(claimBatch, maxInflight-len(d.inflight))
+	if free <= 0 {
+		return 0
+	}
+	items, err := d.o.Queue.ClaimWebhooks(d.o.Owner, d.o.Now(), d.o.Lease, free, d.inflight)
 	if err != nil {
 		d.o.Log.Warn("webhook queue: claiming deliveries failed", "err", err)
 		return 0
 	}
-	started := 0
 	for _, it := range items {
-		if d.inflight[it.ID] || len(d.inflight) >= maxInflight {
-			continue
-		}
 		d.inflight[it.ID] = true
-		started++
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
@@ -104,10 +104,10 @@ func (d *Dispatcher) round(ctx context.Context) int {
 			d.mu.Lock()
 			delete(d.inflight, it.ID)
 			d.mu.Unlock()
-			d.poke() // the token's next event may go now
+			d.poke() // the token's next event may go now, and a slot is free
 		}()
 	}
-	return started
+	return len(items)
 }
 
 // settle removes a delivery that succeeded (or whose hook is gone from
@@ -120,7 +120,10 @@ func (d *Dispatcher) settle(it model.QueuedWebhook, err error) {
 		} else if d.o.Metrics != nil {
 			d.o.Metrics.Delivered(name)
 		}
-		if aerr := d.o.Queue.AckWebhook(it.ID); aerr != nil {
+		switch aerr := d.o.Queue.AckWebhook(it.ID, d.o.Owner); {
+		case errors.Is(aerr, model.ErrNotFound):
+			d.o.Log.Warn("webhook delivered after this server's claim ran out: another has taken it over and sends it again", "hook", name, "event_id", it.EventID)
+		case aerr != nil:
 			d.o.Log.Warn("webhook delivered but not removed from the queue: it will be sent again", "hook", name, "event_id", it.EventID, "err", aerr)
 		}
 		return

@@ -19,6 +19,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -77,7 +78,8 @@ type Options struct {
 	// Poll is how often the queue is read when nothing wakes it (1 s);
 	// MinBackoff doubles after each failure up to MaxBackoff (1 s, 5 min);
 	// MaxAge is how long a delivery is retried (24 h); Lease bounds a
-	// claim (2 min); Timeout one attempt (10 s).
+	// claim (2 min; at least twice Timeout, as a claim is not renewed
+	// while it is sent); Timeout one attempt (10 s).
 	Poll, MinBackoff, MaxBackoff, MaxAge, Lease, Timeout time.Duration
 }
 
@@ -105,6 +107,7 @@ func New(o Options) *Dispatcher {
 	def(&o.MaxAge, 24*time.Hour)
 	def(&o.Lease, 2*time.Minute)
 	def(&o.Timeout, 10*time.Second)
+	o.Lease = max(o.Lease, 2*o.Timeout)
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -130,19 +133,25 @@ type Payload struct {
 	model.Event
 }
 
-// Publish queues e for every hook subscribed to its type. It writes the
-// store once and delivers nothing; a store failure is logged, as the
-// change that caused the event is already made.
-func (d *Dispatcher) Publish(e model.Event) {
-	id, err := newEventID()
-	if err != nil {
-		d.o.Log.Error("webhook event not queued: no event id", "type", e.Type, "err", err)
-		return
+// Publish queues e for every hook subscribed to its type, under e.ID or
+// else a new random id. It writes the store once (its own transaction,
+// after the change that caused e was committed) and delivers nothing. A
+// store failure is logged and returned: most callers have made their
+// change already and can only log it, but one that can make the event
+// again (the expiry sweep) must not record it as told.
+func (d *Dispatcher) Publish(e model.Event) error {
+	id := e.ID
+	if id == "" {
+		var err error
+		if id, err = newEventID(); err != nil {
+			d.o.Log.Error("webhook event not queued: no event id", "type", e.Type, "err", err)
+			return fmt.Errorf("queueing a %s webhook event: %w", e.Type, err)
+		}
 	}
 	body, err := json.Marshal(Payload{ID: id, Event: e})
 	if err != nil {
 		d.o.Log.Error("webhook event not queued", "type", e.Type, "err", err)
-		return
+		return fmt.Errorf("queueing a %s webhook event: %w", e.Type, err)
 	}
 	now := d.o.Now().UTC()
 	var items []model.QueuedWebhook
@@ -153,13 +162,14 @@ func (d *Dispatcher) Publish(e model.Event) {
 		}
 	}
 	if len(items) == 0 {
-		return
+		return nil
 	}
 	if err := d.o.Queue.EnqueueWebhooks(items); err != nil {
 		d.o.Log.Error("webhook event not queued: the store failed", "type", e.Type, "event_id", id, "err", err)
-		return
+		return fmt.Errorf("queueing a %s webhook event: %w", e.Type, err)
 	}
 	d.poke()
+	return nil
 }
 
 // poke wakes Run for a round, unless one is already due.

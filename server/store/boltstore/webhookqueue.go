@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -34,7 +35,7 @@ func (s *Store) EnqueueWebhooks(items []model.QueuedWebhook) error {
 }
 
 // ClaimWebhooks implements model.Store: one pass over the queue in order.
-func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, limit int) ([]model.QueuedWebhook, error) {
+func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, limit int, exclude map[uint64]bool) ([]model.QueuedWebhook, error) {
 	var claimed []model.QueuedWebhook
 	err := s.update("claiming webhooks", func(tx *bolt.Tx) error {
 		claimed = nil
@@ -49,7 +50,7 @@ func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, 
 			if err := json.Unmarshal(v, &it); err != nil {
 				return err
 			}
-			if !heads.Claimable(it, owner, now) {
+			if !heads.Claimable(it, owner, now, exclude) {
 				continue
 			}
 			it.ClaimedBy, it.ClaimedUntil = owner, now.Add(lease)
@@ -64,12 +65,23 @@ func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, 
 }
 
 // AckWebhook implements model.Store.
-func (s *Store) AckWebhook(id uint64) error {
+func (s *Store) AckWebhook(id uint64, owner string) error {
 	return s.update("acknowledging webhook", func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketWebhooks); b != nil {
-			return b.Delete(itob(id))
+		b := tx.Bucket(bucketWebhooks)
+		if b == nil {
+			return nil
 		}
-		return nil
+		var it model.QueuedWebhook
+		if err := getJSON(b, itob(id), &it); err != nil {
+			if errors.Is(err, model.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		if it.ClaimedBy != owner {
+			return model.ErrNotFound
+		}
+		return b.Delete(itob(id))
 	})
 }
 

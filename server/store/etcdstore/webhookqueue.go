@@ -79,7 +79,7 @@ func (s *Store) queued(op string) ([]model.QueuedWebhook, []*mvccpb.KeyValue, er
 
 // ClaimWebhooks implements model.Store: the claims of one pass in one Txn
 // that compares every claimed key, retried when another replica wrote one.
-func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, limit int) ([]model.QueuedWebhook, error) {
+func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, limit int, exclude map[uint64]bool) ([]model.QueuedWebhook, error) {
 	const op = "claiming webhooks"
 	limit = min(limit, maxWebhookClaim)
 	var claimed []model.QueuedWebhook
@@ -96,7 +96,7 @@ func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, 
 			if len(claimed) >= limit {
 				break
 			}
-			if !heads.Claimable(it, owner, now) {
+			if !heads.Claimable(it, owner, now, exclude) {
 				continue
 			}
 			it.ClaimedBy, it.ClaimedUntil = owner, now.Add(lease)
@@ -118,14 +118,26 @@ func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, 
 }
 
 // AckWebhook implements model.Store.
-func (s *Store) AckWebhook(id uint64) error {
-	_, err := s.txn("acknowledging webhook", nil, []clientv3.Op{clientv3.OpDelete(s.k.webhook(id))}, nil)
-	return err
+func (s *Store) AckWebhook(id uint64, owner string) error {
+	return s.changeOwnedWebhook("acknowledging webhook", id, owner, nil,
+		func(key string, _ model.QueuedWebhook) clientv3.Op { return clientv3.OpDelete(key) })
 }
 
 // RescheduleWebhook implements model.Store.
 func (s *Store) RescheduleWebhook(id uint64, owner string, next time.Time) error {
-	const op = "rescheduling webhook"
+	return s.changeOwnedWebhook("rescheduling webhook", id, owner, model.ErrNotFound,
+		func(key string, it model.QueuedWebhook) clientv3.Op {
+			it.Attempts++
+			it.NextTry, it.ClaimedBy, it.ClaimedUntil = next, "", time.Time{}
+			return clientv3.OpPut(key, mustJSON(it))
+		})
+}
+
+// changeOwnedWebhook writes change's operation on delivery id, compared
+// against the revision at which owner was seen holding it: ErrNotFound
+// if another owner holds it, missing if it is gone.
+func (s *Store) changeOwnedWebhook(op string, id uint64, owner string, missing error,
+	change func(key string, it model.QueuedWebhook) clientv3.Op) error {
 	key := s.k.webhook(id)
 	return retry(op, func() (bool, error) {
 		resp, err := s.get(op, key)
@@ -133,7 +145,7 @@ func (s *Store) RescheduleWebhook(id uint64, owner string, next time.Time) error
 			return false, err
 		}
 		if len(resp.Kvs) == 0 {
-			return false, model.ErrNotFound
+			return missing == nil, missing
 		}
 		var it model.QueuedWebhook
 		if err := json.Unmarshal(resp.Kvs[0].Value, &it); err != nil {
@@ -142,10 +154,8 @@ func (s *Store) RescheduleWebhook(id uint64, owner string, next time.Time) error
 		if it.ClaimedBy != owner {
 			return false, model.ErrNotFound
 		}
-		it.Attempts++
-		it.NextTry, it.ClaimedBy, it.ClaimedUntil = next, "", time.Time{}
 		tr, err := s.txn(op, []clientv3.Cmp{unchanged(key, resp.Kvs[0].ModRevision)},
-			[]clientv3.Op{clientv3.OpPut(key, mustJSON(it))}, nil)
+			[]clientv3.Op{change(key, it)}, nil)
 		if err != nil {
 			return false, err
 		}

@@ -17,6 +17,8 @@ var webhookQueueTests = []subtest{
 	{"RescheduleCountsAndDelays", testWebhookReschedule},
 	{"DropAndDepth", testWebhookDropDepth},
 	{"ConcurrentClaimsDisjoint", testWebhookConcurrentClaims},
+	{"ClaimSkipsExcluded", testWebhookClaimExclude},
+	{"AckChecksOwner", testWebhookAckOwner},
 }
 
 func queued(hook, key string, at time.Time) model.QueuedWebhook {
@@ -33,7 +35,7 @@ func mustEnqueue(t *testing.T, s model.Store, items ...model.QueuedWebhook) {
 
 func mustClaim(t *testing.T, s model.Store, owner string, at time.Time, limit int) []model.QueuedWebhook {
 	t.Helper()
-	got, err := s.ClaimWebhooks(owner, at, time.Minute, limit)
+	got, err := s.ClaimWebhooks(owner, at, time.Minute, limit, nil)
 	if err != nil {
 		t.Fatalf("ClaimWebhooks(%s): %v", owner, err)
 	}
@@ -84,14 +86,14 @@ func testWebhookHeads(t *testing.T, s model.Store) {
 	if again := mustClaim(t, s, "b", at, 10); len(again) != 0 {
 		t.Fatalf("another owner claimed %v while the heads are held", keysOf(again))
 	}
-	if err := s.AckWebhook(got[0].ID); err != nil {
+	if err := s.AckWebhook(got[0].ID, "a"); err != nil {
 		t.Fatal(err)
 	}
 	next := mustClaim(t, s, "b", at, 10)
 	if len(next) != 1 || next[0].Key != "tok1" || next[0].Hook != "h" || next[0].ID <= got[0].ID {
 		t.Fatalf("after the ack claimed %v, want the second h/tok1", keysOf(next))
 	}
-	if err := s.AckWebhook(got[0].ID); err != nil {
+	if err := s.AckWebhook(got[0].ID, "a"); err != nil {
 		t.Fatalf("second ack of one delivery: %v, want nil", err)
 	}
 }
@@ -181,7 +183,7 @@ func testWebhookConcurrentClaims(t *testing.T, s model.Store) {
 		go func() {
 			defer wg.Done()
 			for range 20 {
-				got, err := s.ClaimWebhooks(owner, at, time.Minute, 3)
+				got, err := s.ClaimWebhooks(owner, at, time.Minute, 3, nil)
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
@@ -194,7 +196,7 @@ func testWebhookConcurrentClaims(t *testing.T, s model.Store) {
 				}
 				mu.Unlock()
 				for _, it := range got { // delivered
-					if err := s.AckWebhook(it.ID); err != nil {
+					if err := s.AckWebhook(it.ID, owner); err != nil {
 						mu.Lock()
 						errs = append(errs, err)
 						mu.Unlock()
@@ -209,5 +211,70 @@ func testWebhookConcurrentClaims(t *testing.T, s model.Store) {
 	}
 	if len(seen) != 40 {
 		t.Fatalf("%d of 40 deliveries claimed", len(seen))
+	}
+}
+
+// A deliverer excludes what it is sending: the claim goes past those to
+// other keys, never to the next of an excluded key, and takes no more
+// than the limit (the free delivery slots), leaving the rest to others.
+func testWebhookClaimExclude(t *testing.T, s model.Store) {
+	at := now()
+	mustEnqueue(t, s, queued("h", "k0", at), queued("h", "k0", at), queued("h", "k1", at), queued("h", "k2", at))
+	first := mustClaim(t, s, "a", at, 1)
+	if fmt.Sprint(keysOf(first)) != "[h/k0]" {
+		t.Fatalf("first claim = %v, want h/k0", keysOf(first))
+	}
+	sending := map[uint64]bool{first[0].ID: true}
+	got, err := s.ClaimWebhooks("a", at, time.Minute, 1, sending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Key != "k1" {
+		t.Fatalf("claim excluding the delivery in flight = %v, want only h/k1 (not h/k0 again, nor its next)", keysOf(got))
+	}
+	sending[got[0].ID] = true
+	if got, err = s.ClaimWebhooks("a", at, time.Minute, 10, sending); err != nil || fmt.Sprint(keysOf(got)) != "[h/k2]" {
+		t.Fatalf("claim excluding two = %v, %v; want h/k2: the second h/k0 waits for the first", keysOf(got), err)
+	}
+	if err := s.AckWebhook(first[0].ID, "a"); err != nil {
+		t.Fatal(err)
+	}
+	delete(sending, first[0].ID)
+	got, err = s.ClaimWebhooks("a", at, time.Minute, 10, sending)
+	if err != nil || len(got) != 2 || got[0].Key != "k0" || got[0].ID <= first[0].ID || got[1].Key != "k2" {
+		t.Fatalf("after the ack claimed %v, %v; want the second h/k0 and h/k2 (not excluded)", keysOf(got), err)
+	}
+}
+
+// An owner whose lease ended and whose delivery another owner took over
+// cannot remove it: the next of its key would go out while the other
+// still sends this one.
+func testWebhookAckOwner(t *testing.T, s model.Store) {
+	at := now()
+	mustEnqueue(t, s, queued("h", "k", at), queued("h", "k", at))
+	stalled := mustClaim(t, s, "a", at, 10)
+	if len(stalled) != 1 {
+		t.Fatalf("claimed %d, want 1", len(stalled))
+	}
+	later := at.Add(2 * time.Minute)
+	taken := mustClaim(t, s, "b", later, 10)
+	if len(taken) != 1 || taken[0].ID != stalled[0].ID {
+		t.Fatalf("after the lease another owner claimed %v, want the same delivery", keysOf(taken))
+	}
+	if err := s.AckWebhook(stalled[0].ID, "a"); !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("ack by the owner that lost the claim: %v, want ErrNotFound", err)
+	}
+	if got := mustClaim(t, s, "c", later, 10); len(got) != 0 {
+		t.Fatalf("while b sends the first, c claimed %v: the stale ack removed it", keysOf(got))
+	}
+	if err := s.AckWebhook(taken[0].ID, "b"); err != nil {
+		t.Fatalf("ack by the owner holding it: %v", err)
+	}
+	if err := s.AckWebhook(taken[0].ID, "b"); err != nil {
+		t.Fatalf("ack of a delivery already gone: %v, want nil", err)
+	}
+	next := mustClaim(t, s, "c", later, 10)
+	if len(next) != 1 || next[0].ID <= taken[0].ID {
+		t.Fatalf("after the ack claimed %v, want the second of the key", keysOf(next))
 	}
 }

@@ -70,6 +70,9 @@ func Explain(err error) Problem {
 	case errors.Is(err, account.ErrRotated):
 		return Problem{Status: http.StatusConflict, API: err.Error(),
 			Page: "This token was regenerated meanwhile, perhaps in another tab. Reload the page; its newest secret is the one that works."}
+	case errors.Is(err, account.ErrReplacedSecret):
+		return Problem{Status: http.StatusConflict, API: err.Error(),
+			Page: "This token's secret was replaced. Use its newest secret, or manage the token on your profile page."}
 	case errors.Is(err, account.ErrRotateExpired):
 		return Problem{Status: http.StatusUnprocessableEntity, API: err.Error(),
 			Page: "This token has expired and cannot be regenerated. Create a new token instead."}

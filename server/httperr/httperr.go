@@ -57,6 +57,9 @@ func Explain(err error) Problem {
 		n := leaks.RetrySeconds()
 		return Problem{Status: http.StatusTooManyRequests, RetryAfter: n, API: leaks.Error(),
 			Page: fmt.Sprintf("Too many leak reports from your address. Wait %s, then try again.", seconds(n))}
+	case errors.Is(err, account.ErrLeakQueueFull):
+		return Problem{Status: http.StatusServiceUnavailable, RetryAfter: 60, API: err.Error(),
+			Page: "Too many leak reports are waiting. Send yours again in a minute."}
 	case errors.Is(err, account.ErrNameUnavailable):
 		return Problem{Status: http.StatusConflict, API: err.Error(),
 			Page: "That name cannot be used. Choose another name."}

@@ -31,6 +31,9 @@ type Problem struct {
 // Explain says what a client is told about err. Anything unexpected is a
 // 500 with Log set.
 func Explain(err error) Problem {
+	if p, ok := explainTokenLifecycle(err); ok {
+		return p
+	}
 	var (
 		field     *account.FieldError
 		limit     *account.LimitError
@@ -57,9 +60,6 @@ func Explain(err error) Problem {
 		n := leaks.RetrySeconds()
 		return Problem{Status: http.StatusTooManyRequests, RetryAfter: n, API: leaks.Error(),
 			Page: fmt.Sprintf("Too many leak reports from your address. Wait %s, then try again.", seconds(n))}
-	case errors.Is(err, account.ErrLeakQueueFull):
-		return Problem{Status: http.StatusServiceUnavailable, RetryAfter: 60, API: err.Error(),
-			Page: "Too many leak reports are waiting. Send yours again in a minute."}
 	case errors.Is(err, account.ErrNameUnavailable):
 		return Problem{Status: http.StatusConflict, API: err.Error(),
 			Page: "That name cannot be used. Choose another name."}
@@ -73,9 +73,6 @@ func Explain(err error) Problem {
 	case errors.Is(err, account.ErrRotated):
 		return Problem{Status: http.StatusConflict, API: err.Error(),
 			Page: "This token was regenerated meanwhile, perhaps in another tab. Reload the page; its newest secret is the one that works."}
-	case errors.Is(err, account.ErrReplacedSecret):
-		return Problem{Status: http.StatusConflict, API: err.Error(),
-			Page: "This token's secret was replaced. Use its newest secret, or manage the token on your profile page."}
 	case errors.Is(err, account.ErrRotateExpired):
 		return Problem{Status: http.StatusUnprocessableEntity, API: err.Error(),
 			Page: "This token has expired and cannot be regenerated. Create a new token instead."}
@@ -155,4 +152,18 @@ func minutes(n int) string {
 		return strconv.Itoa(m) + " minutes"
 	}
 	return "1 minute"
+}
+
+// explainTokenLifecycle is Explain for the refusals of the token
+// lifecycle's background parts: replaced secrets and the leak worker.
+func explainTokenLifecycle(err error) (Problem, bool) {
+	switch {
+	case errors.Is(err, account.ErrReplacedSecret):
+		return Problem{Status: http.StatusConflict, API: err.Error(),
+			Page: "This token's secret was replaced. Use its newest secret, or manage the token on your profile page."}, true
+	case errors.Is(err, account.ErrLeakQueueFull):
+		return Problem{Status: http.StatusServiceUnavailable, RetryAfter: 60, API: err.Error(),
+			Page: "Too many leak reports are waiting. Send yours again in a minute."}, true
+	}
+	return Problem{}, false
 }

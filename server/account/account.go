@@ -104,6 +104,7 @@ type Service struct {
 	throttle *Throttle
 	signups  *addressLimit // per-address sign-up attempts
 	leaks    *addressLimit // per-address leak reports (leaked.go)
+	leakWork leakWorker    // the one goroutine that processes them
 	onFail   func(kind string)
 	// dummyHash is checked for unknown users so that their answer takes as
 	// long as a wrong password. Made on first need: it costs a full argon2

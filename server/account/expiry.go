@@ -100,12 +100,23 @@ func (s *Service) checkLifetime(expires *time.Time, now time.Time) error {
 	return nil
 }
 
-// rules are the expiry rules of both kinds of token.
+// rules are the expiry rules of both kinds of token. A login token is
+// a token too: the policy's max_token_lifetime and token_idle_expiry cap
+// its own login_token_max_age and login_token_idle, or a password docker
+// login would leave a token that outlives what the policy allows.
 func (s *Service) rules() model.ExpiryRules {
 	return model.ExpiryRules{
 		App:   model.ExpiryRule{Idle: s.policy.Idle},
-		Login: model.ExpiryRule{Idle: s.login.Idle, MaxAge: s.login.MaxAge},
+		Login: model.ExpiryRule{Idle: capped(s.login.Idle, s.policy.Idle), MaxAge: capped(s.login.MaxAge, s.policy.MaxLifetime)},
 	}
+}
+
+// capped is d, at most limit when limit is set (above zero).
+func capped(d, limit time.Duration) time.Duration {
+	if limit > 0 && limit < d {
+		return limit
+	}
+	return d
 }
 
 // withPendingUse is t with its use not yet written, if any: the stored

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -26,8 +28,8 @@ const (
 	// so 10 a minute is 1 000 tokens a minute per address.
 	LeakReportBurst = 10
 	LeakReportEvery = 6 * time.Second
-	// leakReportFloor is the least time a report's answer takes, so that
-	// the revocations a match writes do not show in the timing.
+	// leakReportFloor is the time a report's answer takes, so that the
+	// revocations a match writes do not show in the timing.
 	leakReportFloor = 250 * time.Millisecond
 	// maxLeakSource bounds the source URL kept in the audit entry.
 	maxLeakSource = 1000
@@ -74,9 +76,17 @@ func ValidateLeakReport(tokens []string, source string) error {
 // RevokeLeaked revokes every live token among tokens, reported from ip as
 // found at source. Each owner gets an audit entry naming the source (and
 // so a notice on the profile page: LeakNotices) and each revocation
-// publishes token.revoked with reason "leaked". It returns nil whether or
-// not any matched, after at least leakReportFloor; a malformed report is
-// a *FieldError and an address over its limit a *LeakReportThrottledError.
+// publishes token.revoked with reason "leaked". A replaced secret still
+// in its rotation grace stops working instead (its grace ends; see
+// endLeakedGrace). It returns nil whether or not any matched, after
+// leakReportFloor; a malformed report is a *FieldError, an address over
+// its limit a *LeakReportThrottledError, and a queue that stays full for
+// the whole floor ErrLeakQueueFull.
+//
+// The matching and the writes run in the one leak worker, so the answer
+// time does not grow with the matches: the report waits for the worker up
+// to the floor and answers at the floor; revocations not done by then
+// finish right after (the tokens stop working within moments).
 func (s *Service) RevokeLeaked(ip string, tokens []string, source string) error {
 	if wait := s.leaks.take(ip); wait > 0 {
 		return &LeakReportThrottledError{wait}
@@ -84,8 +94,68 @@ func (s *Service) RevokeLeaked(ip string, tokens []string, source string) error 
 	if err := ValidateLeakReport(tokens, source); err != nil {
 		return err
 	}
-	start := time.Now()
-	defer func() { time.Sleep(leakReportFloor - time.Since(start)) }()
+	floor := time.NewTimer(leakReportFloor)
+	defer floor.Stop()
+	job := leakJob{ip: ip, source: source, tokens: slices.Clone(tokens), done: make(chan error, 1)}
+	select {
+	case s.leakQueue().jobs <- job:
+	case <-floor.C:
+		return ErrLeakQueueFull
+	}
+	select {
+	case err := <-job.done:
+		<-floor.C
+		// A store failure is the one answer that differs: the report must
+		// be sent again, and saying so tells nothing about the tokens.
+		return err
+	case <-floor.C:
+		return nil
+	}
+}
+
+// ErrLeakQueueFull: the leak worker has leakQueueLen reports waiting and
+// did not take this one within the floor. It says nothing about the
+// tokens reported, only that the server is busy.
+var ErrLeakQueueFull = errors.New("too many leak reports are waiting to be processed; send this one again in a minute")
+
+// leakQueueLen bounds the reports waiting for the worker: with the per
+// address limit, a burst from many addresses waits here (or gets
+// ErrLeakQueueFull) instead of spawning goroutines without bound.
+const leakQueueLen = 64
+
+type leakJob struct {
+	ip, source string
+	tokens     []string
+	done       chan error // buffered: the worker never waits on a report gone
+}
+
+// leakWorker is the one goroutine that processes leak reports, started
+// with the first report.
+type leakWorker struct {
+	once sync.Once
+	jobs chan leakJob
+}
+
+func (s *Service) leakQueue() *leakWorker {
+	w := &s.leakWork
+	w.once.Do(func() {
+		w.jobs = make(chan leakJob, leakQueueLen)
+		go func() {
+			for job := range w.jobs {
+				err := s.processLeakReport(job.ip, job.tokens, job.source)
+				if err != nil {
+					s.log.Error("a leak report was not fully processed; the reporter was asked to send it again if it was still waiting", "reporter", job.ip, "err", err)
+				}
+				job.done <- err
+			}
+		}()
+	})
+	return w
+}
+
+// processLeakReport revokes the live tokens among tokens and ends the
+// grace of replaced secrets among them.
+func (s *Service) processLeakReport(ip string, tokens []string, source string) error {
 	var errs []error
 	seen := map[string]bool{}
 	for _, plain := range tokens {
@@ -93,19 +163,22 @@ func (s *Service) RevokeLeaked(ip string, tokens []string, source string) error 
 			continue
 		}
 		seen[plain] = true
-		t, _, err := s.store.TokenByHash(s.TokenHash(plain))
+		hash := s.TokenHash(plain)
+		t, _, err := s.store.SecretByHash(hash, s.now())
 		if errors.Is(err, model.ErrNotFound) {
 			continue
 		}
-		if err == nil {
+		switch {
+		case err != nil:
+		case t.Retired:
+			err = s.endLeakedGrace(t, hash, ip, source)
+		default:
 			err = s.revokeLeaked(t, ip, source)
 		}
 		if err != nil && !errors.Is(err, model.ErrNotFound) {
 			errs = append(errs, err)
 		}
 	}
-	// A store failure is the one answer that differs: the report must be
-	// sent again, and saying so tells nothing about the tokens.
 	return errors.Join(errs...)
 }
 
@@ -123,11 +196,33 @@ func (s *Service) revokeLeaked(t model.Token, ip, source string) error {
 	return nil
 }
 
-// LeakNotice is a revocation of one of a user's tokens after a leak report.
+// ActionLeakedGraceEnd is the audit action of a replaced secret reported
+// as leaked within its rotation grace.
+const ActionLeakedGraceEnd = "token.grace-end"
+
+// endLeakedGrace stops a replaced secret, still in its grace, that was
+// reported as leaked: its grace ends now, so a later use is refused and
+// flagged as reuse. The token and its live secret are left alone, as for
+// every use of an old secret (rotate.go): a report is anyone's to send,
+// and whoever holds only an old copy must not be able to kill the live
+// secret. The owner is told, and decides whether the live one leaked too.
+func (s *Service) endLeakedGrace(t model.Token, hash []byte, ip, source string) error {
+	if err := s.store.EndRetiredGrace(hash, s.now()); err != nil {
+		return err
+	}
+	s.audit(model.Activity{Action: ActionLeakedGraceEnd, Actor: LeakReportActor, Subject: t.Owner, TokenName: t.Name,
+		ClientIP: ip, Detail: leakDetail + source})
+	s.log.Warn("ended the grace of a replaced secret reported as leaked", "user", t.Owner, "token", t.Name, "source", source, "reporter", ip)
+	return nil
+}
+
+// LeakNotice is a revocation of one of a user's tokens after a leak
+// report, or, with Replaced, the end of a replaced secret's grace.
 type LeakNotice struct {
 	Time      time.Time
 	TokenName string
 	Source    string
+	Replaced  bool
 }
 
 // leakNoticeAge is how long the profile page shows a leak notice.
@@ -143,10 +238,11 @@ func (s *Service) LeakNotices(owner string) ([]LeakNotice, error) {
 	since := s.now().Add(-leakNoticeAge)
 	var out []LeakNotice
 	for _, a := range list {
-		if a.Action != "token.revoke" || a.Actor != LeakReportActor || a.Subject != owner || a.Time.Before(since) {
+		if (a.Action != "token.revoke" && a.Action != ActionLeakedGraceEnd) || a.Actor != LeakReportActor || a.Subject != owner || a.Time.Before(since) {
 			continue
 		}
-		out = append(out, LeakNotice{Time: a.Time, TokenName: a.TokenName, Source: strings.TrimPrefix(a.Detail, leakDetail)})
+		out = append(out, LeakNotice{Time: a.Time, TokenName: a.TokenName, Source: strings.TrimPrefix(a.Detail, leakDetail),
+			Replaced: a.Action == ActionLeakedGraceEnd})
 	}
 	return out, nil
 }

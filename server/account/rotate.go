@@ -22,6 +22,10 @@ var (
 	// ErrRotated: the secret the rotation started from is no longer the
 	// token's (another rotation won, or the caller holds a replaced one).
 	ErrRotated = errors.New("this token was rotated meanwhile: use its newest secret, or rotate it by id with your password")
+	// ErrReplacedSecret: a secret that a rotation replaced, still in its
+	// grace, finishes running jobs but manages nothing: whoever holds only
+	// an old secret must not revoke (or rotate) the live one.
+	ErrReplacedSecret = errors.New("this secret was replaced by a rotation and works only until its grace ends, to finish running jobs: use the token's newest secret, or manage the token by id with your password")
 	// ErrRotateExpired: an expired token is not brought back by rotation.
 	ErrRotateExpired = errors.New("this token has expired and cannot be rotated; create a new token instead")
 )

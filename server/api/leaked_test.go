@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/internal/testserver"
 	"github.com/portusproject/portus/shared/apitypes"
 	"github.com/portusproject/portus/shared/apptoken"
@@ -120,9 +121,9 @@ func BenchmarkRevokeLeaked(b *testing.B) {
 	s := testserver.Start(b, testserver.Options{TrustedProxies: []string{"127.0.0.1"}, MaxTokens: 1 << 20, Log: discard{}})
 	s.AddUser("alice", alicePW, false)
 	n := 0
-	report := func(b *testing.B, token string) {
+	report := func(b *testing.B, tokens ...string) {
 		n++
-		r := s.Do(http.MethodPost, apitypes.RevokeLeakedPath, leakReport(token), fromIP(fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)))
+		r := s.Do(http.MethodPost, apitypes.RevokeLeakedPath, leakReport(tokens...), fromIP(fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)))
 		if r.Status != http.StatusAccepted {
 			b.Fatalf("report: %s", r)
 		}
@@ -139,6 +140,29 @@ func BenchmarkRevokeLeaked(b *testing.B) {
 		madeUp, _ := apptoken.New()
 		for b.Loop() {
 			report(b, madeUp)
+		}
+	})
+	// A full report: 100 live tokens against 100 made-up ones. Each match
+	// costs store writes, so without the floor holding them the time
+	// would tell how many matched.
+	b.Run("match100", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			tokens := make([]string, account.MaxLeakReportTokens)
+			for i := range tokens {
+				tokens[i] = s.CreateToken("alice", alicePW, tokenReq(fmt.Sprintf("leak%d-%d", n, i))).Token
+			}
+			b.StartTimer()
+			report(b, tokens...)
+		}
+	})
+	b.Run("nomatch100", func(b *testing.B) {
+		tokens := make([]string, account.MaxLeakReportTokens)
+		for i := range tokens {
+			tokens[i], _ = apptoken.New()
+		}
+		for b.Loop() {
+			report(b, tokens...)
 		}
 	})
 }

@@ -17,6 +17,9 @@ func (h *Handler) rotateCurrentToken(c *gin.Context) {
 		abort(c, http.StatusBadRequest, "authenticate with the application token you want to rotate (as the password, or Bearer), or use POST /api/v1/tokens/{id}/rotate with your password")
 		return
 	}
+	if h.refuseReplaced(c, p) {
+		return
+	}
 	created, err := h.Accounts.RotateCurrent(p, c.ClientIP())
 	h.answerRotated(c, created, err)
 }

@@ -73,7 +73,21 @@ func (h *Handler) revokeCurrentToken(c *gin.Context) {
 		abort(c, http.StatusBadRequest, "authenticate with the application token you want to revoke (as the password), or use DELETE /api/v1/tokens/{id}")
 		return
 	}
-	h.revoke(c, p.Name(), p.Token.ID)
+	if !h.refuseReplaced(c, p) {
+		h.revoke(c, p.Name(), p.Token.ID)
+	}
+}
+
+// refuseReplaced answers 409 to a token-self action authenticated by a
+// secret that a rotation replaced (still in its grace, so it signs in):
+// it may finish jobs, not manage the token, or an old copy could revoke
+// the live secret. It reports whether it refused.
+func (h *Handler) refuseReplaced(c *gin.Context, p account.Principal) bool {
+	if p.Token == nil || !p.Token.Retired {
+		return false
+	}
+	h.fail(c, account.ErrReplacedSecret)
+	return true
 }
 
 func (h *Handler) revokeOwnToken(c *gin.Context) {
@@ -81,6 +95,9 @@ func (h *Handler) revokeOwnToken(c *gin.Context) {
 	id := c.Param("id")
 	if p.Token != nil && p.Token.ID != id {
 		abort(c, http.StatusForbidden, "an application token can only revoke itself; use your password to revoke other tokens")
+		return
+	}
+	if h.refuseReplaced(c, p) {
 		return
 	}
 	if name, ok := callerName(c, "the admin socket has no tokens of its own; use /api/v1/users/{name}/tokens/{id}"); ok {

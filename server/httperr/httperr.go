@@ -31,6 +31,9 @@ type Problem struct {
 // Explain says what a client is told about err. Anything unexpected is a
 // 500 with Log set.
 func Explain(err error) Problem {
+	if p, ok := explainTokenLifecycle(err); ok {
+		return p
+	}
 	var (
 		field     *account.FieldError
 		limit     *account.LimitError
@@ -149,4 +152,18 @@ func minutes(n int) string {
 		return strconv.Itoa(m) + " minutes"
 	}
 	return "1 minute"
+}
+
+// explainTokenLifecycle is Explain for the refusals of the token
+// lifecycle's background parts: replaced secrets and the leak worker.
+func explainTokenLifecycle(err error) (Problem, bool) {
+	switch {
+	case errors.Is(err, account.ErrReplacedSecret):
+		return Problem{Status: http.StatusConflict, API: err.Error(),
+			Page: "This token's secret was replaced. Use its newest secret, or manage the token on your profile page."}, true
+	case errors.Is(err, account.ErrLeakQueueFull):
+		return Problem{Status: http.StatusServiceUnavailable, RetryAfter: 60, API: err.Error(),
+			Page: "Too many leak reports are waiting. Send yours again in a minute."}, true
+	}
+	return Problem{}, false
 }

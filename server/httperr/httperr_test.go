@@ -32,6 +32,8 @@ func TestExplain(t *testing.T) {
 		{&account.LimitError{Limit: 5}, http.StatusUnprocessableEntity},
 		{account.ErrDirectoryUnavailable, http.StatusServiceUnavailable},
 		{account.ErrBusyReading, http.StatusTooManyRequests},
+		{account.ErrReplacedSecret, http.StatusConflict},
+		{account.ErrLeakQueueFull, http.StatusServiceUnavailable},
 		{model.Unavailable("writing", errors.New("no space left on device")), http.StatusServiceUnavailable},
 	} {
 		for _, err := range []error{c.err, fmt.Errorf("context: %w", c.err)} {

@@ -94,6 +94,10 @@ type Token struct {
 	// restarts and replicas; a new expiry (a use that moves an idle one)
 	// is told again.
 	Notified map[string]time.Time `json:"notified,omitempty"`
+	// Retired is set, never stored, on the token SecretByHash found by a
+	// replaced secret still in its rotation grace (RetiredSecret.Resolve):
+	// such a secret may finish jobs but not manage the token.
+	Retired bool `json:"-"`
 }
 
 // Kinds of token. They are counted apart: login tokens have their own

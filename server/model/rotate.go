@@ -59,15 +59,17 @@ func (e *ReusedSecretError) Is(target error) bool { return target == ErrNotFound
 // Resolve is what a lookup of hash, found as the retired secret r, answers
 // at now, given the token stored under r.TokenID now (ok false: none).
 // Within the grace it is the token, with Hash set to the retired hash, so
-// that a rotation from it fails its compare (only the live secret rotates);
-// after it a *ReusedSecretError; for a token revoked since, or a record
-// past KeepUntil, ErrNotFound. Both stores answer through it.
+// that a rotation from it fails its compare (only the live secret
+// rotates), and Retired set; after it a *ReusedSecretError; for a token
+// revoked since, or a record past KeepUntil, ErrNotFound. Both stores
+// answer through it.
 func (r RetiredSecret) Resolve(t Token, ok bool, hash []byte, now time.Time) (Token, error) {
 	switch {
 	case !ok || t.Owner != r.Owner || t.ID != r.TokenID || !now.Before(r.KeepUntil):
 		return Token{}, ErrNotFound
 	case now.Before(r.GraceUntil):
 		t.Hash = append([]byte(nil), hash...)
+		t.Retired = true
 		return t, nil
 	default:
 		return Token{}, &ReusedSecretError{r}

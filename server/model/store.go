@@ -119,6 +119,11 @@ type Store interface {
 	// their grace at now they find the token, after it they are a
 	// *ReusedSecretError, and a token revoked since is ErrNotFound.
 	SecretByHash(hash []byte, now time.Time) (Token, User, error)
+	// EndRetiredGrace ends the grace of the retired secret hash at at,
+	// unless it ended before: from then on it is a reuse, as after a
+	// natural end (a leak report: leaked.go). ErrNotFound if no such
+	// record is kept.
+	EndRetiredGrace(hash []byte, at time.Time) error
 
 	// AddActivity appends a to its log — the failure log when a.Failure(),
 	// the history otherwise — and prunes the oldest entries of that log

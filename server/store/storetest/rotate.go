@@ -19,6 +19,7 @@ var rotationTests = []subtest{
 	{"RevokedTokenForgetsRetired", testRotateRevoked},
 	{"Concurrent", testRotateConcurrent},
 	{"Twice", testRotateTwice},
+	{"EndRetiredGrace", testEndRetiredGrace},
 }
 
 func randomHash() []byte {

@@ -36,13 +36,14 @@ type WebhookQueue interface {
 	EnqueueWebhooks(items []QueuedWebhook) error
 	// ClaimWebhooks claims up to limit deliveries for owner until
 	// now+lease and returns them oldest first. A delivery is claimed
-	// when it is due (NextTry not after now), not in exclude (the IDs
-	// owner is sending now), not claimed by another owner whose claim is
-	// still running (an owner's other claims are claimed again: a
-	// restarted process takes back what it held), and the oldest queued
-	// one of its Hook and Key: an excluded delivery still holds back the
-	// later ones of its Hook and Key.
-	ClaimWebhooks(owner string, now time.Time, lease time.Duration, limit int, exclude map[uint64]bool) ([]QueuedWebhook, error)
+	// when it is due (NextTry not after now), not one that busy says
+	// owner is sending now, within its hook's budget (busy.PerHook less
+	// what owner is sending of that hook), not claimed by another owner
+	// whose claim is still running (an owner's other claims are claimed
+	// again: a restarted process takes back what it held), and the
+	// oldest queued one of its Hook and Key: a delivery being sent, or
+	// over budget, still holds back the later ones of its Hook and Key.
+	ClaimWebhooks(owner string, now time.Time, lease time.Duration, limit int, busy WebhookBusy) ([]QueuedWebhook, error)
 	// AckWebhook removes a delivery that owner holds (done); a missing
 	// one is not an error. ErrNotFound: another owner holds it now (it
 	// took the delivery over after owner's lease ended, and is sending
@@ -60,26 +61,56 @@ type WebhookQueue interface {
 	WebhookQueueDepth() (map[string]int, error)
 }
 
+// WebhookBusy is what a deliverer is sending now, told to ClaimWebhooks
+// so that the store hands out (and leases) only what it will start.
+type WebhookBusy struct {
+	// Sending holds the IDs being sent, each with its Hook: they are not
+	// claimed again, and count against their hook's PerHook.
+	Sending map[uint64]string
+	// PerHook, when positive, caps how many deliveries of one hook are
+	// in flight: a claim takes at most PerHook less the hook's Sending.
+	PerHook int
+}
+
 // WebhookHeads finds, in one pass over a queue oldest first, the
 // deliveries that ClaimWebhooks may claim; both backends use it, so the
-// ordering rule is written once.
-type WebhookHeads struct{ seen map[string]bool }
+// ordering rule and the per-hook budget are written once.
+type WebhookHeads struct {
+	busy WebhookBusy
+	seen map[string]bool
+	used map[string]int // per hook: in flight plus claimed in this pass
+}
 
-// NewWebhookHeads starts a pass.
-func NewWebhookHeads() *WebhookHeads { return &WebhookHeads{seen: map[string]bool{}} }
+// NewWebhookHeads starts a pass of a claim made while busy. Start one
+// for each attempt of a claim: the pass counts what it claimed.
+func NewWebhookHeads(busy WebhookBusy) *WebhookHeads {
+	h := &WebhookHeads{busy: busy, seen: map[string]bool{}, used: map[string]int{}}
+	for _, hook := range busy.Sending {
+		h.used[hook]++
+	}
+	return h
+}
 
-// Claimable reports whether owner may claim it at now, not being in
-// exclude. Call it for every queued delivery in order: the first of each
-// hook and key is its head, and only a head is claimable, whether or not
-// it is due or excluded.
-func (h *WebhookHeads) Claimable(it QueuedWebhook, owner string, now time.Time, exclude map[uint64]bool) bool {
+// Claimable reports whether owner may claim it at now, and counts it
+// against its hook's budget if so: the caller claims every delivery it
+// says yes to. Call it for every queued delivery in order: the first of
+// each hook and key is its head, and only a head is claimable, whether
+// or not it is due, being sent or over budget.
+func (h *WebhookHeads) Claimable(it QueuedWebhook, owner string, now time.Time) bool {
 	k := it.Hook + "\x00" + it.Key
 	if h.seen[k] {
 		return false
 	}
 	h.seen[k] = true
-	if exclude[it.ID] || it.NextTry.After(now) {
+	if _, sending := h.busy.Sending[it.ID]; sending || it.NextTry.After(now) {
 		return false
 	}
-	return it.ClaimedBy == "" || it.ClaimedBy == owner || !it.ClaimedUntil.After(now)
+	if h.busy.PerHook > 0 && h.used[it.Hook] >= h.busy.PerHook {
+		return false
+	}
+	if it.ClaimedBy != "" && it.ClaimedBy != owner && it.ClaimedUntil.After(now) {
+		return false
+	}
+	h.used[it.Hook]++
+	return true
 }

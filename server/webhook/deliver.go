@@ -21,10 +21,18 @@ import (
 // maxInflight how many are sent at once. A round claims only as many as
 // there are free slots and skips what this process is sending, so the
 // deliveries it claims are all started, and a receiver that hangs holds
-// up only its own (and at most all slots, when its deliveries fill them).
+// up only its own.
+//
+// maxPerHook caps one hook's share of the slots, in the claim (so the
+// store does not lease what would not start): a hanging receiver with
+// many tokens' events at the head of the queue would otherwise fill all
+// maxInflight slots, and every other hook would wait for its sends'
+// timeouts round after round. 16 leaves 48 slots to the other hooks,
+// and 16 parallel sends keep up with any receiver that answers.
 const (
 	claimBatch  = 32
 	maxInflight = 64
+	maxPerHook  = 16
 )
 
 // SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of the body
@@ -76,8 +84,8 @@ func (d *Dispatcher) dropOld() {
 }
 
 // round claims what it has free slots for, past the deliveries in flight
-// (a hanging receiver's must not fill every claim), and starts sending
-// them; it returns how many it started.
+// (a hanging receiver's must not fill every claim) and within each hook's
+// maxPerHook, and starts sending them; it returns how many it started.
 //
 // The claim runs under mu: a delivery leaves inflight only after it was
 // acknowledged or rescheduled, so a claim that excludes it sees it in
@@ -90,13 +98,14 @@ func (d *Dispatcher) round(ctx context.Context) int {
 	if free <= 0 {
 		return 0
 	}
-	items, err := d.o.Queue.ClaimWebhooks(d.o.Owner, d.o.Now(), d.o.Lease, free, d.inflight)
+	items, err := d.o.Queue.ClaimWebhooks(d.o.Owner, d.o.Now(), d.o.Lease, free,
+		model.WebhookBusy{Sending: d.inflight, PerHook: maxPerHook})
 	if err != nil {
 		d.o.Log.Warn("webhook queue: claiming deliveries failed", "err", err)
 		return 0
 	}
 	for _, it := range items {
-		d.inflight[it.ID] = true
+		d.inflight[it.ID] = it.Hook
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()

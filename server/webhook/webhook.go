@@ -90,7 +90,7 @@ type Dispatcher struct {
 	wake  chan struct{}
 
 	mu       sync.Mutex
-	inflight map[uint64]bool // deliveries being sent, by queue ID
+	inflight map[uint64]string // deliveries being sent: queue ID → hook ID
 	wg       sync.WaitGroup
 }
 
@@ -120,7 +120,7 @@ func New(o Options) *Dispatcher {
 			// a signed body never goes where it was not configured to.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	d := &Dispatcher{o: o, hooks: map[string]Hook{}, wake: make(chan struct{}, 1), inflight: map[uint64]bool{}}
+	d := &Dispatcher{o: o, hooks: map[string]Hook{}, wake: make(chan struct{}, 1), inflight: map[uint64]string{}}
 	for _, h := range o.Hooks {
 		d.hooks[h.ID()] = h
 	}

@@ -35,7 +35,7 @@ func (s *Store) EnqueueWebhooks(items []model.QueuedWebhook) error {
 }
 
 // ClaimWebhooks implements model.Store: one pass over the queue in order.
-func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, limit int, exclude map[uint64]bool) ([]model.QueuedWebhook, error) {
+func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, limit int, busy model.WebhookBusy) ([]model.QueuedWebhook, error) {
 	var claimed []model.QueuedWebhook
 	err := s.update("claiming webhooks", func(tx *bolt.Tx) error {
 		claimed = nil
@@ -43,14 +43,14 @@ func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, 
 		if b == nil {
 			return nil
 		}
-		heads := model.NewWebhookHeads()
+		heads := model.NewWebhookHeads(busy)
 		c := b.Cursor()
 		for k, v := c.First(); k != nil && len(claimed) < limit; k, v = c.Next() {
 			var it model.QueuedWebhook
 			if err := json.Unmarshal(v, &it); err != nil {
 				return err
 			}
-			if !heads.Claimable(it, owner, now, exclude) {
+			if !heads.Claimable(it, owner, now) {
 				continue
 			}
 			it.ClaimedBy, it.ClaimedUntil = owner, now.Add(lease)

@@ -79,7 +79,7 @@ func (s *Store) queued(op string) ([]model.QueuedWebhook, []*mvccpb.KeyValue, er
 
 // ClaimWebhooks implements model.Store: the claims of one pass in one Txn
 // that compares every claimed key, retried when another replica wrote one.
-func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, limit int, exclude map[uint64]bool) ([]model.QueuedWebhook, error) {
+func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, limit int, busy model.WebhookBusy) ([]model.QueuedWebhook, error) {
 	const op = "claiming webhooks"
 	limit = min(limit, maxWebhookClaim)
 	var claimed []model.QueuedWebhook
@@ -89,14 +89,14 @@ func (s *Store) ClaimWebhooks(owner string, now time.Time, lease time.Duration, 
 		if err != nil {
 			return false, err
 		}
-		heads := model.NewWebhookHeads()
+		heads := model.NewWebhookHeads(busy)
 		var cmps []clientv3.Cmp
 		var ops []clientv3.Op
 		for i, it := range items {
 			if len(claimed) >= limit {
 				break
 			}
-			if !heads.Claimable(it, owner, now, exclude) {
+			if !heads.Claimable(it, owner, now) {
 				continue
 			}
 			it.ClaimedBy, it.ClaimedUntil = owner, now.Add(lease)

@@ -18,6 +18,7 @@ var webhookQueueTests = []subtest{
 	{"DropAndDepth", testWebhookDropDepth},
 	{"ConcurrentClaimsDisjoint", testWebhookConcurrentClaims},
 	{"ClaimSkipsExcluded", testWebhookClaimExclude},
+	{"ClaimKeepsHookBudget", testWebhookClaimBudget},
 	{"AckChecksOwner", testWebhookAckOwner},
 }
 
@@ -35,7 +36,7 @@ func mustEnqueue(t *testing.T, s model.Store, items ...model.QueuedWebhook) {
 
 func mustClaim(t *testing.T, s model.Store, owner string, at time.Time, limit int) []model.QueuedWebhook {
 	t.Helper()
-	got, err := s.ClaimWebhooks(owner, at, time.Minute, limit, nil)
+	got, err := s.ClaimWebhooks(owner, at, time.Minute, limit, model.WebhookBusy{})
 	if err != nil {
 		t.Fatalf("ClaimWebhooks(%s): %v", owner, err)
 	}
@@ -183,7 +184,7 @@ func testWebhookConcurrentClaims(t *testing.T, s model.Store) {
 		go func() {
 			defer wg.Done()
 			for range 20 {
-				got, err := s.ClaimWebhooks(owner, at, time.Minute, 3, nil)
+				got, err := s.ClaimWebhooks(owner, at, time.Minute, 3, model.WebhookBusy{})
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
@@ -224,23 +225,23 @@ func testWebhookClaimExclude(t *testing.T, s model.Store) {
 	if fmt.Sprint(keysOf(first)) != "[h/k0]" {
 		t.Fatalf("first claim = %v, want h/k0", keysOf(first))
 	}
-	sending := map[uint64]bool{first[0].ID: true}
-	got, err := s.ClaimWebhooks("a", at, time.Minute, 1, sending)
+	sending := map[uint64]string{first[0].ID: "h"}
+	got, err := s.ClaimWebhooks("a", at, time.Minute, 1, model.WebhookBusy{Sending: sending})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0].Key != "k1" {
 		t.Fatalf("claim excluding the delivery in flight = %v, want only h/k1 (not h/k0 again, nor its next)", keysOf(got))
 	}
-	sending[got[0].ID] = true
-	if got, err = s.ClaimWebhooks("a", at, time.Minute, 10, sending); err != nil || fmt.Sprint(keysOf(got)) != "[h/k2]" {
+	sending[got[0].ID] = "h"
+	if got, err = s.ClaimWebhooks("a", at, time.Minute, 10, model.WebhookBusy{Sending: sending}); err != nil || fmt.Sprint(keysOf(got)) != "[h/k2]" {
 		t.Fatalf("claim excluding two = %v, %v; want h/k2: the second h/k0 waits for the first", keysOf(got), err)
 	}
 	if err := s.AckWebhook(first[0].ID, "a"); err != nil {
 		t.Fatal(err)
 	}
 	delete(sending, first[0].ID)
-	got, err = s.ClaimWebhooks("a", at, time.Minute, 10, sending)
+	got, err = s.ClaimWebhooks("a", at, time.Minute, 10, model.WebhookBusy{Sending: sending})
 	if err != nil || len(got) != 2 || got[0].Key != "k0" || got[0].ID <= first[0].ID || got[1].Key != "k2" {
 		t.Fatalf("after the ack claimed %v, %v; want the second h/k0 and h/k2 (not excluded)", keysOf(got), err)
 	}
@@ -276,5 +277,45 @@ func testWebhookAckOwner(t *testing.T, s model.Store) {
 	next := mustClaim(t, s, "c", later, 10)
 	if len(next) != 1 || next[0].ID <= taken[0].ID {
 		t.Fatalf("after the ack claimed %v, want the second of the key", keysOf(next))
+	}
+}
+
+// A claim takes at most a hook's budget (PerHook less what the owner
+// sends of it), oldest heads first, and gives the rest of the limit to
+// other hooks; the order within a hook and key still holds; the budget
+// is the owner's: another owner claims the rest.
+func testWebhookClaimBudget(t *testing.T, s model.Store) {
+	at := now()
+	mustEnqueue(t, s, queued("slow", "k0", at), queued("slow", "k0", at), queued("slow", "k1", at),
+		queued("slow", "k2", at), queued("slow", "k3", at), queued("fast", "f0", at), queued("slow", "k4", at),
+		queued("fast", "f1", at), queued("fast", "f1", at), queued("fast", "f2", at))
+	claim := func(limit int, sending map[uint64]string) []model.QueuedWebhook {
+		t.Helper()
+		got, err := s.ClaimWebhooks("a", at, time.Minute, limit, model.WebhookBusy{Sending: sending, PerHook: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range got {
+			sending[it.ID] = it.Hook
+		}
+		return got
+	}
+	sending := map[uint64]string{}
+	first := claim(5, sending)
+	if fmt.Sprint(keysOf(first)) != "[slow/k0 slow/k1 slow/k2 fast/f0 fast/f1]" {
+		t.Fatalf("claim with a budget of 3 per hook = %v, want 3 of slow (its oldest heads), then fast", keysOf(first))
+	}
+	if got := claim(10, sending); fmt.Sprint(keysOf(got)) != "[fast/f2]" {
+		t.Fatalf("claim with those in flight = %v, want only fast/f2: slow has no budget left, the second fast/f1 waits", keysOf(got))
+	}
+	if err := s.AckWebhook(first[0].ID, "a"); err != nil {
+		t.Fatal(err)
+	}
+	delete(sending, first[0].ID)
+	if got := claim(10, sending); len(got) != 1 || got[0].Key != "k0" || got[0].ID <= first[0].ID {
+		t.Fatalf("after slow/k0's ack claimed %v, want the second slow/k0 (the oldest head), not slow/k3", keysOf(got))
+	}
+	if got := mustClaim(t, s, "b", at, 10); fmt.Sprint(keysOf(got)) != "[slow/k3 slow/k4]" {
+		t.Fatalf("another owner claimed %v, want what a's budget left", keysOf(got))
 	}
 }

@@ -3,6 +3,7 @@ package account
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -196,5 +197,38 @@ func TestDeviceParallelGuessesSerialised(t *testing.T) {
 	wg.Wait()
 	if checked > userDelayAfter {
 		t.Fatalf("%d of 12 concurrent wrong codes were checked, want at most %d", checked, userDelayAfter)
+	}
+}
+
+// Codes that do not exist cost this replica no per-code memory: random
+// device codes from many addresses are paced by the address bucket only,
+// so they cannot grow the per-code table, while a real code still has its
+// bucket.
+func TestDeviceUnknownCodesLeaveNoPerCodeMemory(t *testing.T) {
+	f := deviceFixture(t)
+	for i := range 500 {
+		ip := fmt.Sprintf("198.51.%d.%d", i/250, i%250+1)
+		for j := range 3 {
+			_, err := f.svc.PollDevice(fmt.Sprintf("random-code-%d-%d", i, j), "", ip)
+			wantDeviceError(t, err, apitypes.OAuthInvalidGrant)
+		}
+	}
+	codes := f.svc.device.polls.codes
+	count := func() int {
+		codes.mu.Lock()
+		defer codes.mu.Unlock()
+		return len(codes.full)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("1500 polls with unknown codes left %d entries in the per-code limiter, want 0", n)
+	}
+	real := f.request(t, "")
+	for range 2 {
+		if _, err := f.svc.PollDevice(real.DeviceCode, "", "192.0.2.9"); err == nil {
+			t.Fatal("a pending code was answered with a token")
+		}
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("after polls of one real code the per-code limiter has %d entries, want 1", n)
 	}
 }

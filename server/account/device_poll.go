@@ -16,10 +16,14 @@ import (
 // sees before the store is touched:
 //
 //   - per client address, devicePollBurst polls at once, then one every
-//     devicePollEvery; more get slow_down with Retry-After (429). This
-//     bounds the store reads one address causes, whatever codes it sends;
-//   - per device code, deviceCodeBurst polls at once, then one per default
-//     interval; more get slow_down from memory alone;
+//     devicePollEvery; more get slow_down with Retry-After (400, as RFC
+//     8628 section 3.5 wants: OAuth clients take a 429 for a failure).
+//     This bounds the store reads one address causes, whatever codes it
+//     sends;
+//   - per device code the store had at an earlier poll here,
+//     deviceCodeBurst polls at once, then one per default interval; more
+//     get slow_down from memory alone. Unknown codes get no bucket, so
+//     that random codes cost no memory;
 //   - a poll sooner than the interval after the code's previous poll here
 //     gets slow_down. The first such poll of an episode makes the stored
 //     interval 5 s longer — the only write a poll makes before the grant is
@@ -62,7 +66,7 @@ func newDevicePolls(now func() time.Time, interval time.Duration) *devicePolls {
 // pace counts a poll of the code key from memory: an error if it is
 // answered already (another client_id, or slow_down), else whether it
 // came too soon and whether it starts a slow_down episode.
-func (p *devicePolls) pace(key, clientID string, now time.Time, interval, expiry time.Duration) (soon, grow bool, err error) {
+func (p *devicePolls) pace(key, clientID string, now time.Time, expiry time.Duration) (soon, grow bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.maybeSweep(now, expiry)
@@ -70,14 +74,15 @@ func (p *devicePolls) pace(key, clientID string, now time.Time, interval, expiry
 	if e != nil && clientID != "" && clientID != e.clientID {
 		return false, false, errOtherClient
 	}
-	if wait := p.codes.take(key); wait > 0 {
-		if e != nil {
-			e.last, e.slow, interval = now, true, e.interval
-		}
-		return false, false, slowDown(interval)
-	}
 	if e == nil {
-		return false, false, nil // first poll seen here
+		// First poll seen here, or a code the store does not have: the
+		// per-address bucket paces those, and they get no bucket of their
+		// own, so that random codes cannot grow p.codes.
+		return false, false, nil
+	}
+	if wait := p.codes.take(key); wait > 0 {
+		e.last, e.slow = now, true
+		return false, false, slowDown(e.interval)
 	}
 	soon = now.Sub(e.last) < e.interval
 	grow = soon && !e.slow
@@ -102,6 +107,7 @@ func (p *devicePolls) forget(key string) {
 	p.mu.Lock()
 	delete(p.paces, key)
 	p.mu.Unlock()
+	p.codes.forget(key)
 }
 
 // maybeSweep drops, at most every devicePruneEvery, codes not polled here
@@ -143,7 +149,7 @@ func (s *Service) PollDevice(deviceCode, clientID, ip string) (apitypes.DeviceTo
 	hash := s.deviceHash(deviceCode)
 	key := string(hash)
 	now := s.now().UTC()
-	soon, grow, err := polls.pace(key, clientID, now, s.device.interval, s.device.expiry)
+	soon, grow, err := polls.pace(key, clientID, now, s.device.expiry)
 	if err != nil {
 		return apitypes.DeviceToken{}, err
 	}

@@ -64,6 +64,13 @@ func (l *addressLimit) take(ip string) time.Duration {
 	return 0
 }
 
+// forget drops the bucket of key, which will not be used again.
+func (l *addressLimit) forget(key string) {
+	l.mu.Lock()
+	delete(l.full, clientKey(key))
+	l.mu.Unlock()
+}
+
 // maybeSweep forgets full buckets once the table is large, at most every
 // 30 s (as the throttle does, so that a flood is not quadratic).
 func (l *addressLimit) maybeSweep(now time.Time) {

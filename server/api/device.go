@@ -19,7 +19,10 @@ import (
 // the user approves on the web page apitypes.DevicePagePath. Requests are
 // form-encoded, as the RFC requires; answers are JSON with Cache-Control:
 // no-store, errors {"error", "error_description"} with 400 (429 when an
-// address asks for too many codes).
+// address asks for too many codes). An address that polls too often gets
+// 400 slow_down with Retry-After as a hint: RFC 8628 section 3.5 answers a
+// poll's errors with 400, and OAuth clients take a 429 there for a
+// transport failure and give up.
 
 // deviceCode answers POST /oauth/device/code.
 func (h *Handler) deviceCode(c *gin.Context) {
@@ -31,7 +34,7 @@ func (h *Handler) deviceCode(c *gin.Context) {
 		ClientID: f.Get("client_id"), Scope: f.Get("scope"), Name: f.Get("name"),
 	}, c.ClientIP())
 	if err != nil {
-		h.oauthFail(c, err)
+		h.oauthFail(c, err, http.StatusTooManyRequests)
 		return
 	}
 	page := h.PublicURL + apitypes.DevicePagePath
@@ -63,7 +66,7 @@ func (h *Handler) oauthToken(c *gin.Context) {
 	}
 	tok, err := h.Accounts.PollDevice(f.Get("device_code"), f.Get("client_id"), c.ClientIP())
 	if err != nil {
-		h.oauthFail(c, err)
+		h.oauthFail(c, err, http.StatusBadRequest)
 		return
 	}
 	c.JSON(http.StatusOK, tok)
@@ -86,14 +89,15 @@ func oauthForm(c *gin.Context) (url.Values, bool) {
 	return f, true
 }
 
-// oauthFail answers err: a *account.DeviceError as itself, anything else
-// (the store down) with the status httperr gives it, as an OAuth error.
-func (h *Handler) oauthFail(c *gin.Context, err error) {
+// oauthFail answers err: a *account.DeviceError as itself (with status
+// throttled and Retry-After when it says to wait), anything else (the
+// store down) with the status httperr gives it, as an OAuth error.
+func (h *Handler) oauthFail(c *gin.Context, err error, throttled int) {
 	var de *account.DeviceError
 	if errors.As(err, &de) {
 		status := http.StatusBadRequest
 		if de.RetryAfter > 0 {
-			status = http.StatusTooManyRequests
+			status = throttled
 			c.Header("Retry-After", strconv.Itoa(de.RetrySeconds()))
 		}
 		oauthError(c, status, de.Code, de.Description)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +136,21 @@ func TestDeviceCodeRateLimit(t *testing.T) {
 	testserver.Decode(t, r, &e)
 	if e.Error != apitypes.OAuthSlowDown {
 		t.Fatalf("error %+v, want slow_down", e)
+	}
+}
+
+// Past the per-address poll limit the token endpoint still answers as RFC
+// 8628 section 3.5 says: 400 slow_down, with Retry-After only as a hint,
+// since OAuth clients take a 429 for a transport failure.
+func TestDeviceTokenAddressLimitIs400SlowDown(t *testing.T) {
+	s := start(t, testserver.Options{})
+	for i := range 30 {
+		wantOAuthError(t, poll(s, "no-such-code-"+strconv.Itoa(i)), http.StatusBadRequest, apitypes.OAuthInvalidGrant,
+			"unknown device_code: it was never issued, or has been used already; start the login again")
+	}
+	r := poll(s, "no-such-code")
+	wantOAuthError(t, r, http.StatusBadRequest, apitypes.OAuthSlowDown, "too many polls from this address; try again in 1 seconds")
+	if got := r.Header.Get("Retry-After"); got != "1" {
+		t.Fatalf("Retry-After %q, want 1", got)
 	}
 }

@@ -1,7 +1,6 @@
 package account
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/server/model"
 )
 
@@ -38,27 +38,9 @@ func (s *flakyStore) RevokeToken(owner, id string) (model.Token, error) {
 	return s.Store.RevokeToken(owner, id)
 }
 
-// lockedBuffer is a log sink the worker writes while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // flakyService is a Service on f's store through a flakyStore, with fast
 // retries, and n live tokens of alice's.
-func flakyService(t *testing.T, f *fixture, fails, n int, retry leakRetryPolicy) (*Service, *flakyStore, *lockedBuffer, []string) {
+func flakyService(t *testing.T, f *fixture, fails, n int, retry leakRetryPolicy) (*Service, *flakyStore, *testutil.LockedBuffer, []string) {
 	t.Helper()
 	f.user(t, "alice", "correct horse battery", false)
 	var tokens []string
@@ -67,7 +49,7 @@ func flakyService(t *testing.T, f *fixture, fails, n int, retry leakRetryPolicy)
 		tokens = append(tokens, plain)
 	}
 	st := &flakyStore{Store: f.spy, open: make(chan struct{}), fails: fails}
-	logs := &lockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	svc, err := New(st, Options{Pepper: testPepper, PasswordParams: cheap, Now: f.clock.Now, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)

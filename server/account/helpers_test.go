@@ -157,6 +157,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(f.svc.StopLeakReports) // before the store closes
 	return f
 }
 

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -80,13 +79,16 @@ func ValidateLeakReport(tokens []string, source string) error {
 // in its rotation grace stops working instead (its grace ends; see
 // endLeakedGrace). It returns nil whether or not any matched, after
 // leakReportFloor; a malformed report is a *FieldError, an address over
-// its limit a *LeakReportThrottledError, and a queue that stays full for
-// the whole floor ErrLeakQueueFull.
+// its limit a *LeakReportThrottledError, a queue that stays full for the
+// whole floor ErrLeakQueueFull, and a report after StopLeakReports
+// ErrLeakReportsStopped.
 //
 // The matching and the writes run in the one leak worker, so the answer
 // time does not grow with the matches: the report waits for the worker up
 // to the floor and answers at the floor; revocations not done by then
-// finish right after (the tokens stop working within moments).
+// finish right after (the tokens stop working within moments). Tokens
+// whose lookup or write fails are retried by the worker (leakworker.go):
+// a reporter answered 202 does not send the report again.
 func (s *Service) RevokeLeaked(ip string, tokens []string, source string) error {
 	if wait := s.leaks.take(ip); wait > 0 {
 		return &LeakReportThrottledError{wait}
@@ -97,65 +99,25 @@ func (s *Service) RevokeLeaked(ip string, tokens []string, source string) error 
 	floor := time.NewTimer(leakReportFloor)
 	defer floor.Stop()
 	job := leakJob{ip: ip, source: source, tokens: slices.Clone(tokens), done: make(chan error, 1)}
-	select {
-	case s.leakQueue().jobs <- job:
-	case <-floor.C:
-		return ErrLeakQueueFull
+	if err := s.queueLeakReport(job, floor.C); err != nil {
+		return err
 	}
 	select {
 	case err := <-job.done:
 		<-floor.C
-		// A store failure is the one answer that differs: the report must
-		// be sent again, and saying so tells nothing about the tokens.
+		// A store failure is the one answer that differs: the report should
+		// be sent again (the worker retries it too), and saying so tells
+		// nothing about the tokens.
 		return err
 	case <-floor.C:
 		return nil
 	}
 }
 
-// ErrLeakQueueFull: the leak worker has leakQueueLen reports waiting and
-// did not take this one within the floor. It says nothing about the
-// tokens reported, only that the server is busy.
-var ErrLeakQueueFull = errors.New("too many leak reports are waiting to be processed; send this one again in a minute")
-
-// leakQueueLen bounds the reports waiting for the worker: with the per
-// address limit, a burst from many addresses waits here (or gets
-// ErrLeakQueueFull) instead of spawning goroutines without bound.
-const leakQueueLen = 64
-
-type leakJob struct {
-	ip, source string
-	tokens     []string
-	done       chan error // buffered: the worker never waits on a report gone
-}
-
-// leakWorker is the one goroutine that processes leak reports, started
-// with the first report.
-type leakWorker struct {
-	once sync.Once
-	jobs chan leakJob
-}
-
-func (s *Service) leakQueue() *leakWorker {
-	w := &s.leakWork
-	w.once.Do(func() {
-		w.jobs = make(chan leakJob, leakQueueLen)
-		go func() {
-			for job := range w.jobs {
-				err := s.processLeakReport(job.ip, job.tokens, job.source)
-				if err != nil {
-					s.log.Error("a leak report was not fully processed; the reporter was asked to send it again if it was still waiting", "reporter", job.ip, "err", err)
-				}
-				job.done <- err
-			}
-		}()
-	})
-	return w
-}
-
 // processLeakReport revokes the live tokens among tokens and ends the
-// grace of replaced secrets among them.
-func (s *Service) processLeakReport(ip string, tokens []string, source string) error {
+// grace of replaced secrets among them. It returns the tokens whose
+// lookup or write failed, to be tried again, and their errors.
+func (s *Service) processLeakReport(ip string, tokens []string, source string) (failed []string, err error) {
 	var errs []error
 	seen := map[string]bool{}
 	for _, plain := range tokens {
@@ -176,10 +138,11 @@ func (s *Service) processLeakReport(ip string, tokens []string, source string) e
 			err = s.revokeLeaked(t, ip, source)
 		}
 		if err != nil && !errors.Is(err, model.ErrNotFound) {
+			failed = append(failed, plain)
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return failed, errors.Join(errs...)
 }
 
 func (s *Service) revokeLeaked(t model.Token, ip, source string) error {

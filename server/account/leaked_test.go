@@ -61,16 +61,8 @@ func gatedService(t *testing.T, f *fixture) (*Service, chan struct{}) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { drainLeakWorker(svc) })
+	t.Cleanup(svc.StopLeakReports) // so no report runs on a closed store
 	return svc, gate
-}
-
-// drainLeakWorker returns once the worker has processed every report
-// queued so far (it takes them in order), so none runs on a closed store.
-func drainLeakWorker(s *Service) {
-	done := make(chan error, 1)
-	s.leakQueue().jobs <- leakJob{done: done}
-	<-done
 }
 
 // The answer does not wait for the revocations: with every store write

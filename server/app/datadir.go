@@ -306,8 +306,11 @@ func OpenCore(c config.Config, opts account.Options) (*Core, error) {
 	return &Core{Config: c, Store: st, Accounts: accounts, Metrics: m, Webhooks: hooks}, nil
 }
 
-// Close flushes pending last-used times and closes the store.
+// Close lets the leak worker finish the reports it took (their
+// revocations must reach the store), flushes pending last-used times and
+// closes the store. Call it after the HTTP servers stopped.
 func (c *Core) Close() error {
+	c.Accounts.StopLeakReports()
 	ferr := c.Accounts.Flush()
 	return errors.Join(ferr, c.Store.Close())
 }

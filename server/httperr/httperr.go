@@ -164,6 +164,9 @@ func explainTokenLifecycle(err error) (Problem, bool) {
 	case errors.Is(err, account.ErrLeakQueueFull):
 		return Problem{Status: http.StatusServiceUnavailable, RetryAfter: 60, API: err.Error(),
 			Page: "Too many leak reports are waiting. Send yours again in a minute."}, true
+	case errors.Is(err, account.ErrLeakReportsStopped):
+		return Problem{Status: http.StatusServiceUnavailable, RetryAfter: 60, API: err.Error(),
+			Page: "The server is shutting down. Send your leak report again in a minute."}, true
 	}
 	return Problem{}, false
 }

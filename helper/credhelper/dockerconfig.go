@@ -61,19 +61,27 @@ var testHookBeforeReplace func(path string)
 // null, is taken for an empty object; a missing one is created (mode
 // 0600, its directory 0700).
 //
-// The read-modify-write holds the lock file path + ".lock", so that two
-// logins or logouts take turns. docker itself takes no lock, so just
-// before the new file replaces the old one the old one is read again, and
-// when it changed (a docker login wrote its "auths" meanwhile) the edit
-// starts over from what is there now, rather than drop that change.
+// The read-modify-write holds the lock file path + ".lock" (path being
+// the file a symbolic link points to), so that two logins or logouts take
+// turns. docker itself takes no lock, so just before the new file replaces
+// the old one the old one is read again, and when it changed (a docker
+// login wrote its "auths" meanwhile) the edit starts over from what is
+// there now, rather than drop that change.
 func setCredHelper(path, key, helper string) (before string, changed bool, err error) {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real // replace the file a link points to, not the link
+	path, err = configTarget(path)
+	if err != nil {
+		return "", false, err
 	}
 	unlock, err := filelock.Lock(path+".lock", configLockWait)
-	if err != nil {
+	switch {
+	case errors.Is(err, filelock.ErrTimeout):
 		return "", false, fmt.Errorf("another %s login or logout is editing docker's configuration %s (%w): wait for it to finish, then run the command again; it was not changed",
 			Name, path, err)
+	case errors.Is(err, filelock.ErrUnsupported):
+		return "", false, fmt.Errorf("cannot lock docker's configuration %s for editing (%w): edit its \"credHelpers\" yourself; it was not changed", path, err)
+	case err != nil:
+		return "", false, fmt.Errorf("cannot lock docker's configuration %s for editing (%w): check that you may create and write %s, then run the command again; it was not changed",
+			path, err, path+".lock")
 	}
 	defer unlock()
 	for range configAttempts {
@@ -171,9 +179,33 @@ func readDockerConfig(path string) ([]byte, fs.FileMode, error) {
 	return data, mode, nil
 }
 
-// writeFileAtomic replaces path with data: written and synced to a
-// temporary file in the same directory, then renamed over path if check,
-// run just before, returns nil.
+// configTarget is the file to replace for docker's configuration at path:
+// the file a symbolic link points to, not the link, which the rename
+// would turn into a plain file. A link to nothing is refused: writing
+// there would also replace the link.
+func configTarget(path string) (string, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err == nil {
+		return real, nil
+	}
+	st, lerr := os.Lstat(path)
+	switch {
+	case errors.Is(lerr, fs.ErrNotExist):
+		return path, nil // no file yet: it is created
+	case lerr == nil && st.Mode()&fs.ModeSymlink != 0:
+		to, _ := os.Readlink(path)
+		return "", fmt.Errorf("docker's configuration %s is a symbolic link to %s, which cannot be followed (%w): create the file it points to, or remove the link, then run the command again; it was not changed",
+			path, to, err)
+	}
+	return "", fmt.Errorf("finding docker's configuration %s: %w", path, err)
+}
+
+// writeFileAtomic replaces path with data, giving it mode: written and
+// synced to a temporary file in the same directory, then renamed over
+// path if check, run just before, returns nil. The temporary file stays
+// writable until it is in place: on Windows a read-only one (the
+// attribute Chmod sets for a mode without 0200) could not be renamed
+// over, or later replaced.
 func writeFileAtomic(path string, data []byte, mode fs.FileMode, check func() error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -185,7 +217,7 @@ func writeFileAtomic(path string, data []byte, mode fs.FileMode, check func() er
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // after a successful rename there is nothing to remove
-	if err := f.Chmod(mode); err != nil {
+	if err := f.Chmod(mode | 0o200); err != nil {
 		f.Close()
 		return err
 	}
@@ -200,8 +232,11 @@ func writeFileAtomic(path string, data []byte, mode fs.FileMode, check func() er
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := check(); err != nil {
+	if err := replaceFile(tmp, path, mode, check); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if mode&0o200 == 0 {
+		return os.Chmod(path, mode) // keep the original read-only
+	}
+	return nil
 }

@@ -117,6 +117,14 @@ func (h *Helper) showCode(key, base string, a *apitypes.DeviceAuthorization, bro
 		open = a.VerificationURI
 	}
 	target, err := browsable(open, base)
+	if err != nil && open != a.VerificationURI && a.VerificationURI != "" {
+		// The address with the code filled in is refused; the plain one,
+		// where the user types the code, may still be the server's own.
+		if plain, perr := browsable(a.VerificationURI, base); perr == nil {
+			h.notify("not opening %s in a browser: %s; opening %s instead, where you enter the code", portusclient.Clean(open), portusclient.Clean(err.Error()), portusclient.Clean(plain))
+			target, err = plain, nil
+		}
+	}
 	if err != nil {
 		h.notify("not opening %s in a browser: %s; open the address yourself if you trust it", portusclient.Clean(open), portusclient.Clean(err.Error()))
 		return

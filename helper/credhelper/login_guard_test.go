@@ -72,7 +72,7 @@ func TestLoginOpensOnlyPortusAddresses(t *testing.T) {
 		os.Remove(record)
 		e.stderr = &testutil.LockedBuffer{}
 		withDockerConfig(t, "", 0)
-		e.portus.DeviceVerification("", hostile, "")
+		e.portus.DeviceVerification(hostile, hostile, "")
 		e.portus.DeviceAnswers("approve:alice")
 		if err := e.helper().Login(context.Background(), e.registry, "", true); err != nil {
 			t.Fatalf("login with %q: %v", hostile, err)
@@ -94,6 +94,27 @@ func TestLoginOpensOnlyPortusAddresses(t *testing.T) {
 	}
 	if got := opened(record, true); got != own+"\n" {
 		t.Errorf("the opener got %q, want the server's own %q", got, own)
+	}
+}
+
+// TestLoginFallsBackToThePlainAddress: when only the address with the
+// code filled in is refused, the plain one on the Portus server is opened
+// instead, and stderr says why.
+func TestLoginFallsBackToThePlainAddress(t *testing.T) {
+	record := fakeOpener(t)
+	e := newEnv(t)
+	withDockerConfig(t, "", 0)
+	own := e.portus.URL() + "/device"
+	e.portus.DeviceVerification(own, "https://evil.example/device?user_code=BCDF-GHJK", "")
+	e.portus.DeviceAnswers("approve:alice")
+	if err := e.helper().Login(context.Background(), e.registry, "", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := opened(record, true); got != own+"\n" {
+		t.Errorf("the opener got %q, want the plain address %q", got, own)
+	}
+	if out := e.stderr.String(); !strings.Contains(out, "not opening https://evil.example/device") || !strings.Contains(out, "opening "+own+" instead") {
+		t.Errorf("stderr does not say which address was opened instead:\n%s", out)
 	}
 }
 

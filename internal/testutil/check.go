@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -61,5 +62,29 @@ func RedactTokens(s string) string {
 		}
 		b.WriteString(s[:i] + apptoken.Prefix + "[redacted]")
 		s = s[i+apptoken.Len:]
+	}
+}
+
+// GeneratedFileCurrent fails t unless the file at path holds want, the
+// output of a generator: it names the first differing line and how to
+// regenerate the file, so a stale generated document says what to do.
+func GeneratedFileCurrent(t testing.TB, path, want, regenerate string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading %s: %v (create it: %s)", path, err, regenerate)
+	}
+	gl, wl := strings.Split(string(data), "\n"), strings.Split(want, "\n")
+	for i := range max(len(gl), len(wl)) {
+		var g, w string
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if g != w {
+			t.Fatalf("%s differs from its generator at line %d:\n  file:      %q\n  generated: %q\nregenerate it: %s", path, i+1, g, w, regenerate)
+		}
 	}
 }

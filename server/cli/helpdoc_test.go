@@ -2,10 +2,11 @@ package cli
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/portusproject/portus/internal/testutil"
 )
 
 // TestDocsCommandsCurrent: docs/commands.md is what `portus help
@@ -17,24 +18,8 @@ func TestDocsCommandsCurrent(t *testing.T) {
 		[]string{"help", "--markdown"}); code != 0 {
 		t.Fatalf("portus help --markdown: exit %d:\n%s", code, want.String())
 	}
-	const regenerate = "go run ./server/cmd/portus help --markdown > docs/commands.md"
-	got, err := os.ReadFile(filepath.Join("..", "..", "docs", "commands.md"))
-	if err != nil {
-		t.Fatalf("reading docs/commands.md: %v (create it: %s)", err, regenerate)
-	}
-	gl, wl := strings.Split(string(got), "\n"), strings.Split(want.String(), "\n")
-	for i := range max(len(gl), len(wl)) {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			t.Fatalf("docs/commands.md differs from `portus help --markdown` at line %d:\n  file: %q\n  help: %q\nregenerate it: %s", i+1, g, w, regenerate)
-		}
-	}
+	testutil.GeneratedFileCurrent(t, filepath.Join("..", "..", "docs", "commands.md"), want.String(),
+		"go run ./server/cmd/portus help --markdown > docs/commands.md")
 	// Every command and verb of the table has its section.
 	for _, c := range commands {
 		if !strings.Contains(want.String(), "\n## portus "+c.name+"\n") {

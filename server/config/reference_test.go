@@ -2,11 +2,11 @@ package config_test
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/portusproject/portus/internal/testutil"
 	"github.com/portusproject/portus/server/config"
 )
 
@@ -38,25 +38,5 @@ func TestDocsConfigurationCurrent(t *testing.T) {
 	if err := config.Reference(&want); err != nil {
 		t.Fatalf("config.Reference: %v", err)
 	}
-	path := filepath.Join("..", "..", "docs", "configuration.md")
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading docs/configuration.md: %v (create it: %s)", err, regenerate)
-	}
-	if bytes.Equal(got, want.Bytes()) {
-		return
-	}
-	gl, wl := strings.Split(string(got), "\n"), strings.Split(want.String(), "\n")
-	for i := range max(len(gl), len(wl)) {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			t.Fatalf("docs/configuration.md differs from `portus config reference` at line %d:\n  file: %q\n  code: %q\nregenerate it: %s", i+1, g, w, regenerate)
-		}
-	}
+	testutil.GeneratedFileCurrent(t, filepath.Join("..", "..", "docs", "configuration.md"), want.String(), regenerate)
 }

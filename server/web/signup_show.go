@@ -27,8 +27,17 @@ func (h *Handler) signupShow(c *gin.Context) {
 	h.render(c, http.StatusOK, "signup", "Sign up", "signup", signupData{First: h.noUsers()})
 }
 
-// noUsers reports whether the server has no account yet.
+// noUsers reports whether the server has no account yet. It reads every
+// user, so once one exists the answer is kept: accounts are disabled,
+// never deleted, and signed-out requests to / must not each decode the
+// whole user list of a large installation.
 func (h *Handler) noUsers() bool {
+	if h.hasUsers.Load() {
+		return false
+	}
 	users, err := h.accounts.Users()
+	if err == nil && len(users) > 0 {
+		h.hasUsers.Store(true)
+	}
 	return err == nil && len(users) == 0
 }

@@ -36,6 +36,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/url"
+	"sync/atomic"
 
 	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/config"
@@ -58,6 +59,8 @@ type Handler struct {
 	sso     *oidcsignin.Client
 	ssoName string
 	ssoOnly bool
+	// hasUsers is set once an account exists (noUsers).
+	hasUsers atomic.Bool
 }
 
 // New parses the templates and returns the handler. A template that does

@@ -74,6 +74,16 @@ func TestExpiredOnProfileAndAdminPage(t *testing.T) {
 			t.Errorf("the last use of ci is not shown with address and client:\n%s", text)
 		}
 	}
+	// An expired token cannot be regenerated (the service refuses): its
+	// row offers Remove only, the others Regenerate too.
+	profile := alice.get("/profile").Body
+	rows := strings.Split(profile, "<tr data-token=")
+	if last := rows[len(rows)-1]; strings.Contains(last, "/regenerate") {
+		t.Errorf("the expired token's row offers Regenerate:\n%s", last)
+	}
+	if !strings.Contains(profile, `aria-label="Regenerate token ci"`) {
+		t.Error("a working token's row lacks Regenerate")
+	}
 	if text := alice.get("/profile").text(); !strings.Contains(text, "1 of your tokens expires within 7 days: 'weekly' on ") {
 		t.Errorf("no expiry banner:\n%s", text)
 	}

@@ -4,9 +4,9 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -205,6 +205,18 @@ func startWith(t *testing.T, change func(*config.Config)) string {
 	c := config.Defaults()
 	c.Data = filepath.Join(t.TempDir(), "data")
 	change(&c)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, ln, c)
+	return "http://" + ln.Addr().String()
+}
+
+// serve validates c and runs the public handler of a server on it on ln
+// until the test ends.
+func serve(t *testing.T, ln net.Listener, c config.Config) {
+	t.Helper()
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -218,12 +230,12 @@ func startWith(t *testing.T, change func(*config.Config)) string {
 		core.Close()
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
 	t.Cleanup(func() {
 		srv.Close()
 		core.Close()
 	})
-	return srv.URL
 }
 
 // registryStatus asks /v2/token for a pull as docker would, with user and

@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -11,10 +9,7 @@ import (
 	"testing"
 
 	"github.com/portusproject/portus/internal/testutil/oidcprovider"
-	"github.com/portusproject/portus/server/account"
-	"github.com/portusproject/portus/server/app"
 	"github.com/portusproject/portus/server/config"
-	"github.com/portusproject/portus/server/internal/testserver"
 )
 
 // startSSO runs Portus with SSO through a real OpenID provider on
@@ -36,25 +31,7 @@ func startSSO(t *testing.T, change func(*config.Config)) (string, *oidcprovider.
 	if change != nil {
 		change(&c)
 	}
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	core, err := app.OpenCore(c, account.Options{PasswordParams: testserver.CheapParams, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := app.PublicHandler(core, log)
-	if err != nil {
-		core.Close()
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		srv.Close()
-		core.Close()
-	})
+	serve(t, ln, c)
 	return base, prov
 }
 

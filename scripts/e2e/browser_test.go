@@ -127,19 +127,7 @@ func TestWebUIInChromium(t *testing.T) {
 	})
 
 	t.Run("a forged POST without the CSRF token gets 403", func(t *testing.T) {
-		// A same-origin form without csrf_token, as injected markup would
-		// post it, with alice's session cookie.
-		resp := alice.run(t, `(() => {
-			const f = document.createElement("form");
-			f.method = "post";
-			f.action = "/profile/tokens";
-			const i = document.createElement("input");
-			i.name = "name";
-			i.value = "forged";
-			f.appendChild(i);
-			document.body.appendChild(f);
-			f.submit();
-		})()`)
+		resp := alice.postForged(t, "/profile/tokens", "name", "forged")
 		if resp.Status != http.StatusForbidden {
 			t.Fatalf("forged POST answered %d, want 403", resp.Status)
 		}
@@ -314,6 +302,24 @@ func (b *tab) run(t *testing.T, script string) *network.Response {
 		t.Fatalf("running a script: %v", err)
 	}
 	return resp
+}
+
+// postForged submits, from the tab's page, a same-origin form to action
+// with one field and no csrf_token — as injected markup would post it,
+// with the tab's session cookie — and returns the response.
+func (b *tab) postForged(t *testing.T, action, field, value string) *network.Response {
+	t.Helper()
+	return b.run(t, fmt.Sprintf(`(() => {
+		const f = document.createElement("form");
+		f.method = "post";
+		f.action = %q;
+		const i = document.createElement("input");
+		i.name = %q;
+		i.value = %q;
+		f.appendChild(i);
+		document.body.appendChild(f);
+		f.submit();
+	})()`, action, field, value))
 }
 
 func (b *tab) click(t *testing.T, sel string) {

@@ -155,17 +155,7 @@ func TestDeviceLoginEndToEnd(t *testing.T) {
 	phase(t, "forged approval", func(t *testing.T) {
 		l := startLogin(t, w, reg.Host)
 		alice.open(t, "/device")
-		resp := alice.run(t, `(() => {
-			const f = document.createElement("form");
-			f.method = "post";
-			f.action = "/device/approve";
-			const i = document.createElement("input");
-			i.name = "user_code";
-			i.value = "`+l.code+`";
-			f.appendChild(i);
-			document.body.appendChild(f);
-			f.submit();
-		})()`)
+		resp := alice.postForged(t, "/device/approve", "user_code", l.code)
 		if resp.Status != http.StatusForbidden {
 			t.Fatalf("an approval without the CSRF token answered %d, want 403", resp.Status)
 		}

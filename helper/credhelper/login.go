@@ -38,6 +38,9 @@ Ctrl-C cancels.`
 // errLoginCancelled ends a login on Ctrl-C.
 var errLoginCancelled = errors.New("login cancelled: no token was stored")
 
+// errCodeExpired ends a login whose code nobody approved in time.
+var errCodeExpired = errors.New("the code expired before it was approved; no token was stored: run `" + Name + " login` again")
+
 func (h *Helper) loginCommand(ctx context.Context, args []string) error {
 	if h.helpRequested(args, loginUsage, loginAbout) {
 		return flag.ErrHelp
@@ -94,7 +97,8 @@ func (h *Helper) Login(ctx context.Context, registry, scope string, browser bool
 	}); err != nil {
 		return err
 	}
-	h.notify("logged in to %s as %s: application token %q (%s) is in the OS keyring", key, tok.Username, tok.TokenName, tok.Scope)
+	h.notify("logged in to %s as %s: application token %q (%s) is in the OS keyring",
+		key, portusclient.Clean(tok.Username), portusclient.Clean(tok.TokenName), portusclient.Clean(tok.Scope))
 	return h.pointDockerAt(key)
 }
 
@@ -160,13 +164,17 @@ func (h *Helper) portusOf(ctx context.Context, cfg *config.Config, key string) (
 // shares it with the registries whose token it replaced. When the keyring
 // refuses it, the token is revoked again.
 func (h *Helper) keepDeviceToken(ctx context.Context, cfg *config.Config, kc *keychain.Keychain, client *portusclient.Client, key string, old, rec *record) error {
+	// The server made the token (and replaced the stored one's name) at
+	// the approval: a failure from here on must not leave it live and
+	// unheld, so both the lock and the write give it up through abandon.
+	retry := Name + " login " + key
 	unlock, err := h.lockPortus(cfg, kc, client.URL())
 	if err != nil {
-		return fmt.Errorf("the login to %s did not complete: %w", key, err)
+		return h.abandon(ctx, client, kc, key, old, rec, err, retry)
 	}
 	if err := writeRecord(kc, key, rec); err != nil {
 		unlock()
-		return h.abandon(ctx, client, kc, key, old, rec, err)
+		return h.abandon(ctx, client, kc, key, old, rec, err, retry)
 	}
 	h.log.Debug("login: token stored", "server", key, "name", rec.TokenName, "token", apptoken.Redact(rec.Secret))
 	h.share(kc, key, rec)
@@ -237,14 +245,14 @@ func (h *Helper) awaitApproval(ctx context.Context, client *portusclient.Client,
 			next = time.Now().Add(interval)
 			cd.say("the server asked to poll more slowly: now every %s", interval)
 		case oe.Code == apitypes.OAuthAccessDenied:
-			return nil, fmt.Errorf("the login was not approved: %s; no token was stored", oe.Description)
+			return nil, fmt.Errorf("the login was not approved: %s; no token was stored", portusclient.Clean(oe.Description))
 		case oe.Code == apitypes.OAuthExpiredToken:
-			return nil, fmt.Errorf("the code expired before it was approved; no token was stored: run `%s login` again", Name)
+			return nil, errCodeExpired
 		default:
 			return nil, fmt.Errorf("the login failed: %w; no token was stored: run `%s login` again", err, Name)
 		}
 		if time.Now().After(deadline.Add(interval)) {
-			return nil, fmt.Errorf("the code expired before it was approved; no token was stored: run `%s login` again", Name)
+			return nil, errCodeExpired
 		}
 	}
 }

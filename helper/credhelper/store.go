@@ -133,7 +133,7 @@ func (h *Helper) createAndStore(ctx context.Context, cfg *config.Config, kc *key
 		IssuedAt:  time.Now().UTC(),
 	}
 	if err := writeRecord(kc, key, rec); err != nil {
-		return nil, h.abandon(ctx, client, kc, key, old, rec, err)
+		return nil, h.abandon(ctx, client, kc, key, old, rec, err, "docker login "+key)
 	}
 	h.log.Debug("store: token stored", "server", key, "name", rec.TokenName, "token", apptoken.Redact(rec.Secret))
 	h.share(kc, key, rec)
@@ -198,8 +198,9 @@ func (h *Helper) share(kc *keychain.Keychain, key string, rec *record) {
 // that one (Replace). So, as far as it can: it revokes the new token, which
 // nobody holds; it removes the stored record when the server replaced it,
 // rather than leave a dead token in the keyring; and it tells the user that
-// the login did not complete and what to do.
-func (h *Helper) abandon(ctx context.Context, client *portusclient.Client, kc *keychain.Keychain, key string, old, rec *record, werr error) error {
+// the login did not complete and to run retry (the command that logs in
+// again) once the keyring works.
+func (h *Helper) abandon(ctx context.Context, client *portusclient.Client, kc *keychain.Keychain, key string, old, rec *record, werr error, retry string) error {
 	var what []string
 	if gone, err := client.RevokeCurrent(ctx, rec.Username, rec.Secret); err != nil {
 		what = append(what, fmt.Sprintf("the new application token %q (%s) could not be revoked either (%v): revoke it on your profile page, %s",
@@ -219,8 +220,8 @@ func (h *Helper) abandon(ctx context.Context, client *portusclient.Client, kc *k
 	case old != nil:
 		what = append(what, fmt.Sprintf("the credentials stored before for %s are unchanged", key))
 	}
-	return fmt.Errorf("the login to %s did not complete: the new application token could not be stored in the keyring: %w; %s. Fix the keyring problem and run `docker login %s` again",
-		key, werr, strings.Join(what, "; "), key)
+	return fmt.Errorf("the login to %s did not complete: the new application token could not be stored in the keyring: %w; %s. Fix the keyring problem and run `%s` again",
+		key, werr, strings.Join(what, "; "), retry)
 }
 
 // replacedByServer reports whether creating rec made the server revoke old:

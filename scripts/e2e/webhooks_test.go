@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portusproject/portus/server/model"
 	"github.com/portusproject/portus/server/webhook"
 	"github.com/portusproject/portus/shared/apitypes"
 )
@@ -132,7 +133,7 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 	if rcv.badSig != 0 {
 		t.Fatalf("%d deliveries with a bad signature", rcv.badSig)
 	}
-	checkHookMetrics(t, p, srv.URL+"/hook", want)
+	checkHookMetrics(t, p, model.WebhookName(srv.URL+"/hook"), want)
 }
 
 // checkHookMetrics wants /metrics to count the deliveries of the hook and

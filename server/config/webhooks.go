@@ -39,14 +39,9 @@ func (w WebhookConfig) ReadSecret() ([]byte, error) {
 	return secret, nil
 }
 
-// name is the hook's URL without query or credentials, for messages.
-func (w WebhookConfig) name() string {
-	u, err := url.Parse(w.URL)
-	if err != nil {
-		return "the hook"
-	}
-	return u.Scheme + "://" + u.Host + u.Path
-}
+// name is the hook as messages show it (model.WebhookName: never the
+// path or query, which may hold the receiver's secret).
+func (w WebhookConfig) name() string { return model.WebhookName(w.URL) }
 
 // validateWebhooks checks each hook: an absolute http(s) URL without
 // credentials, given once; a readable secret file; known event names.

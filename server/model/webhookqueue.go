@@ -1,6 +1,11 @@
 package model
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/url"
+	"time"
+)
 
 // QueuedWebhook is one delivery of an event to one webhook, waiting in the
 // store's queue (package webhook delivers it). The queue is persistent so
@@ -113,4 +118,27 @@ func (h *WebhookHeads) Claimable(it QueuedWebhook, owner string, now time.Time) 
 	}
 	h.used[it.Hook]++
 	return true
+}
+
+// WebhookID is a hook's name in the store: a digest of its URL, so that
+// the queue holds no credential a URL may carry.
+func WebhookID(rawURL string) string {
+	sum := sha256.Sum256([]byte(rawURL))
+	return hex.EncodeToString(sum[:8])
+}
+
+// WebhookName is how logs, metrics and messages name a hook: scheme and
+// host, and, when the URL has a path, the hook's ID in place of it. Many
+// receivers put their secret in the path (https://hooks.example/T0/B0/KEY)
+// or the query, so neither is ever shown.
+func WebhookName(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return "hook " + WebhookID(rawURL)
+	}
+	name := u.Scheme + "://" + u.Host
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return name + "/… (" + WebhookID(rawURL) + ")"
+	}
+	return name + u.Path
 }

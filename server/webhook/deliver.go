@@ -47,7 +47,8 @@ func Sign(secret, body []byte) string {
 }
 
 // Run delivers until ctx ends: a round whenever an event is published or
-// a delivery ends, and at every poll interval, and rounds back to back
+// a delivery ends, and at every poll interval (which also gives up
+// deliveries older than MaxAge), and rounds back to back
 // while they start deliveries. It returns when ctx ends, once the
 // deliveries in flight have ended.
 func (d *Dispatcher) Run(ctx context.Context) {
@@ -55,13 +56,15 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer t.Stop()
 	defer d.wg.Wait()
 	for {
-		d.dropOld()
 		for ctx.Err() == nil && d.round(ctx) > 0 {
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			// Giving up old deliveries is a write over the whole queue:
+			// once per poll, not at every wake-up.
+			d.dropOld()
 		case <-d.wake:
 		}
 	}

@@ -16,13 +16,11 @@ package webhook
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -38,22 +36,12 @@ type Hook struct {
 	Events []string
 }
 
-// ID is the hook's name in the store: a digest of its URL, so that the
-// queue holds no credential a URL may carry.
-func (h Hook) ID() string {
-	sum := sha256.Sum256([]byte(h.URL))
-	return hex.EncodeToString(sum[:8])
-}
+// ID is the hook's name in the store (model.WebhookID).
+func (h Hook) ID() string { return model.WebhookID(h.URL) }
 
-// Name is the hook's name in logs and metrics: its URL without
-// credentials, query or fragment.
-func (h Hook) Name() string {
-	u, err := url.Parse(h.URL)
-	if err != nil {
-		return h.ID()
-	}
-	return u.Scheme + "://" + u.Host + u.Path
-}
+// Name is the hook's name in logs and metrics (model.WebhookName): no
+// path, query or credentials, where receivers keep their secrets.
+func (h Hook) Name() string { return model.WebhookName(h.URL) }
 
 // Recorder counts deliveries per hook name (package metrics).
 type Recorder interface {

@@ -80,13 +80,18 @@ func retire(tx *bolt.Tx, hash []byte, rec model.RetiredSecret, now time.Time) er
 	return putJSON(retired, hash, rec)
 }
 
-// SecretByHash implements model.Store.
+// SecretByHash implements model.Store. A live hash and a retired one are looked up in one read transaction:
+// an unknown token, the common failure at /v2/token, costs one.
 func (s *Store) SecretByHash(hash []byte, now time.Time) (model.Token, model.User, error) {
-	t, u, err := s.TokenByHash(hash)
-	if !errors.Is(err, model.ErrNotFound) {
-		return t, u, err
-	}
-	err = s.view("looking up a retired secret", func(tx *bolt.Tx) error {
+	var (
+		t model.Token
+		u model.User
+	)
+	err := s.view("looking up token", func(tx *bolt.Tx) error {
+		var lerr error
+		if t, u, lerr = liveToken(tx, hash); !errors.Is(lerr, model.ErrNotFound) {
+			return lerr
+		}
 		retired := tx.Bucket(bucketRetired)
 		if retired == nil {
 			return model.ErrNotFound
@@ -97,9 +102,9 @@ func (s *Store) SecretByHash(hash []byte, now time.Time) (model.Token, model.Use
 		}
 		var cur model.Token
 		found := getJSON(tx.Bucket(bucketTokens), []byte(rec.TokenID), &cur) == nil
-		t, err = rec.Resolve(cur, found, hash, now)
-		if err != nil {
-			return &abortError{err}
+		var rerr error
+		if t, rerr = rec.Resolve(cur, found, hash, now); rerr != nil {
+			return &abortError{rerr}
 		}
 		return getJSON(tx.Bucket(bucketUsers), []byte(t.Owner), &u)
 	})

@@ -149,16 +149,24 @@ func (s *Store) TokenByHash(hash []byte) (model.Token, model.User, error) {
 		u model.User
 	)
 	err := s.view("looking up token", func(tx *bolt.Tx) error {
-		id := tx.Bucket(bucketTokenHashes).Get(hash)
-		if id == nil {
-			return model.ErrNotFound
-		}
-		if err := getJSON(tx.Bucket(bucketTokens), id, &t); err != nil {
-			return err
-		}
-		return getJSON(tx.Bucket(bucketUsers), []byte(t.Owner), &u)
+		var err error
+		t, u, err = liveToken(tx, hash)
+		return err
 	})
 	return t, u, err
+}
+
+// liveToken finds the token whose live secret has this hash, and its
+// owner, in tx.
+func liveToken(tx *bolt.Tx, hash []byte) (t model.Token, u model.User, err error) {
+	id := tx.Bucket(bucketTokenHashes).Get(hash)
+	if id == nil {
+		return t, u, model.ErrNotFound
+	}
+	if err := getJSON(tx.Bucket(bucketTokens), id, &t); err != nil {
+		return t, u, err
+	}
+	return t, u, getJSON(tx.Bucket(bucketUsers), []byte(t.Owner), &u)
 }
 
 // Tokens implements model.Store.

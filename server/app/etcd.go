@@ -62,19 +62,9 @@ func etcdInClear(tls bool, endpoints []string) bool {
 		if err != nil {
 			host = ep
 		}
-		if !loopbackHost(host) {
+		if !config.LoopbackHost(host) {
 			return true
 		}
 	}
 	return false
-}
-
-// loopbackHost reports whether host names this machine: localhost or a
-// loopback address.
-func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -73,5 +73,5 @@ func loopback(raw string) bool {
 	if err != nil {
 		return false
 	}
-	return loopbackHost(u.Hostname())
+	return config.LoopbackHost(u.Hostname())
 }

@@ -92,7 +92,7 @@ func (c *Config) validateOIDC() error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("--oidc-issuer %q: must be the provider's issuer URL, such as https://login.example.com/realms/staff (no query)", o.Issuer)
 	}
-	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !LoopbackHost(u.Hostname()) {
 		return fmt.Errorf("--oidc-issuer %q: must be https (plain http is allowed for localhost only)", o.Issuer)
 	}
 	if o.ClientID == "" {
@@ -118,9 +118,10 @@ func (c *Config) validateOIDC() error {
 	return nil
 }
 
-// loopbackHost reports whether host names this machine, where a plain
-// http issuer (a provider under test) cannot be overheard.
-func loopbackHost(host string) bool {
+// LoopbackHost reports whether host names this machine — localhost or a
+// loopback address — where plain http (an OpenID provider under test,
+// an etcd or LDAP server beside Portus) cannot be overheard.
+func LoopbackHost(host string) bool {
 	if host == "localhost" {
 		return true
 	}

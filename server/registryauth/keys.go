@@ -84,10 +84,6 @@ type publishedCert struct {
 	alg     string
 }
 
-func newSigner(alg string, key crypto.Signer, cert *x509.Certificate, certPEM []byte, written bool) (*Signer, error) {
-	return newRingSigner(alg, key, publishedCert{role: RoleCurrent, cert: cert, certPEM: certPEM}, nil, written)
-}
-
 // newRingSigner returns the Signer of key with its certificate signing and
 // the others published beside it (duplicates dropped).
 func newRingSigner(alg string, key crypto.Signer, signing publishedCert, others []publishedCert, written bool) (*Signer, error) {

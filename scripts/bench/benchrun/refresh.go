@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // The refresh grant: what dockerd, containerd and buildkit send on every
@@ -72,7 +71,6 @@ func (b *bench) runTokenRows() error {
 		return err
 	}
 	defer srv.stop()
-	time.Sleep(500 * time.Millisecond)
 	cliEnv := []string{"PORTUS_DATA=" + data}
 	if _, err := run(cliEnv, alicePassword+"\n", b.exe("portus"), "user", "create", "alice", "--password-stdin"); err != nil {
 		return err

@@ -31,8 +31,7 @@ func (h *Handler) signingKeyRoutes(r gin.IRouter) {
 	g.POST("/activate", h.signingKeyStep(h.SigningKeys.Activate))
 	g.POST("/retire", func(c *gin.Context) {
 		var req RetireRequest
-		if c.Request.ContentLength != 0 && c.ShouldBindJSON(&req) != nil {
-			abort(c, http.StatusBadRequest, `the body must be {"force": true|false}`)
+		if c.Request.ContentLength != 0 && !decode(c, &req) {
 			return
 		}
 		h.signingKeyStep(func() (registryauth.KeyStatus, error) { return h.SigningKeys.Retire(req.Force) })(c)

@@ -13,8 +13,9 @@ import (
 // link-sso): the next single sign-on with this name may use the account.
 func (h *Handler) linkUserSSO(c *gin.Context) {
 	var req apitypes.LinkSSORequest
-	if c.Request.ContentLength != 0 && c.ShouldBindJSON(&req) != nil {
-		abort(c, http.StatusBadRequest, `the body must be empty or {"subject": "SUB"}, SUB being the provider's subject ("sub") of the account's owner`)
+	// The API's one JSON reading (JSON only, size cap, no unknown
+	// fields), for a body that may be left out.
+	if c.Request.ContentLength != 0 && !decode(c, &req) {
 		return
 	}
 	u, err := h.Accounts.LinkSSO(actor(c), c.Param("name"), req.Subject)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portusproject/portus/server/account"
 	"github.com/portusproject/portus/server/model"
 )
 
@@ -28,6 +29,12 @@ var actionNames = map[string]string{
 	"user.docker_login.tokens_only":       "docker login: tokens only",
 	"user.docker_login.passwords_allowed": "docker login: password allowed",
 	"user.docker_login.default":           "docker login: server's policy",
+	account.ActionTokenRotate:             "Regenerated token",
+	account.ActionTokenReuse:              "Replaced secret used",
+	account.ActionLeakedGraceEnd:          "Leak report ended the old secret of token",
+	"user.sso.link":                       "Linked for single sign-on",
+	"user.sso.bind":                       "Bound to a single sign-on identity",
+	"user.password.rehash":                "Password hash upgraded",
 	"device.request":                      "Device code requested",
 	"device.approve":                      "Approved device login",
 	"device.deny":                         "Denied device login",

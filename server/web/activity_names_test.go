@@ -15,6 +15,7 @@ func TestActivityReadable(t *testing.T) {
 	}{
 		{model.Activity{Action: "token.create", Actor: "alice", TokenName: "ci", ClientIP: "192.0.2.1"}, "Created token 'ci'", "alice", "192.0.2.1"},
 		{model.Activity{Action: "session.start", Actor: "alice"}, "Signed in", "alice", ""},
+		{model.Activity{Action: "token.rotate", Actor: "alice", TokenName: "ci"}, "Regenerated token 'ci'", "alice", ""},
 		{model.Activity{Action: "user.disable", ClientIP: "<nil>"}, "Disabled account", "admin CLI", "admin CLI"},
 		{model.Activity{Action: "user.password.change.refused", Actor: "bob"}, "Password change refused", "bob", ""},
 		{model.Activity{Action: "something.new"}, "something.new", "", ""},

@@ -108,7 +108,7 @@ func (s *Service) Tokens(owner string) ([]apitypes.Token, error) {
 	for _, t := range list {
 		t = s.withPendingUse(t)
 		w := WireToken(t)
-		w.Expired = s.tokenExpired(t, now)
+		w.Expired = t.ExpiredUnder(now, s.rules().For(t)) // the pending use is applied
 		w.ExpiresSoon = s.expiresSoon(t, now)
 		out = append(out, w)
 	}
